@@ -1,0 +1,1 @@
+"""One module per `codemill` sub-command; each defines register(subparsers)."""

@@ -1,0 +1,324 @@
+"""Ingest stage: raw input → bronze/files + bronze/quarantine.
+
+    spark-submit jobs/ingest.py --input PATH [--input-format jsonl|parquet|repos] --lake DIR
+
+Inputs:
+* jsonl  — *.jsonl / *.jsonl.gz / *.json files, one JSON object per line (The Stack's
+           column names or plain ones, see udfs.ingest.FIELD_ALIASES);
+* parquet — Parquet files with The Stack's column names;
+* repos  — a folder with one sub-folder per repository; its LICENSE/COPYING file gives
+           the license, an optional .codemill-repo.json gives repo_name/stars/license.
+
+Nothing is lost: every input record becomes a bronze row or a quarantine row with a
+reason. Re-ingesting the same input MERGEs by file_id, so row counts do not change.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script by spark-submit
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jobs.stage import StageContext, StageResult, UserError, now_utc, stage_main  # noqa: E402
+from udfs import ingest as rules  # noqa: E402
+
+STAGE = "ingest"
+FORMATS = ("jsonl", "parquet", "repos")
+
+# Intermediate record: either a file (reason null) or a quarantine entry.
+RECORD_DDL = ("kind string, source string, locator string, repo_name string, path string, "
+              "content string, license string, stars long, size_bytes long, reason string, detail string")
+
+
+def detect_format(input_path: Path) -> str:
+    if input_path.is_file():
+        name = input_path.name.lower()
+        if name.endswith(".parquet"):
+            return "parquet"
+        return "jsonl"
+    files = [p for p in input_path.rglob("*") if p.is_file()][:200]
+    if files and all(p.name.lower().endswith(".parquet") for p in files):
+        return "parquet"
+    if files and all(p.name.lower().endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")) for p in files):
+        return "jsonl"
+    return "repos"
+
+
+# ---- the Arrow functions run inside Python workers -------------------------------------
+
+def _empty_columns() -> dict[str, list]:
+    return {name: [] for name in ("kind", "source", "locator", "repo_name", "path", "content",
+                                  "license", "stars", "size_bytes", "reason", "detail")}
+
+
+def _add(cols: dict, **values) -> None:
+    for name in cols:
+        cols[name].append(values.get(name))
+
+
+def _expand_jsonl(source: str, raw: bytes, max_bytes: int, cols: dict) -> None:
+    if source.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            _add(cols, kind="quarantine", source=source, locator="file", reason=rules.UNREADABLE,
+                 detail=f"gzip: {type(err).__name__}", size_bytes=len(raw))
+            return
+    for lineno, line in enumerate(io.BytesIO(raw), start=1):
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        rec = rules.parse_json_record(line, max_bytes)
+        common = dict(source=source, locator=f"line {lineno}", repo_name=rec.repo_name, path=rec.path,
+                      size_bytes=len(line))
+        if rec.reason:
+            _add(cols, kind="quarantine", reason=rec.reason, detail=rec.detail, **common)
+        else:
+            common["size_bytes"] = len(rec.content.encode("utf-8"))
+            _add(cols, kind="file", content=rec.content, license=rec.license, stars=rec.stars, **common)
+
+
+def _expand_repo_file(source: str, root: str, raw: bytes, max_bytes: int, cols: dict,
+                      size: int | None = None) -> None:
+    relative = source[len(root):].lstrip("/")
+    split = rules.split_repo_path(relative)
+    if split is None:
+        _add(cols, kind="quarantine", source=source, locator="file", reason=rules.MISSING_FIELD,
+             detail="file is not inside a repository folder", size_bytes=len(raw))
+        return
+    repo, path = split
+    if rules.is_skipped_repo_path(path):
+        if path == rules.REPO_METADATA_FILE:
+            _add(cols, kind="meta", source=source, locator="file", repo_name=repo, path=path,
+                 content=raw.decode("utf-8", "replace"), size_bytes=len(raw))
+        return
+    common = dict(source=source, locator="file", repo_name=repo, path=path, size_bytes=size or len(raw))
+    if size is not None and size > max_bytes:
+        _add(cols, kind="quarantine", reason=rules.OVERSIZED, detail=f"{size} bytes > limit {max_bytes}", **common)
+        return
+    decoded = rules.decode_content(raw, max_bytes)
+    if decoded.reason:
+        _add(cols, kind="quarantine", reason=decoded.reason, detail=decoded.detail, **common)
+    else:
+        _add(cols, kind="file", content=decoded.text, **common)
+
+
+def expand_input_files(fmt: str, root: str, max_bytes: int):
+    """mapInArrow function: (uri, size) rows, one per input file → records.
+
+    Bytes are read here, in the worker, through pyarrow.fs (local disk, HDFS, S3, GCS), so
+    the driver only lists. An oversized repository file is quarantined from its listed
+    size without being read.
+    """
+    import pyarrow as pa
+    from pyarrow import fs as pafs
+
+    def read(uri: str) -> bytes:
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+        with filesystem.open_input_stream(path) as stream:
+            return stream.read()
+
+    def expand(batches):
+        for batch in batches:
+            cols = _empty_columns()
+            for uri, size in zip(batch.column("uri").to_pylist(), batch.column("size").to_pylist()):
+                source = uri.removeprefix("file://")
+                if fmt == "repos" and size > max_bytes and not source.endswith(rules.REPO_METADATA_FILE):
+                    _expand_repo_file(source, root, b"", max_bytes, cols, size=size)
+                    continue
+                try:
+                    raw = read(uri)
+                except OSError as err:
+                    _add(cols, kind="quarantine", source=source, locator="file", reason=rules.UNREADABLE,
+                         detail=f"{type(err).__name__} while reading", size_bytes=size)
+                    continue
+                if fmt == "jsonl":
+                    _expand_jsonl(source, raw, max_bytes, cols)
+                else:
+                    _expand_repo_file(source, root, raw, max_bytes, cols)
+            yield pa.RecordBatch.from_pydict(cols, schema=_arrow_schema())
+
+    return expand
+
+
+def _arrow_schema():
+    import pyarrow as pa
+    return pa.schema([("kind", pa.string()), ("source", pa.string()), ("locator", pa.string()),
+                      ("repo_name", pa.string()), ("path", pa.string()), ("content", pa.string()),
+                      ("license", pa.string()), ("stars", pa.int64()), ("size_bytes", pa.int64()),
+                      ("reason", pa.string()), ("detail", pa.string())])
+
+
+# ---- reading each format ---------------------------------------------------------------
+
+def list_input_files(input_path: Path, fmt: str) -> list[tuple[str, int]]:
+    """(uri, size) of every input file, hidden ones included.
+
+    Spark's file sources silently skip names starting with '_' or '.' (e.g. `__init__.py`,
+    `.codemill-repo.json`), which would lose files without a trace; so the driver lists the
+    input itself. VCS folders are not repository content.
+    """
+    from pyarrow import fs as pafs
+
+    uri = str(input_path) if "://" in str(input_path) else input_path.resolve().as_uri()
+    filesystem, base = pafs.FileSystem.from_uri(uri)
+    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+    prefix = uri[: len(uri) - len(base)] if uri.endswith(base) else "file://"
+    listed = []
+    for info in infos:
+        if info.type != pafs.FileType.File or "/.git/" in info.path + "/":
+            continue
+        if fmt == "jsonl" and not info.base_name.lower().endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")):
+            continue
+        listed.append((prefix + info.path, info.size))
+    return sorted(listed)
+
+
+def _read_listed(ctx: StageContext, input_path: Path, fmt: str, max_bytes: int):
+    files = list_input_files(input_path, fmt)
+    if not files:
+        raise UserError(f"no input files found under {input_path}")
+    ctx.log(f"ingest: {len(files)} input files listed")
+    # Enough partitions to keep every core busy, few enough that task overhead stays small.
+    partitions = max(2 * ctx.spark.sparkContext.defaultParallelism, min(len(files) // 2000, 2000))
+    listed = ctx.spark.createDataFrame(files, "uri string, size long").repartition(partitions)
+    root = str(input_path.resolve()) if fmt == "repos" else ""
+    return listed.mapInArrow(expand_input_files(fmt, root, max_bytes), RECORD_DDL)
+
+
+def _first_present(columns: list[str], names: tuple[str, ...]):
+    from pyspark.sql import functions as F
+    present = [F.col(f"`{n}`") for n in names if n in columns]
+    return F.coalesce(*present) if present else F.lit(None)
+
+
+def _read_parquet(ctx: StageContext, input_path: Path, max_bytes: int):
+    """Parquet is read by Spark's vectorized reader; checks are SQL expressions."""
+    from pyspark.sql import functions as F
+
+    raw = ctx.spark.read.parquet(str(input_path))
+    cols = raw.columns
+    license_col = _first_present(cols, rules.FIELD_ALIASES["license"])
+    if dict(raw.dtypes).get(next((n for n in rules.FIELD_ALIASES["license"] if n in cols), ""), "").startswith("array"):
+        license_col = F.array_join(license_col, ",")
+    df = raw.select(
+        F.input_file_name().alias("source"),
+        _first_present(cols, rules.FIELD_ALIASES["repo_name"]).cast("string").alias("repo_name"),
+        _first_present(cols, rules.FIELD_ALIASES["path"]).cast("string").alias("path"),
+        _first_present(cols, rules.FIELD_ALIASES["content"]).cast("string").alias("content"),
+        license_col.cast("string").alias("license"),
+        _first_present(cols, rules.FIELD_ALIASES["stars"]).cast("long").alias("stars"),
+    ).withColumn("size_bytes", F.octet_length("content"))
+    reason = (F.when(F.col("repo_name").isNull() | (F.col("repo_name") == "") | F.col("path").isNull()
+                     | (F.col("path") == "") | F.col("content").isNull(), F.lit(rules.MISSING_FIELD))
+               .when(F.col("size_bytes") > max_bytes, F.lit(rules.OVERSIZED))
+               .when(F.instr("content", "\u0000") > 0, F.lit(rules.BINARY)))
+    detail = (F.when(reason == rules.OVERSIZED, F.format_string(f"%d bytes > limit {max_bytes}", "size_bytes"))
+               .when(reason == rules.BINARY, F.format_string("NUL character at offset %d", F.instr("content", "\u0000") - 1))
+               .when(reason == rules.MISSING_FIELD, F.lit("repo_name, path or content missing")))
+    return (df.withColumn("reason", reason).withColumn("detail", detail)
+              .withColumn("kind", F.when(F.col("reason").isNull(), "file").otherwise("quarantine"))
+              .withColumn("locator", F.concat(F.lit("row of "), F.col("repo_name"), F.lit(":"), F.col("path")))
+              .withColumn("content", F.when(F.col("reason").isNull(), F.col("content"))))
+
+
+def _with_repo_metadata(records):
+    """Apply repository metadata files and LICENSE files to the files of each repository."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    from jobs.arrow import series_udf
+
+    meta = (records.filter("kind = 'meta'")
+            .select("repo_name", F.from_json("content", "repo_name string, stars long, license string").alias("m"))
+            .select(F.col("repo_name").alias("folder_repo"), F.col("m.repo_name").alias("meta_repo"),
+                    F.col("m.stars").alias("meta_stars"), F.col("m.license").alias("meta_license")))
+    detect = series_udf(rules.detect_license, StringType())
+    licenses = (records.filter("kind = 'file'")
+                .filter(F.col("path").rlike(r"^(?i)(licen[cs]e|copying|unlicense)([.-][^/]*)?$"))
+                .select("repo_name", "path", detect("content").alias("detected"))
+                .filter("detected IS NOT NULL")
+                .groupBy("repo_name").agg(F.min(F.struct("path", "detected")).alias("first"))
+                .select(F.col("repo_name").alias("lic_repo"), F.col("first.detected").alias("file_license")))
+    files = records.filter("kind != 'meta'")
+    joined = (files.join(meta, files.repo_name == meta.folder_repo, "left")
+                   .join(licenses, files.repo_name == licenses.lic_repo, "left"))
+    return joined.select(
+        "kind", "source", "locator", F.coalesce("meta_repo", "repo_name").alias("repo_name"), "path", "content",
+        F.coalesce("meta_license", "file_license", "license").alias("license"),
+        F.coalesce("meta_stars", "stars").alias("stars"), "size_bytes", "reason", "detail")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--input", required=True, help="input file or folder")
+    parser.add_argument("--input-format", choices=FORMATS, help="default: detected from the input")
+
+
+def run(ctx: StageContext) -> StageResult:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    input_path = Path(ctx.args.input)
+    if not input_path.exists():
+        raise UserError(f"input not found: {input_path}")
+    fmt = getattr(ctx.args, "input_format", None) or detect_format(input_path)
+    max_bytes = int(ctx.config["ingest"]["max_file_bytes"])
+    ctx.log(f"ingest: reading {input_path} as {fmt} (max {max_bytes} bytes per file)")
+
+    if fmt == "parquet":
+        records = _read_parquet(ctx, input_path, max_bytes)
+    else:
+        records = _read_listed(ctx, input_path, fmt, max_bytes)
+        if fmt == "repos":
+            records = _with_repo_metadata(records)
+    from pyspark.sql import Window
+
+    from jobs.arrow import stable_id
+    ingested_at = now_utc()
+    records = records.withColumn("file_id", F.when(F.col("kind") == "file", stable_id("repo_name", "path")))
+    # Two input records naming the same file (same repo + path): the first in input order
+    # is ingested, the others are quarantined as duplicates, so nothing silently vanishes.
+    order = Window.partitionBy("file_id").orderBy("source", "locator")
+    records = (records.withColumn("_n", F.when(F.col("kind") == "file", F.row_number().over(order)))
+               .withColumn("reason", F.when(F.col("_n") > 1, F.lit(rules.DUPLICATE_PATH)).otherwise(F.col("reason")))
+               .withColumn("detail", F.when(F.col("_n") > 1, F.lit("same repo_name and path seen earlier in the input"))
+                           .otherwise(F.col("detail")))
+               .withColumn("kind", F.when(F.col("_n") > 1, F.lit("quarantine")).otherwise(F.col("kind")))
+               .drop("_n"))
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+
+    files = (records.filter("kind = 'file'")
+             .withColumn("content_sha256", F.sha2(F.col("content"), 256))
+             .withColumn("run_id", F.lit(ctx.run_id))
+             .withColumn("ingested_at", F.lit(ingested_at)))
+    quarantine = (records.filter("kind = 'quarantine'")
+                  .withColumn("quarantine_id", stable_id("source", "locator"))
+                  .withColumn("run_id", F.lit(ctx.run_id))
+                  .withColumn("ingested_at", F.lit(ingested_at)))
+    counts = records.groupBy("kind").agg(F.count("*").alias("n"), F.sum("size_bytes").alias("b")).collect()
+    by_kind = {r["kind"]: (r["n"], r["b"] or 0) for r in counts}
+    reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
+
+    versions = {
+        "bronze/files": ctx.lake.upsert(files, "bronze/files", ("file_id",)),
+        "bronze/quarantine": ctx.lake.upsert(quarantine, "bronze/quarantine", ("quarantine_id",)),
+    }
+    records.unpersist()
+    kept_rows, kept_bytes = by_kind.get("file", (0, 0))
+    return StageResult(
+        rows_in=kept_rows + by_kind.get("quarantine", (0, 0))[0],
+        rows_kept=kept_rows,
+        rejected_by_reason=reasons,
+        bytes_in=kept_bytes + by_kind.get("quarantine", (0, 0))[1],
+        bytes_kept=kept_bytes,
+        versions_written=versions,
+        metrics={"input": str(input_path), "input_format": fmt},
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(stage_main(STAGE, run, add_arguments, description=__doc__.splitlines()[0]))

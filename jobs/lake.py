@@ -1,0 +1,96 @@
+"""The lake: a folder of Delta tables named as in schemas/ (default ./lake).
+
+All writes go through these helpers so that every table is written with its one schema
+and every stage's write is an atomic Delta commit (a killed job leaves the previous
+version intact).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from schemas import table as table_def
+
+DEFAULT_LAKE = "lake"
+
+
+def lake_root(arg: str | None = None) -> Path:
+    return Path(arg or os.environ.get("CODEMILL_LAKE") or DEFAULT_LAKE).resolve()
+
+
+class Lake:
+    def __init__(self, spark, root: str | Path):
+        self.spark = spark
+        self.root = Path(root).resolve()
+
+    def path(self, name: str) -> str:
+        table_def(name)  # fail early on a typo
+        return str(self.root / name)
+
+    def exists(self, name: str) -> bool:
+        from delta.tables import DeltaTable
+        return DeltaTable.isDeltaTable(self.spark, self.path(name))
+
+    def read(self, name: str, version: int | None = None):
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.path(name))
+
+    def read_or_empty(self, name: str):
+        if self.exists(name):
+            return self.read(name)
+        return self.spark.createDataFrame([], table_def(name).schema)
+
+    def version(self, name: str) -> int | None:
+        if not self.exists(name):
+            return None
+        from delta.tables import DeltaTable
+        return DeltaTable.forPath(self.spark, self.path(name)).history(1).collect()[0]["version"]
+
+    def delta_table(self, name: str):
+        from delta.tables import DeltaTable
+        self.ensure(name)
+        return DeltaTable.forPath(self.spark, self.path(name))
+
+    def ensure(self, name: str) -> None:
+        """Create the table empty, with its schema, if it does not exist yet."""
+        if not self.exists(name):
+            self._writer(self.spark.createDataFrame([], table_def(name).schema), name, "append").save(self.path(name))
+
+    def _conform(self, df, name: str):
+        """Select the table's columns in schema order, cast to the schema's types."""
+        from pyspark.sql import functions as F
+        schema = table_def(name).schema
+        return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+    def _writer(self, df, name: str, mode: str):
+        writer = self._conform(df, name).write.format("delta").mode(mode)
+        parts = table_def(name).partition_by
+        return writer.partitionBy(*parts) if parts else writer
+
+    def overwrite(self, df, name: str) -> int:
+        """Replace the whole table in one commit; returns the version written."""
+        self._writer(df, name, "overwrite").option("overwriteSchema", "true").save(self.path(name))
+        return self.version(name)
+
+    def replace_where(self, df, name: str, condition: str) -> int:
+        """Replace only the rows matching `condition` (e.g. one stage's rows of one run)."""
+        self.ensure(name)
+        self._writer(df, name, "overwrite").option("replaceWhere", condition).save(self.path(name))
+        return self.version(name)
+
+    def append(self, df, name: str) -> int:
+        self._writer(df, name, "append").save(self.path(name))
+        return self.version(name)
+
+    def upsert(self, df, name: str, keys: tuple[str, ...]) -> int:
+        """MERGE by key: an existing row is replaced, a new one inserted (idempotent re-ingest)."""
+        self.ensure(name)
+        condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        (self.delta_table(name).alias("t")
+            .merge(self._conform(df, name).alias("s"), condition)
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute())
+        return self.version(name)

@@ -1,0 +1,144 @@
+"""The one SparkSession factory every job, check and test uses.
+
+* Delta Lake (SQL extension + catalog) and Spark NLP are loaded in the same session.
+* No master is hard-coded: under `spark-submit --master ...` the submitted master wins;
+  run as plain Python it falls back to `local[*]` (or `CODEMILL_SPARK_MASTER`).
+* The JVM packages come from Maven Central once; the resolved jar files are listed in a
+  manifest under `CODEMILL_CACHE` (default `~/.cache/codemill`) and later sessions load
+  those files directly, so tests and CI need no network after the first resolution.
+
+Why Spark 3.5: Maven Central carries Spark NLP only as `spark-nlp_2.12` (Scala 2.12,
+latest 5.5.3), and Delta 3.3.x is the Delta line for Spark 3.5 / Scala 2.12.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+SCALA = "2.12"
+DELTA_VERSION = "3.3.2"
+SPARK_NLP_VERSION = "5.5.3"
+PACKAGES = (
+    f"io.delta:delta-spark_{SCALA}:{DELTA_VERSION}",
+    f"com.johnsnowlabs.nlp:spark-nlp_{SCALA}:{SPARK_NLP_VERSION}",
+)
+# Spark NLP declares native back-ends that are published only in John Snow Labs' own
+# repository, not on Maven Central. codemill uses the rule annotators and the ONNX path,
+# which do not need them.
+EXCLUDES = tuple(f"com.johnsnowlabs.nlp:{name}_{SCALA}" for name in
+                 ("tensorflow-cpu", "jsl-llamacpp-cpu", "jsl-openvino-cpu"))
+
+# Sized for a 2-core / 24 GB laptop; every value can be overridden with --conf or
+# spark-defaults.conf on a real cluster (a value already set in the conf wins).
+LOCAL_DEFAULTS = {
+    "spark.driver.memory": os.environ.get("CODEMILL_DRIVER_MEMORY", "6g"),
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Files are large strings: small Arrow batches keep Python worker memory bounded.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "1000",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+}
+REQUIRED = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Spark NLP's documented serializer settings.
+    "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+    "spark.kryoserializer.buffer.max": "2000M",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CODEMILL_CACHE", Path.home() / ".cache" / "codemill"))
+
+
+def _manifest_path() -> Path:
+    key = hashlib.sha256(",".join(PACKAGES + EXCLUDES).encode()).hexdigest()[:12]
+    return cache_dir() / f"jars-{key}.txt"
+
+
+def cached_jars() -> list[str] | None:
+    """The resolved jar files for PACKAGES, or None when they were never resolved here."""
+    manifest = _manifest_path()
+    if not manifest.exists():
+        return None
+    jars = [line.strip() for line in manifest.read_text().splitlines() if line.strip()]
+    if not jars or not all(Path(j).exists() for j in jars):
+        return None
+    return jars
+
+
+def _remember_jars(spark) -> None:
+    resolved = spark.sparkContext.getConf().get("spark.jars", "")
+    jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j.endswith(".jar")]
+    if jars:
+        manifest = _manifest_path()
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text("\n".join(jars) + "\n")
+
+
+def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = None):
+    """Return the active session or build one with Delta + Spark NLP loaded."""
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+
+    # Python workers must run this interpreter (the venv's), not the system python3.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+    existing = SparkConf()  # under spark-submit this already holds the submitted settings
+    builder = SparkSession.builder.appName(app_name)
+    if not existing.contains("spark.master"):
+        builder = builder.master(os.environ.get("CODEMILL_SPARK_MASTER", "local[*]"))
+    for key, value in {**LOCAL_DEFAULTS, **REQUIRED, **(extra_conf or {})}.items():
+        if not existing.contains(key) or key in REQUIRED:
+            builder = builder.config(key, value)
+
+    jars = cached_jars()
+    resolving = False
+    if not existing.contains("spark.jars") and not existing.contains("spark.jars.packages"):
+        if jars:
+            builder = builder.config("spark.jars", ",".join(jars))
+        else:
+            resolving = True
+            print(f"[codemill] resolving {', '.join(PACKAGES)} from Maven Central (once)", file=sys.stderr)
+            builder = (builder.config("spark.jars.packages", ",".join(PACKAGES))
+                       .config("spark.jars.excludes", ",".join(EXCLUDES))
+                       .config("spark.jars.ivy", str(cache_dir() / "ivy")))
+
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("CODEMILL_SPARK_LOG_LEVEL", "WARN"))
+    if resolving:
+        _remember_jars(spark)
+    return spark
+
+
+def spark_defaults_conf() -> str:
+    """Lines for $SPARK_HOME/conf/spark-defaults.conf so a plain `spark-submit jobs/x.py`
+    in this environment loads the same jars and extensions as get_spark()."""
+    jars = cached_jars()
+    if not jars:
+        raise RuntimeError("jars not resolved yet: run `codemill setup` first")
+    lines = {**REQUIRED, "spark.jars": ",".join(jars),
+             "spark.pyspark.python": sys.executable, "spark.pyspark.driver.python": sys.executable,
+             "spark.driver.memory": LOCAL_DEFAULTS["spark.driver.memory"]}
+    return "".join(f"{k} {v}\n" for k, v in lines.items())
+
+
+def install_spark_defaults() -> Path:
+    """Write spark-defaults.conf into the pyspark installation this interpreter uses."""
+    import pyspark
+
+    conf_dir = Path(pyspark.__file__).parent / "conf"
+    conf_dir.mkdir(exist_ok=True)
+    target = conf_dir / "spark-defaults.conf"
+    target.write_text("# written by `codemill setup` (jobs/session.py)\n" + spark_defaults_conf())
+    return target

@@ -1,0 +1,4 @@
+"""Schemas and lake paths of every codemill table (see tables.py)."""
+from schemas.tables import TABLES, Table, table
+
+__all__ = ["TABLES", "Table", "table"]
