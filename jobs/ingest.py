@@ -14,14 +14,21 @@ reason. Re-ingesting the same input MERGEs by file_id, so row counts do not chan
 """
 from __future__ import annotations
 
+# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
+# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
+# `tokenize`. Replace it with the project root before anything else is imported.
+if __name__ == "__main__":
+    import os as _os
+    import sys as _sys
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
+    _sys.path.insert(0, _os.path.dirname(_here))
+
 import gzip
 import io
 import json
 import sys
 from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script by spark-submit
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jobs.stage import StageContext, StageResult, UserError, now_utc, stage_main  # noqa: E402
 from udfs import ingest as rules  # noqa: E402

@@ -1,6 +1,8 @@
 """`codemill run`: every stage that exists, in order, on one run id."""
 from __future__ import annotations
 
+import sys
+
 from jobs.commands.common import add_lake_options, require_path
 from jobs.config import REPO_ROOT
 
@@ -14,6 +16,10 @@ def register(subparsers) -> None:
     p.add_argument("--input", default=str(SAMPLE_CORPUS), help="input file or folder (default: %(default)s)")
     p.add_argument("--input-format", choices=FORMATS, help="default: detected from the input")
     p.add_argument("--until", help="stop after this stage")
+    p.add_argument("--no-gates", action="store_true",
+                   help="skip the data-quality gate after each stage (quality_checks/; default: gates run)")
+    p.add_argument("--train-steps", type=int, default=4,
+                   help="end by training a tiny model this many steps on gold/tokens (0: no training; default %(default)s)")
     p.set_defaults(handler=handle)
 
 
@@ -24,10 +30,38 @@ def handle(args) -> int:
     if args.until and args.until not in stage_names():
         raise UserError(f"unknown stage {args.until!r}; stages: {', '.join(stage_names())}")
     ctx = make_context(args, "codemill-run")
-    run_pipeline(ctx, until=args.until)
+    from quality_checks.gates import GateFailed, gate_after_stage
+    gates = not args.no_gates and ctx.config.get("quality", {}).get("gate_after_each_stage", True)
+    try:
+        run_pipeline(ctx, until=args.until, after_stage=gate_after_stage if gates else None)
+    except GateFailed as err:
+        print(f"codemill: {err}", file=sys.stderr)
+        print(f"run {ctx.run_id} stopped by a data-quality gate", file=sys.stderr)
+        _write_reports(ctx)
+        return 1
     print(f"run {ctx.run_id} finished")
     print(f"lake: {ctx.lake.root}")
     for name in ("bronze/files", "bronze/quarantine"):
         if ctx.lake.exists(name):
             print(f"  {name}: {ctx.lake.read(name).count()} rows  ({ctx.lake.path(name)})")
+    _write_reports(ctx)
+    if args.train_steps > 0 and ctx.lake.exists("gold/tokens"):
+        _train_tiny_model(ctx, args.train_steps)
     return 0
+
+
+def _train_tiny_model(ctx, steps: int) -> None:
+    """A few DeepSpeed (ZeRO-2) steps of the tiny GPTBigCode on the gold tokens just written:
+    proves the hand-off to training works end to end."""
+    from trainer.train import train_from_lake
+    run_dir = train_from_lake(str(ctx.lake.root), model_config="tiny", steps=steps, deepspeed="zero2",
+                              output_dir=str(ctx.lake.root / "checkpoints" / ctx.run_id))
+    print(f"tiny model trained {steps} steps on gold/tokens: checkpoint {run_dir}")
+
+
+def _write_reports(ctx) -> None:
+    """The run report and the dataset card (quality_checks/), their paths printed."""
+    from quality_checks.card import build_card
+    from quality_checks.report import build_report
+    print(f"run report: {build_report(ctx.lake, ctx.run_id)}")
+    print(f"dataset card: {build_card(ctx.lake, ctx.config)}")

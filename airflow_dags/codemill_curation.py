@@ -1,0 +1,192 @@
+"""codemill curation: one spark-submit per stage, a data-quality gate after each, and the
+gold/tokens table handed to training as an Airflow asset event carrying its Delta version.
+
+    preflight -> ingest -> gate_ingest -> select -> gate_select -> ... -> tokenize -> gate_tokenize
+              -> publish_gold_tokens  (emits Asset "codemill_gold_tokens", extra = Delta versions)
+
+Every task is a command a person could run by hand (the rendered command is in the task's
+"Rendered Template" tab):
+
+    <repo>/.venv/bin/spark-submit --master local[*] jobs/<stage>.py --lake L --run-id R --config C
+    <repo>/.venv/bin/codemill check <stage> --lake L --run-id R --config C
+
+This file holds no data logic and imports neither pyspark nor the project: the stages run in
+the main venv (<repo>/.venv) through its spark-submit; Airflow lives in .venv-airflow.
+Set-up, connection, variables and parameters: docs/airflow.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, Asset, Param, task
+
+# ---- paths (resolved when the file is parsed; no Airflow DB access at parse time) ----------
+REPO = Path(os.environ.get("CODEMILL_REPO") or Path(__file__).resolve().parents[1])
+VENV = Path(os.environ.get("CODEMILL_VENV") or REPO / ".venv")
+
+# The stages of jobs/pipeline.py PLANNED_STAGES, in order (tests/test_airflow_dags.py checks
+# they agree). A stage whose jobs/<stage>.py is not in this checkout gets no task, as with
+# `codemill run`.
+STAGES = ("ingest", "select", "filter", "dedup", "pii", "decontaminate", "format", "tokenize")
+PRESENT_STAGES = [s for s in STAGES if (REPO / "jobs" / f"{s}.py").is_file()]
+
+# The asset the training DAG is scheduled on (same name and URI in codemill_training.py).
+GOLD_TOKENS = Asset(name="codemill_gold_tokens", uri="codemill://lake/gold/tokens")
+
+
+def _settings() -> dict:
+    """The `airflow:` section of configs/pipeline.yaml (schedule, retries, timeouts)."""
+    defaults = {"schedule": "@daily", "spark_conn_id": "spark_default", "retries": 2,
+                "retry_delay_minutes": 5, "stage_timeout_minutes": 240, "gate_timeout_minutes": 60,
+                "driver_memory": "6g"}
+    path, section = REPO / "configs" / "pipeline.yaml", {}
+    if path.is_file():  # a broken file is an import error shown in the UI, not silently ignored
+        import yaml
+        section = (yaml.safe_load(path.read_text()) or {}).get("airflow") or {}
+    return {**defaults, **{k: v for k, v in section.items() if k in defaults and v is not None}}
+
+
+SETTINGS = _settings()
+
+# Rendered at run time from the preflight task's result.
+PLAN = "ti.xcom_pull(task_ids='preflight')"
+LAKE, RUN_ID, CONFIG = (f"{{{{ {PLAN}['{k}'] }}}}" for k in ("lake", "run_id", "config"))
+RUN_ARGS = ["--lake", LAKE, "--run-id", RUN_ID, "--config", CONFIG]
+
+# Environment of every spark-submit and gate: the main venv's interpreter for driver and
+# workers; PYTHONSAFEPATH keeps jobs/ off sys.path so jobs/select.py and jobs/tokenize.py
+# cannot shadow the standard library's select and tokenize modules.
+STAGE_ENV = {
+    "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+    "PYSPARK_PYTHON": str(VENV / "bin" / "python"),
+    "PYSPARK_DRIVER_PYTHON": str(VENV / "bin" / "python"),
+    "PYTHONSAFEPATH": "1",
+    "CODEMILL_DRIVER_MEMORY": f"{{{{ {PLAN}['driver_memory'] }}}}",
+}
+
+
+@task(task_id="preflight")
+def preflight(params: dict | None = None, run_id: str | None = None) -> dict:
+    """Resolve lake / input / config / run id (trigger conf > Airflow Variable > default) and
+    fail fast, with one clear message, on a missing input or an unprepared main venv."""
+    import re
+
+    from airflow.sdk import Variable
+
+    params = params or {}
+
+    def pick(name: str, default: str) -> str:
+        return str(params.get(name) or Variable.get(f"codemill_{name}", default=None) or default)
+
+    plan = {
+        "lake": str(Path(pick("lake", str(REPO / "lake"))).resolve()),
+        "input": str(Path(pick("input", str(REPO / "tests" / "data" / "sample_corpus"))).resolve()),
+        "config": str(Path(pick("config", str(REPO / "configs" / "pipeline.yaml"))).resolve()),
+        "driver_memory": pick("driver_memory", str(SETTINGS["driver_memory"])),
+        # Airflow run ids hold ':' and '+': keep codemill's run id to [A-Za-z0-9_.-].
+        "run_id": re.sub(r"[^A-Za-z0-9_.-]+", "-", params.get("run_id") or run_id or "").strip("-"),
+        "docs": bool(params.get("data_docs", True)),
+    }
+    problems = [f"{what} not found: {path}" for what, path in (
+        ("input", plan["input"]), ("pipeline config", plan["config"]),
+        ("spark-submit of the main venv", str(VENV / "bin" / "spark-submit")),
+        ("codemill CLI of the main venv", str(VENV / "bin" / "codemill"))) if not Path(path).exists()]
+    import glob
+    if not glob.glob(str(VENV / "lib" / "python*" / "site-packages" / "pyspark" / "conf" / "spark-defaults.conf")):
+        problems.append("spark-defaults.conf missing in the main venv's pyspark: run `.venv/bin/codemill setup` "
+                        "so spark-submit loads Delta Lake and Spark NLP")
+    if not plan["run_id"]:
+        problems.append("no run id")
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    Path(plan["lake"]).mkdir(parents=True, exist_ok=True)
+    print(f"codemill run {plan['run_id']}: lake {plan['lake']}, input {plan['input']}, config {plan['config']}")
+    return plan
+
+
+@task(task_id="publish_gold_tokens", outlets=[GOLD_TOKENS])
+def publish_gold_tokens(plan: dict, outlet_events=None, run_id: str | None = None) -> dict:
+    """Emit the gold/tokens asset event with the Delta versions this run produced (read with
+    the main venv's delta-rs, as a person would). Runs only when every gate passed."""
+    import json
+    import subprocess
+
+    tables = ("gold/tokens", "gold/training_docs", "gold/files")
+    read_versions = ("import json, sys\nfrom deltalake import DeltaTable\n"
+                     "lake, names = sys.argv[1], sys.argv[2:]\n"
+                     "print(json.dumps({n: DeltaTable(f'{lake}/{n}').version() for n in names "
+                     "if DeltaTable.is_deltatable(f'{lake}/{n}')}))")
+    out = subprocess.run([str(VENV / "bin" / "python"), "-c", read_versions, plan["lake"], *tables],
+                         capture_output=True, text=True, check=True)
+    versions = json.loads(out.stdout.strip().splitlines()[-1])
+    if "gold/tokens" not in versions:
+        raise RuntimeError(f"gold/tokens is not a Delta table under {plan['lake']}")
+    extra = {
+        "lake": plan["lake"],
+        "table": "gold/tokens",
+        "table_path": f"{plan['lake']}/gold/tokens",
+        "version": versions["gold/tokens"],
+        "versions": versions,
+        "codemill_run_id": plan["run_id"],
+        "config": plan["config"],
+        "airflow_run_id": run_id,
+    }
+    outlet_events[GOLD_TOKENS].extra = extra
+    print(f"gold/tokens version {extra['version']} published ({json.dumps(versions)})")
+    return extra
+
+
+with DAG(
+    dag_id="codemill_curation",
+    description="The Stack / StarCoder curation on Spark + Delta with a quality gate after every stage",
+    doc_md=__doc__,
+    schedule=SETTINGS["schedule"],
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=1,  # stages overwrite lake tables: two runs must not interleave
+    tags=["codemill", "curation"],
+    params={
+        "lake": Param(None, type=["null", "string"], description="lake folder (default: Variable codemill_lake or <repo>/lake)"),
+        "input": Param(None, type=["null", "string"], description="ingest input (default: Variable codemill_input or the sample corpus)"),
+        "config": Param(None, type=["null", "string"], description="YAML merged over configs/pipeline.yaml (default: Variable codemill_config)"),
+        "driver_memory": Param(None, type=["null", "string"], description="Spark driver memory (default: Variable codemill_driver_memory or airflow.driver_memory)"),
+        "run_id": Param(None, type=["null", "string"], description="codemill run id (default: the Airflow run id, sanitized)"),
+        "data_docs": Param(True, type="boolean", description="rebuild Great Expectations Data Docs at every gate"),
+    },
+    default_args={
+        "owner": "codemill",
+        "retries": int(SETTINGS["retries"]),
+        "retry_delay": dt.timedelta(minutes=float(SETTINGS["retry_delay_minutes"])),
+        "execution_timeout": dt.timedelta(minutes=float(SETTINGS["stage_timeout_minutes"])),
+    },
+) as dag:
+    plan = preflight()
+    previous = plan
+    for stage in PRESENT_STAGES:
+        run_stage = SparkSubmitOperator(
+            task_id=stage,
+            application=str(REPO / "jobs" / f"{stage}.py"),
+            application_args=RUN_ARGS + (["--input", f"{{{{ {PLAN}['input'] }}}}"] if stage == "ingest" else []),
+            conn_id=str(SETTINGS["spark_conn_id"]),
+            name=f"codemill-{stage}",
+            conf={"spark.driver.memory": f"{{{{ {PLAN}['driver_memory'] }}}}"},
+            env_vars=STAGE_ENV,
+        )
+        gate = BashOperator(
+            task_id=f"gate_{stage}",
+            bash_command=(f"{VENV / 'bin' / 'codemill'} check {stage} " + " ".join(RUN_ARGS)
+                          + f"{{{{ '' if {PLAN}['docs'] else ' --no-docs' }}}}"),
+            env=STAGE_ENV,
+            append_env=True,
+            cwd=str(REPO),
+            # A failed gate is a finding about the data, not a glitch: retrying cannot fix it.
+            retries=0,
+            execution_timeout=dt.timedelta(minutes=float(SETTINGS["gate_timeout_minutes"])),
+        )
+        previous >> run_stage >> gate
+        previous = gate
+    previous >> publish_gold_tokens(plan)

@@ -1,0 +1,121 @@
+"""How long the data-quality gates take relative to the stages they check.
+
+Generates a corpus of N synthetic source files (JSONL, several languages, some duplicates,
+some long-line and low-alphanumeric files the filter drops), runs each stage with
+jobs.stage.execute_stage and then its gate (quality_checks.gates.run_gate), and prints
+seconds per stage, per gate and the ratio.
+
+    CODEMILL_DRIVER_MEMORY=4g .venv/bin/python benchmarks/gate_cost.py --files 50000 \
+        [--stages ingest,select,filter,dedup] [--workdir /tmp/gate_cost]
+
+The machine this ran on was shared: compare the ratio, not the absolute seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+LANGS = {
+    "py": "def {name}(x, y):\n    \"\"\"Compute {name} of x and y.\"\"\"\n    total = x + y * {n}\n    return total\n",
+    "js": "function {name}(a, b) {{\n  // combine a and b\n  const total = a + b * {n};\n  return total;\n}}\n",
+    "go": "func {name}(a int, b int) int {{\n\t// combine a and b\n\treturn a + b*{n}\n}}\n",
+    "java": "public class C{n} {{\n  static int {name}(int a, int b) {{\n    return a + b * {n};\n  }}\n}}\n",
+    "rs": "fn {name}(a: i64, b: i64) -> i64 {{\n    // combine a and b\n    a + b * {n}\n}}\n",
+    "md": "# {name}\n\nNotes about {name} number {n}, written for people who read docs.\n",
+}
+WORDS = ("alpha", "beta", "gamma", "delta", "parse", "render", "fetch", "store", "merge", "split", "count", "scale")
+
+
+def make_corpus(folder: Path, n_files: int, seed: int = 7, shards: int = 8) -> int:
+    """JSONL shards under `folder` (one record per file)."""
+    rng = random.Random(seed)
+    exts = list(LANGS)
+    folder.mkdir(parents=True, exist_ok=True)
+    outs = [(folder / f"part-{k:02d}.jsonl").open("w", encoding="utf-8") for k in range(shards)]
+    try:
+        for i in range(n_files):
+            out = outs[i % shards]
+            ext = exts[i % len(exts)]
+            repo = f"org{i % 97}/repo{i % 1013}"
+            body = []
+            for j in range(rng.randint(3, 25)):
+                name = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}_{i}_{j}"
+                body.append(LANGS[ext].format(name=name, n=rng.randint(1, 999)))
+            content = "\n".join(body)
+            kind = i % 50
+            if kind == 1:  # a long line: dropped by max_line_length
+                content += "\nx = '" + "a" * 1500 + "'\n"
+            elif kind == 2:  # mostly symbols: dropped by alphanum_fraction
+                content = "{[(<>)]}\n" * 200
+            elif kind == 3 and ext in _first_lines:  # an exact duplicate of an earlier file
+                content = json.loads(_first_lines[ext])
+            elif kind == 4 and ext not in _first_lines:
+                _first_lines[ext] = json.dumps(content)
+            out.write(json.dumps({"repo_name": repo, "path": f"src/f{i}.{ext}", "content": content,
+                                  "license": "MIT", "stars": i % 300}) + "\n")
+    finally:
+        for out in outs:
+            out.close()
+    return n_files
+
+
+_first_lines: dict[str, str] = {}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=50000)
+    parser.add_argument("--stages", default="ingest,select,filter,dedup")
+    parser.add_argument("--workdir", default="/tmp/codemill-gate-cost")
+    args = parser.parse_args()
+
+    from jobs.config import load_config
+    from jobs.lake import Lake
+    from jobs.session import get_spark
+    from jobs.stage import StageContext, execute_stage
+    from quality_checks.gates import run_gate
+
+    work = Path(args.workdir)
+    shutil.rmtree(work, ignore_errors=True)
+    corpus = work / "corpus"
+    t0 = time.perf_counter()
+    make_corpus(corpus, args.files)
+    print(f"generated {args.files} files ({sum(p.stat().st_size for p in corpus.iterdir()) / 2**20:.1f} MiB) in {time.perf_counter() - t0:.1f}s",
+          flush=True)
+
+    spark = get_spark("codemill-gate-cost")
+    ctx = StageContext(spark=spark, lake=Lake(spark, work / "lake"), config=load_config(), run_id="gate-cost",
+                       args=argparse.Namespace(input=str(corpus), input_format="jsonl"))
+    rows = []
+    for stage in args.stages.split(","):
+        module = importlib.import_module(f"jobs.{stage}")
+        t = time.perf_counter()
+        result = execute_stage(ctx, module.STAGE, module.run)
+        stage_s = time.perf_counter() - t
+        t = time.perf_counter()
+        report = run_gate(ctx.lake, ctx.config, stage, ctx.run_id, raise_on_failure=False)
+        gate_s = time.perf_counter() - t
+        rows.append((stage, result.rows_in, result.rows_kept, stage_s, gate_s, len(report.rows), len(report.failures)))
+        print(f"{stage}: stage {stage_s:.1f}s, gate {gate_s:.1f}s ({len(report.rows)} expectations, "
+              f"{len(report.failures)} failed)", flush=True)
+        for f in report.failures:
+            print(f"   FAILED {f.table_name} {f.expectation}: {f.unexpected_count} ({f.detail})")
+
+    print(f"\n{'stage':<14}{'rows in':>9}{'kept':>9}{'stage s':>10}{'gate s':>10}{'gate/stage':>12}{'expect.':>9}")
+    for stage, n_in, kept, st, gt, n_exp, _failed in rows:
+        print(f"{stage:<14}{n_in:>9}{kept:>9}{st:>10.1f}{gt:>10.1f}{gt / st:>12.2f}{n_exp:>9}")
+    total_s, total_g = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    print(f"{'total':<14}{'':>18}{total_s:>10.1f}{total_g:>10.1f}{total_g / total_s:>12.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

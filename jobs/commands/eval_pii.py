@@ -1,0 +1,34 @@
+"""`codemill eval-pii DATASET`: precision/recall/F1 of PII detection on a labelled JSONL set,
+with detect-secrets as a baseline in the same report."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval-pii", help="evaluate PII detection on a labelled JSONL set (and detect-secrets)",
+                              description=__import__("jobs.pii_eval", fromlist=["x"]).__doc__,
+                              formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="labelled JSONL (e.g. tests/data/pii_eval.jsonl)")
+    p.add_argument("--config", help="YAML file merged over configs/pipeline.yaml (its pii: section is used)")
+    p.add_argument("--model-path", help="token-classification model folder (default: pii.model_path of the config)")
+    p.add_argument("--no-baseline", action="store_true", help="skip detect-secrets")
+    p.add_argument("--ids", metavar="PREFIX", help="only records whose id starts with PREFIX (e.g. hold- for the "
+                                                  "held-out templates of the team's set)")
+    p.add_argument("--json", help="also write the scores to this JSON file")
+    p.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    import json
+    from pathlib import Path
+
+    from jobs.config import load_config
+    from jobs.pii_eval import as_json, evaluate, print_evaluation
+
+    cfg = load_config(args.config).get("pii", {}) or {}
+    model_path = args.model_path or cfg.get("model_path")
+    result = evaluate(args.dataset, model_path, cfg, baseline=not args.no_baseline, id_prefix=args.ids)
+    print_evaluation(result, args.dataset)
+    if args.json:
+        Path(args.json).write_text(json.dumps(as_json(result), indent=2) + "\n")
+        print(f"\nscores written to {args.json}")
+    return 0

@@ -1,0 +1,52 @@
+"""`codemill optout add|list|apply`: record and apply opt-out requests (governance/optout)."""
+from __future__ import annotations
+
+from jobs.commands.common import add_lake_options
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("optout", help="record opt-out requests and remove opted-out repositories from the lake")
+    sub = p.add_subparsers(dest="optout_command", metavar="ACTION")
+    sub.required = True
+    add = sub.add_parser("add", help="record a request for a user/owner (all their repositories) or OWNER/REPO")
+    add.add_argument("target", metavar="USER|OWNER/REPO")
+    lst = sub.add_parser("list", help="list recorded requests and when they were applied")
+    apply = sub.add_parser("apply", help="delete opted-out rows from every lake table and VACUUM old versions")
+    apply.add_argument("--no-vacuum", action="store_true", help="delete only (older Delta versions keep the rows)")
+    for q in (add, lst, apply):
+        add_lake_options(q)
+        q.set_defaults(handler=handle)
+
+
+def _ctx(args):
+    from jobs.stage import make_context
+    return make_context(args, "codemill-optout")
+
+
+def handle(args) -> int:
+    from jobs import governance
+    if args.optout_command == "add":
+        governance.parse_target(args.target)  # validate before starting Spark
+        ctx = _ctx(args)
+        rid, added = governance.add_request(ctx, args.target)
+        print(f"{'recorded' if added else 'already recorded'}: {args.target} (request {rid}); "
+              f"run `codemill optout apply` to remove existing rows")
+        return 0
+    ctx = _ctx(args)
+    if args.optout_command == "list":
+        rows = governance.requests(ctx)
+        for r in rows:
+            print(f"{r['kind']:5} {r['target']:40} requested {r['requested_at']}  applied {r['applied_at'] or '-'}")
+        if not rows:
+            print("no opt-out requests")
+        return 0
+    report = governance.apply_optouts(ctx, vacuum=not args.no_vacuum)
+    if not report.requests_applied:
+        print("no opt-out requests to apply")
+        return 0
+    for table, n in sorted(report.deleted.items()):
+        print(f"  {table}: {n} rows deleted{' (vacuumed)' if table in report.vacuumed else ''}")
+    for table in report.not_attributable:
+        print(f"  {table}: rows are not attributable to a repository; rebuild it (re-run format and tokenize)")
+    print(f"applied {report.requests_applied} request(s)")
+    return 0

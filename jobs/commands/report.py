@@ -1,0 +1,43 @@
+"""`codemill report`: the run report (one self-contained HTML page with embedded plots) at
+<lake>/reports/run-<run_id>.html and the dataset card at <lake>/reports/dataset_card.md.
+`--screenshot PNG` also renders the page in headless Chromium and checks its plots."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("report", help="write the run report (HTML) and the dataset card (Markdown)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
+    p.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
+    p.add_argument("--run-id", help="run to report (default: the latest run in ops/runs)")
+    p.add_argument("--no-card", action="store_true", help="write only the run report")
+    p.add_argument("--screenshot", metavar="PNG", help="render the report in headless Chromium into PNG and check it")
+    p.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from jobs.config import load_config
+    from jobs.lake import Lake, lake_root
+    from jobs.stage import UserError
+
+    config = load_config(args.config)
+    root = lake_root(args.lake)
+    if not root.is_dir():
+        raise UserError(f"lake not found: {root}")
+    from jobs.session import get_spark
+    from quality_checks.card import build_card
+    from quality_checks.report import build_report
+
+    lake = Lake(get_spark("codemill-report"), root)
+    path = build_report(lake, args.run_id)
+    print(f"run report: {path}")
+    if not args.no_card:
+        print(f"dataset card: {build_card(lake, config)}")
+    if args.screenshot:
+        from quality_checks.render import check_render
+        result = check_render(path, args.screenshot)
+        print(f"screenshot: {result.screenshot} ({result.width}x{result.height}, "
+              f"{result.ink_fraction:.1%} non-white pixels, {result.images} embedded PNGs)")
+    return 0

@@ -1,0 +1,46 @@
+"""`codemill tokenizer train`: train the byte-level BPE on gold/training_docs (FACTS §9)."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("tokenizer", help="train the byte-level BPE tokenizer on gold/training_docs")
+    sub = p.add_subparsers(dest="tokenizer_command", metavar="COMMAND")
+    sub.required = True
+    train = sub.add_parser("train", help="train and save it under <lake>/tokenizer (transformers format)")
+    train.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
+    train.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
+    train.add_argument("--vocab-size", type=int, help="vocabulary size incl. special tokens (default: tokenizer.vocab_size)")
+    train.add_argument("--min-frequency", type=int, help="minimum pair frequency to merge (default: tokenizer.min_frequency)")
+    train.add_argument("--version", type=int, help="gold/training_docs Delta version to train on (default: latest)")
+    train.add_argument("--out", help="output folder (default: <lake>/<tokenizer.dir>)")
+    train.set_defaults(handler=handle_train)
+
+
+def handle_train(args) -> int:
+    from pathlib import Path
+
+    from jobs.config import load_config
+    from jobs.lake import lake_root
+    from jobs.stage import UserError
+
+    config = load_config(args.config)
+    section = config.get("tokenizer") or {}
+    root = lake_root(args.lake)
+    table = root / "gold" / "training_docs"
+    if not (table / "_delta_log").is_dir():
+        raise UserError(f"gold/training_docs not found in {root}: run the pipeline up to the format stage first")
+    vocab = args.vocab_size or int(section.get("vocab_size", 49152))
+    min_freq = args.min_frequency if args.min_frequency is not None else int(section.get("min_frequency", 2))
+    if vocab < 300:
+        raise UserError(f"--vocab-size {vocab} is too small: the 256 byte symbols and the special tokens need room")
+    out = Path(args.out) if args.out else root / str(section.get("dir", "tokenizer"))
+
+    from trainer import tokenizer as trainer_tok
+    try:
+        info = trainer_tok.train_from_delta(table, out, vocab_size=vocab, min_frequency=min_freq, version=args.version)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    print(f"tokenizer saved in {out}")
+    print(f"  trained on gold/training_docs version {info['delta_version']} ({info['documents']} documents)")
+    print(f"  vocabulary {info['vocab_size']} (requested {vocab}; BPE stops earlier when the corpus has no more pairs)")
+    return 0

@@ -1,0 +1,71 @@
+"""`codemill train`: train a GPTBigCode model on <lake>/gold/tokens (trainer/train.py).
+
+One process runs here (DeepSpeed with a one-rank group, or `--set deepspeed=none` for the
+plain PyTorch loop); `--nproc N` hands over to the `deepspeed` launcher with N local
+processes (GPUs, or CPU processes with gloo when there is no GPU). A run resumes from
+<output>/checkpoints/latest when it exists.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a StarCoder-style model on gold/tokens (DeepSpeed ZeRO)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_train_options(p)
+    p.add_argument("--nproc", type=int, default=1, help="processes for the deepspeed launcher (default: 1, in-process)")
+    p.set_defaults(handler=handle)
+
+
+def add_train_options(p) -> None:
+    p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
+    p.add_argument("--config", help="training YAML (default: configs/train.yaml)")
+    p.add_argument("--model", help="configs/models/<name> or a path: tiny, small, 1b, 3b, 7b, 15b")
+    p.add_argument("--deepspeed", help="zero1, zero2, zero3, zero2_offload, a JSON path, or none (plain PyTorch)")
+    p.add_argument("--steps", type=int, help="optimizer steps")
+    p.add_argument("--output", help="run directory (checkpoints/, hf/, lineage.json)")
+    p.add_argument("--version", type=int, help="gold/tokens Delta version to pin (default: latest)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, repeatable")
+
+
+def overrides_from(args, lake: str | None = None) -> list[str]:
+    from jobs.lake import lake_root
+    out = [f"data.lake={lake or lake_root(args.lake)}"]
+    for key, value in (("model", args.model), ("deepspeed", args.deepspeed), ("train.steps", args.steps),
+                       ("train.output_dir", args.output), ("data.version", args.version)):
+        if value is not None:
+            out.append(f"{key}={value}")
+    return out + list(args.set)
+
+
+def handle(args) -> int:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from jobs.config import REPO_ROOT
+    from jobs.stage import UserError
+    config = args.config or str(REPO_ROOT / "configs" / "train.yaml")
+    if not os.path.exists(config):
+        raise UserError(f"training config not found: {config}")
+    sets = overrides_from(args)
+    if args.nproc > 1:
+        launcher = shutil.which("deepspeed", path=os.path.dirname(sys.executable)) or shutil.which("deepspeed")
+        if not launcher:
+            raise UserError("the deepspeed launcher is not on PATH")
+        cmd = [launcher, "--num_gpus", str(args.nproc), str(REPO_ROOT / "trainer" / "train.py"), "--config", config]
+        for s in sets:
+            cmd += ["--set", s]
+        print("+ " + " ".join(cmd), flush=True)
+        return subprocess.call(cmd, cwd=str(REPO_ROOT))
+
+    from trainer.data import DataError
+    from trainer.train import load_config, train
+    try:
+        out = train(load_config(config, sets))
+    except (DataError, FileNotFoundError) as err:
+        raise UserError(str(err)) from None
+    print(f"run directory: {out}")
+    return 0

@@ -1,0 +1,450 @@
+"""Dedup stage: exact (content hash) then near (MinHash LSH + connected components).
+
+    spark-submit jobs/dedup.py --lake DIR [--incremental] [--verify] [--threshold 0.7]
+
+Input: silver/filtered (or silver/selected, or bronze/files when the optional stages before
+dedup have not run). Outputs:
+
+* silver/deduped — the input rows that survive, unchanged;
+* silver/dup_clusters — every file that was in a duplicate cluster: cluster_id (the file_id of
+  the cluster's survivor), method exact|near, kept;
+* silver/minhash_signatures — the MinHash signature of every file that went into near dedup
+  (an EMPTY signature for files with fewer tokens than the n-gram size: they are left out of
+  near dedup, see udfs/minhash.py);
+* silver/rejections — reason exact_duplicate / near_duplicate, detail = the survivor's file_id.
+
+Keep rule (one survivor per cluster, deterministic): higher licence rank first (license_type
+permissive > no_license > non_permissive when the input has it, else a detected licence
+before none; FACTS §4.1/§4.4), then more stars, then the smallest file_id.
+
+Near dedup (FACTS §4.3): signatures are computed per Arrow batch with numpy
+(udfs.minhash.signatures); band b of a signature is bucketed by Spark's xxhash64 of its
+`rows` values; each bucket links every member to the bucket's smallest member (star edges,
+so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the connected
+components of those edges, computed in Spark by alternating large-star / small-star
+(Kiveris et al., "Connected Components in MapReduce and Beyond", 2014) until every
+component is a star around its minimum node. `--verify` drops candidate edges whose exact
+Jaccard (64-bit shingle hashes) is below the threshold and reports the share it dropped
+(ops/runs metrics verify_false_positive_rate). It checks the star edges, i.e. each member
+against its bucket's minimum: a member similar to another member but not to the minimum
+loses that edge (it may still join through another band) — the price of never listing a
+bucket's n² pairs.
+
+`--incremental` reuses stored signatures (same file_id, same content_sha256, same MinHash
+parameters) and computes only the missing ones; bucketing, components and the keep rule then
+run over the whole input, so the result equals a full run.
+"""
+from __future__ import annotations
+
+# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
+# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
+# `tokenize`. Replace it with the project root before anything else is imported.
+if __name__ == "__main__":
+    import os as _os
+    import sys as _sys
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
+    _sys.path.insert(0, _os.path.dirname(_here))
+
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from jobs.stage import StageContext, StageResult, UserError, stage_main, upstream, write_rejections  # noqa: E402
+from udfs import minhash as mh  # noqa: E402
+
+STAGE = "dedup"
+INPUTS = ["silver/filtered", "silver/selected", "bronze/files"]
+EXACT, NEAR = "exact_duplicate", "near_duplicate"
+
+
+# ---- settings ------------------------------------------------------------------------------
+
+def settings(ctx: StageContext) -> dict:
+    """The dedup config section with command-line overrides applied and bands/rows resolved."""
+    cfg = dict(ctx.config.get("dedup") or {})
+    args = ctx.args
+    if getattr(args, "threshold", None) is not None:
+        cfg["threshold"] = args.threshold
+    if getattr(args, "verify", None):
+        cfg["verify"] = True
+    cfg["incremental"] = bool(getattr(args, "incremental", False) or cfg.get("incremental", False))
+    t = float(cfg["threshold"])
+    if not 0.0 < t < 1.0:
+        raise UserError(f"dedup threshold must be between 0 and 1, got {t}")
+    num_perm = int(cfg["num_perm"])
+    if cfg.get("bands") and cfg.get("rows"):
+        bands, rows = int(cfg["bands"]), int(cfg["rows"])
+        if bands * rows > num_perm:
+            raise UserError(f"dedup bands × rows = {bands * rows} exceeds num_perm = {num_perm}")
+    else:
+        bands, rows = mh.optimal_bands(t, num_perm, float(cfg.get("fp_weight", 0.5)), float(cfg.get("fn_weight", 0.5)))
+    cfg.update(threshold=t, bands=bands, rows=rows, params=mh.params_from_config(cfg))
+    return cfg
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--incremental", action="store_true",
+                        help="reuse stored MinHash signatures; compute only those of new or changed files")
+    parser.add_argument("--verify", action="store_true", default=None,
+                        help="drop LSH candidate pairs whose exact Jaccard is below the threshold")
+    parser.add_argument("--threshold", type=float, help="Jaccard threshold (default from config: 0.7)")
+
+
+# ---- keep rule -----------------------------------------------------------------------------
+
+def license_rank_col(columns: list[str]):
+    """Spark twin of udfs.minhash.license_rank."""
+    from pyspark.sql import functions as F
+    if "license_type" in columns:
+        expr = F.lit(-1)
+        for value, rank in mh.LICENSE_RANK.items():
+            expr = F.when(F.col("license_type") == value, F.lit(rank)).otherwise(expr)
+        return expr
+    return F.when(F.col("license").isNotNull(), F.lit(1)).otherwise(F.lit(0))
+
+
+def keep_order():
+    """Sort order of the keep rule: the first row of a cluster survives (udfs.minhash.keep_sort_key)."""
+    from pyspark.sql import functions as F
+    return [F.col("_rank").desc(), F.coalesce(F.col("stars"), F.lit(-1)).desc(), F.col("file_id").asc()]
+
+
+def pick_survivors(df, group_col: str):
+    """Add _n (1 = survivor) and _survivor (its file_id) within each group, by the keep rule."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    ordered = Window.partitionBy(group_col).orderBy(*keep_order())
+    whole = ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    return (df.withColumn("_n", F.row_number().over(ordered))
+              .withColumn("_survivor", F.first("file_id").over(whole))
+              .withColumn("_size", F.count(F.lit(1)).over(Window.partitionBy(group_col))))
+
+
+# ---- signatures and bands ------------------------------------------------------------------
+
+PASSTHROUGH = ("file_id", "repo_name", "path", "content_sha256")
+SIGNATURE_DDL = "file_id string, repo_name string, path string, content_sha256 string, signature array<bigint>"
+
+
+def signature_batches(params: mh.MinHashParams, chunk: int = 1024):
+    """mapInArrow function: (file_id, repo_name, path, content_sha256, content) batches →
+    the same without content, plus signature."""
+    import numpy as np
+    import pyarrow as pa
+
+    def compute(batches):
+        for batch in batches:
+            sig, has = mh.signatures(batch.column("content"), params, chunk=chunk)
+            lengths = np.where(has, params.num_perm, 0)
+            offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+            values = pa.array(sig[has].reshape(-1).astype(np.int64))
+            sigs = pa.ListArray.from_arrays(pa.array(offsets), values)
+            yield pa.RecordBatch.from_arrays([batch.column(c) for c in PASSTHROUGH] + [sigs],
+                                             names=[*PASSTHROUGH, "signature"])
+    return compute
+
+
+def compute_signatures(df, params: mh.MinHashParams, chunk: int = 1024):
+    """(file_id, repo_name, path, content_sha256, content) → the same without content, plus
+    signature array<bigint>, computed per Arrow batch."""
+    return df.select(*PASSTHROUGH, "content").mapInArrow(signature_batches(params, chunk), SIGNATURE_DDL)
+
+
+def band_keys(df, bands: int, rows: int, node_col: str = "node"):
+    """(node, signature) → (node, band, h): one row per band, h = xxhash64 of the band's rows."""
+    from pyspark.sql import functions as F
+    per_band = F.transform(
+        F.sequence(F.lit(0), F.lit(bands - 1)),
+        lambda i: F.struct(i.alias("band"), F.xxhash64(F.slice("signature", i * rows + 1, F.lit(rows))).alias("h")))
+    return (df.select(node_col, F.explode(per_band).alias("b"))
+              .select(node_col, F.col("b.band").alias("band"), F.col("b.h").alias("h")))
+
+
+def node_ids(spark, sigs):
+    """(file_id, ...) → + node: a long that orders like file_id. file_ids are 32 hex digits of
+    a SHA-256, so the first 15 give a 60-bit id; if two ids ever collide (or a file_id is not
+    hex) the ids fall back to the rank of file_id (a sort + zipWithIndex)."""
+    from pyspark.sql import functions as F
+    with_node = sigs.withColumn("node", F.conv(F.substring("file_id", 1, 15), 16, 10).cast("long"))
+    stats = with_node.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("node").alias("d"),
+                          F.count("node").alias("nn")).collect()[0]
+    if stats["n"] == stats["d"] == stats["nn"]:
+        return with_node, False
+    ranked = (sigs.select("file_id").rdd.map(lambda r: r[0]).sortBy(lambda x: x)
+              .zipWithIndex().toDF("file_id string, node long"))
+    return sigs.join(ranked, "file_id"), True
+
+
+def candidate_edges(bands_df):
+    """Star edges (src > dst): every bucket member linked to the bucket's smallest node."""
+    from pyspark.sql import functions as F
+    centers = bands_df.groupBy("band", "h").agg(F.min("node").alias("center"), F.count(F.lit(1)).alias("size"))
+    multi = centers.where("size > 1")
+    return (bands_df.join(multi, ["band", "h"])
+            .where(F.col("node") != F.col("center"))
+            .select(F.col("node").alias("src"), F.col("center").alias("dst"))
+            .distinct())
+
+
+PAIR_DDL = "src long, dst long, jaccard double"
+
+
+def verify_batches(ngram: int, max_tokens: int):
+    """mapInArrow function: (src, dst, content_src, content_dst) → (src, dst, exact Jaccard)."""
+    import pyarrow as pa
+
+    def verify(batches):
+        for batch in batches:
+            left = mh.batch_shingle_sets(batch.column("content_src"), ngram, max_tokens)
+            right = mh.batch_shingle_sets(batch.column("content_dst"), ngram, max_tokens)
+            sims = [mh.sorted_jaccard(a, b) for a, b in zip(left, right)]
+            yield pa.RecordBatch.from_arrays([batch.column("src"), batch.column("dst"), pa.array(sims, pa.float64())],
+                                             names=["src", "dst", "jaccard"])
+    return verify
+
+
+# ---- connected components --------------------------------------------------------------------
+
+def _large_star(e):
+    """Each node links its larger neighbours to the minimum of its closed neighbourhood."""
+    from pyspark.sql import functions as F
+    nb = e.select(F.col("src").alias("n"), F.col("dst").alias("m")).unionByName(
+        e.select(F.col("dst").alias("n"), F.col("src").alias("m")))
+    mins = nb.groupBy("n").agg(F.least(F.min("m"), F.col("n")).alias("mn"))
+    return (nb.where(F.col("m") > F.col("n")).join(mins, "n")
+              .select(F.col("m").alias("src"), F.col("mn").alias("dst")).distinct())
+
+
+def _small_star(e):
+    """Each node links itself and its smaller neighbours to the minimum of those."""
+    from pyspark.sql import functions as F
+    mins = e.groupBy("src").agg(F.min("dst").alias("mn"))
+    moved = (e.join(mins, "src").where(F.col("dst") != F.col("mn"))
+              .select(F.col("dst").alias("src"), F.col("mn").alias("dst")))
+    return moved.unionByName(mins.select("src", F.col("mn").alias("dst"))).distinct()
+
+
+def connected_components(edges, max_iterations: int = 40, checkpoint=None, log=None):
+    """Connected components of an undirected graph given as a DataFrame (src long, dst long).
+
+    Returns ((node, component) for every node that has an edge — component = the smallest
+    node of its component — and the number of rounds). Edges are kept oriented src > dst;
+    rounds of large-star then small-star run until the graph is a forest of stars (no node
+    is both a leaf and a centre), which each step leaves unchanged; then every leaf's
+    centre is its component's minimum. `checkpoint(df)` cuts the lineage after each step.
+    """
+    from pyspark.sql import functions as F
+    checkpoint = checkpoint or (lambda df: df.localCheckpoint(eager=True))
+    spark = edges.sparkSession
+    e = (edges.select(F.greatest("src", "dst").alias("src"), F.least("src", "dst").alias("dst"))
+              .where(F.col("src") != F.col("dst")).distinct())
+    e = checkpoint(e)
+    if e.limit(1).count() == 0:
+        return spark.createDataFrame([], "node long, component long"), 0
+    for rounds in range(1, max_iterations + 1):
+        e = checkpoint(_large_star(e))
+        e = checkpoint(_small_star(e))
+        centres = e.select(F.col("dst").alias("node")).distinct()
+        not_star = e.join(centres, e.src == centres.node, "left_semi").limit(1).count()
+        if log:
+            log(f"dedup: connected components round {rounds}: {'converged' if not not_star else 'not yet'}")
+        if not not_star:
+            break
+    else:
+        raise RuntimeError(f"connected components did not converge in {max_iterations} rounds "
+                           f"(raise dedup.max_cc_iterations)")
+    labels = (e.select(F.col("src").alias("node"), F.col("dst").alias("component"))
+               .unionByName(e.select(F.col("dst").alias("node"), F.col("dst").alias("component")))
+               .distinct())
+    return labels, rounds
+
+
+# ---- the stage -----------------------------------------------------------------------------
+
+def _checkpointer(ctx: StageContext):
+    """Reliable checkpoints under the lake (visible to every executor), removed at the end."""
+    folder = ctx.lake.root / "_checkpoints" / f"dedup-{uuid.uuid4().hex[:8]}"
+    ctx.spark.sparkContext.setCheckpointDir(str(folder))
+    return (lambda df: df.checkpoint(eager=True)), folder
+
+
+def _conform_to(df, schema_name: str):
+    """Add the target table's columns the input lacks (as nulls) so the write conforms."""
+    from pyspark.sql import functions as F
+
+    from schemas import table as table_def
+    for f in table_def(schema_name).schema.fields:
+        if f.name not in df.columns:
+            df = df.withColumn(f.name, F.lit(None).cast(f.dataType))
+    return df
+
+
+def run(ctx: StageContext) -> StageResult:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    cfg = settings(ctx)
+    params: mh.MinHashParams = cfg["params"]
+    t0 = time.perf_counter()
+
+    def step(message: str) -> None:
+        ctx.log(f"dedup: {message} (t={time.perf_counter() - t0:.1f}s)")
+
+    input_name = upstream(ctx, INPUTS)
+    versions_read = {input_name: ctx.lake.version(input_name)}
+    src = ctx.lake.read(input_name)
+    files = src.withColumn("_rank", license_rank_col(src.columns))
+    ctx.log(f"dedup: input {input_name}; threshold {cfg['threshold']}, {params.num_perm} permutations, "
+            f"{cfg['bands']} bands × {cfg['rows']} rows, {params.ngram}-grams"
+            f"{', verify' if cfg.get('verify') else ''}{', incremental' if cfg['incremental'] else ''}")
+
+    # ---- exact: one survivor per content_sha256 ----
+    ids = files.select("file_id", "repo_name", "path", "content_sha256", "_rank", "stars", "size_bytes",
+                       *(["language"] if "language" in files.columns else []))
+    exact = pick_survivors(ids, "content_sha256").persist(StorageLevel.MEMORY_AND_DISK)
+    totals = exact.agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect()[0]
+    rows_in, bytes_in = totals["n"], totals["b"] or 0
+    exact_rejected = (exact.where("_n > 1")
+                      .select("file_id", "repo_name", "path", F.lit(EXACT).alias("reason"),
+                              F.col("_survivor").alias("detail"), "size_bytes",
+                              *(["language"] if "language" in exact.columns else [])))
+    exact_clusters = (exact.where("_size > 1")
+                      .select("file_id", "repo_name", "path", F.col("_survivor").alias("cluster_id"),
+                              F.lit("exact").alias("method"), (F.col("_n") == 1).alias("kept")))
+    survivors = exact.where("_n = 1").drop("_n", "_survivor", "_size")
+    step(f"exact dedup over {rows_in} files")
+
+    # ---- signatures (stored ones reused in incremental mode) ----
+    sig_name = "silver/minhash_signatures"
+    key = params.key()
+    chunk = int(cfg.get("minhash_chunk", 1024))
+    wanted = survivors.select("file_id", "content_sha256")
+    if cfg["incremental"] and ctx.lake.exists(sig_name):
+        stored = (ctx.lake.read(sig_name).where(F.col("minhash_params") == key)
+                  .select("file_id", "content_sha256"))
+        todo = wanted.join(stored, ["file_id", "content_sha256"], "left_anti")
+    else:
+        todo = wanted
+    todo_files = files.join(todo, ["file_id", "content_sha256"], "left_semi")
+    new_sigs = (compute_signatures(todo_files, params, chunk)
+                .withColumn("minhash_params", F.lit(key)).withColumn("run_id", F.lit(ctx.run_id)))
+    if cfg["incremental"] and ctx.lake.exists(sig_name):
+        sig_version = ctx.lake.upsert(new_sigs, sig_name, ("file_id",))
+    else:
+        sig_version = ctx.lake.overwrite(new_sigs, sig_name)
+    sig_rows = (ctx.lake.read(sig_name).where(F.col("minhash_params") == key)
+                .join(wanted, ["file_id", "content_sha256"], "left_semi"))
+    counts = sig_rows.agg(F.sum((F.col("run_id") == ctx.run_id).cast("long")).alias("computed"),
+                          F.sum((F.size("signature") == 0).cast("long")).alias("short")).collect()[0]
+    computed, short_docs = counts["computed"] or 0, counts["short"] or 0
+    usable = sig_rows.where(F.size("signature") > 0).select("file_id", "signature")
+    step(f"signatures ready ({computed} computed" + (", the rest reused)" if cfg["incremental"] else ")"))
+
+    # ---- LSH candidate edges ----
+    checkpoint, ckpt_dir = _checkpointer(ctx)
+    try:
+        nodes, fallback_ids = node_ids(ctx.spark, usable)
+        nodes = checkpoint(nodes.select("file_id", "node", "signature"))
+        edges = checkpoint(candidate_edges(band_keys(nodes, cfg["bands"], cfg["rows"])))
+        n_candidates = edges.count()
+        step(f"{n_candidates} candidate edges from LSH buckets")
+        metrics = {"input_table": input_name, "threshold": cfg["threshold"], "num_perm": params.num_perm,
+                   "bands": cfg["bands"], "rows": cfg["rows"], "ngram_size": params.ngram,
+                   "candidate_edges": n_candidates, "short_docs_skipped": short_docs,
+                   "incremental": cfg["incremental"], "verify": bool(cfg.get("verify"))}
+        metrics["signatures_computed"] = computed
+        if fallback_ids:
+            metrics["node_id_fallback"] = True
+        if cfg.get("verify") and n_candidates:
+            content = files.select("file_id", "content")
+            node_content = nodes.select("file_id", "node").join(content, "file_id")
+            pairs = (edges.join(node_content.select(F.col("node").alias("src"), F.col("content").alias("content_src")), "src")
+                     .join(node_content.select(F.col("node").alias("dst"), F.col("content").alias("content_dst")), "dst")
+                     .select("src", "dst", "content_src", "content_dst"))
+            checked = checkpoint(pairs.mapInArrow(verify_batches(params.ngram, params.max_tokens), PAIR_DDL))
+            edges = checkpoint(checked.where(F.col("jaccard") >= cfg["threshold"]).select("src", "dst"))
+            kept_edges = edges.count()
+            metrics["verified_edges"] = kept_edges
+            metrics["verify_false_positive_rate"] = round(1.0 - kept_edges / n_candidates, 6)
+            ctx.log(f"dedup: verification kept {kept_edges} of {n_candidates} candidate edges")
+
+        # ---- clusters and survivors ----
+        labels, rounds = connected_components(edges, int(cfg.get("max_cc_iterations", 40)), checkpoint, ctx.log)
+        metrics["cc_rounds"] = rounds
+        step(f"connected components in {rounds} rounds")
+        members = (labels.join(nodes.select("file_id", "node"), "node")
+                   .join(survivors, "file_id").select(*survivors.columns, "component"))
+        near = checkpoint(pick_survivors(members, "component"))
+        near_rejected = (near.where("_n > 1")
+                         .select("file_id", "repo_name", "path", F.lit(NEAR).alias("reason"),
+                                 F.col("_survivor").alias("detail"), "size_bytes",
+                                 *(["language"] if "language" in near.columns else [])))
+        near_clusters = near.select("file_id", "repo_name", "path", F.col("_survivor").alias("cluster_id"),
+                                    F.lit("near").alias("method"), (F.col("_n") == 1).alias("kept"))
+        metrics["near_clusters"] = near.where("_n = 1").count()
+
+        rejected = checkpoint(exact_rejected.unionByName(near_rejected))
+        stats = rejected.groupBy("reason").agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect()
+        by_reason = {r["reason"]: r["n"] for r in stats}
+        rejected_bytes = sum(r["b"] or 0 for r in stats)
+        write_rejections(ctx, STAGE, rejected)
+        clusters = exact_clusters.unionByName(near_clusters).withColumn("run_id", F.lit(ctx.run_id))
+        deduped = _conform_to(src.join(rejected.select("file_id"), "file_id", "left_anti"), "silver/deduped")
+        versions = {
+            "silver/deduped": ctx.lake.overwrite(deduped, "silver/deduped"),
+            "silver/dup_clusters": ctx.lake.overwrite(clusters, "silver/dup_clusters"),
+            sig_name: sig_version,
+        }
+    finally:
+        exact.unpersist()
+        if ckpt_dir.exists():
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+    rows_rejected = sum(by_reason.values())
+    for reason in (EXACT, NEAR):
+        by_reason.setdefault(reason, 0)
+    return StageResult(rows_in=rows_in, rows_kept=rows_in - rows_rejected, rejected_by_reason=by_reason,
+                       bytes_in=bytes_in, bytes_kept=bytes_in - rejected_bytes, versions_read=versions_read,
+                       versions_written=versions, metrics=metrics)
+
+
+# ---- attribution -----------------------------------------------------------------------------
+
+def attribute(ctx: StageContext, text: str, threshold: float | None = None, limit: int = 20):
+    """Files whose stored signature shares an LSH bucket with `text` and whose estimated
+    Jaccard is ≥ threshold, among the files of gold/files (or silver/deduped before the gold
+    stage exists). Returns (table searched, threshold, [{repo_name, path, file_id,
+    estimated_jaccard}] best first)."""
+    from pyspark.sql import functions as F
+
+    cfg = settings(ctx)
+    params: mh.MinHashParams = cfg["params"]
+    t = float(threshold if threshold is not None else cfg["threshold"])
+    sig, has = mh.signatures([text], params)
+    if not has[0]:
+        raise UserError(f"the snippet has fewer than {params.ngram} tokens: too short to compare")
+    sig_name = "silver/minhash_signatures"
+    target = next((n for n in ("gold/files", "silver/deduped") if ctx.lake.exists(n)), None)
+    if target is None or not ctx.lake.exists(sig_name):
+        raise UserError(f"no deduplicated data with signatures in {ctx.lake.root}: run the dedup stage first")
+    stored = (ctx.lake.read(sig_name)
+              .where((F.col("minhash_params") == params.key()) & (F.size("signature") > 0))
+              .join(ctx.lake.read(target).select("file_id"), "file_id", "left_semi"))
+    values = [int(v) for v in sig[0]]
+    query = ctx.spark.createDataFrame([("<snippet>", values)], "file_id string, signature array<bigint>")
+    query_bands = band_keys(query, cfg["bands"], cfg["rows"], node_col="file_id").select("band", "h")
+    hits = (band_keys(stored.select("file_id", "signature"), cfg["bands"], cfg["rows"], node_col="file_id")
+            .join(query_bands, ["band", "h"], "left_semi").select("file_id").distinct())
+    equal = F.zip_with("signature", F.array(*[F.lit(v).cast("bigint") for v in values]),
+                       lambda x, y: F.when(x == y, 1).otherwise(0))
+    estimate = F.aggregate(equal, F.lit(0), lambda acc, x: acc + x) / F.lit(params.num_perm)
+    rows = (stored.join(hits, "file_id").select("file_id", "repo_name", "path", estimate.alias("estimated_jaccard"))
+            .where(F.col("estimated_jaccard") >= t)
+            .orderBy(F.col("estimated_jaccard").desc(), "repo_name", "path").limit(limit).collect())
+    return target, t, [r.asDict() for r in rows]
+
+
+if __name__ == "__main__":
+    sys.exit(stage_main(STAGE, run, add_arguments, description=__doc__.splitlines()[0]))

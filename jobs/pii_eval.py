@@ -1,0 +1,238 @@
+"""Evaluate PII detection on a labelled JSONL set, with detect-secrets as a baseline.
+
+    codemill eval-pii tests/data/pii_eval.jsonl [--model-path DIR] [--json OUT]
+
+Each line: {"id", "content", "spans": [{"start", "end", "type"}], optional "path", "negative"}.
+
+Scoring (codemill): a predicted span is a true positive when it overlaps a labelled span of
+the same type; precision = matching predictions / predictions, recall = labelled spans found /
+labelled spans, per type. False positives on negative records (no labelled span) are listed by
+record id, type and detector — never the text.
+
+Baseline: detect-secrets (Yelp, default plugin set, installed version) scans each snippet as a
+file named like the record's `path`. It reports lines, not character spans, so KEY/PASSWORD
+are compared line-level for both tools: a finding counts when it is on a line covered by a
+labelled span of the same type. Type mapping: BasicAuthDetector → PASSWORD; KeywordDetector →
+PASSWORD when its line names a password (pass/pwd), else KEY; every other plugin → KEY. A
+type-agnostic "SECRET" row (KEY ∪ PASSWORD) is printed too, fair to the baseline's coarse types.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.stage import UserError
+
+RULE_TYPES = ("EMAIL", "IP_ADDRESS", "KEY", "PASSWORD")
+
+
+@dataclass
+class Counts:
+    predicted: int = 0
+    matched_pred: int = 0
+    gold: int = 0
+    matched_gold: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.matched_pred / self.predicted if self.predicted else (1.0 if not self.gold else 0.0)
+
+    @property
+    def recall(self) -> float:
+        return self.matched_gold / self.gold if self.gold else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class Report:
+    name: str
+    unit: str
+    by_type: dict[str, Counts] = field(default_factory=dict)
+    negative_fps: list[tuple[str, str, str]] = field(default_factory=list)  # (record id, type, detector)
+
+    def counts(self, t: str) -> Counts:
+        return self.by_type.setdefault(t, Counts())
+
+
+def load_dataset(path: str | Path, id_prefix: str | None = None) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"dataset not found: {p}")
+    records = []
+    for n, line in enumerate(p.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            content, spans = rec["content"], rec.get("spans", [])
+            for s in spans:
+                if not (0 <= int(s["start"]) < int(s["end"]) <= len(content)) or not s.get("type"):
+                    raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{p}: line {n} is not a labelled record "
+                            '({"content": str, "spans": [{"start", "end", "type"}]})') from None
+        rec.setdefault("id", f"line-{n}")
+        records.append(rec)
+    if id_prefix:
+        records = [r for r in records if str(r["id"]).startswith(id_prefix)]
+    if not records:
+        raise UserError(f"{p}: no records" + (f" with an id starting with {id_prefix!r}" if id_prefix else ""))
+    return records
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def score_spans(name: str, records: list[dict], predictions: list[list], types=RULE_TYPES) -> Report:
+    """Span-level scores. predictions[i]: objects with start, end, type, detector."""
+    report = Report(name, "span (same type, overlapping)")
+    for rec, preds in zip(records, predictions):
+        gold = [(s["start"], s["end"], s["type"]) for s in rec["spans"]]
+        for t in types:
+            c = report.counts(t)
+            g = [x for x in gold if x[2] == t]
+            p = [x for x in preds if x.type == t]
+            c.gold += len(g)
+            c.predicted += len(p)
+            c.matched_gold += sum(any(_overlaps((x.start, x.end), y[:2]) for x in p) for y in g)
+            c.matched_pred += sum(any(_overlaps((x.start, x.end), y[:2]) for y in g) for x in p)
+        if not gold:
+            report.negative_fps.extend((rec["id"], x.type, x.detector) for x in preds)
+    return report
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def score_lines(name: str, records: list[dict], line_preds: list[set[tuple[int, str]]],
+                types=("KEY", "PASSWORD")) -> Report:
+    """Line-level scores for KEY/PASSWORD and the type-agnostic SECRET. line_preds[i]: {(line, type)}."""
+    report = Report(name, "line (same type)")
+    for rec, preds in zip(records, line_preds):
+        text = rec["content"]
+        gold = [(_line_of(text, s["start"]), _line_of(text, s["end"] - 1), s["type"]) for s in rec["spans"]
+                if s["type"] in types]
+        for t in (*types, "SECRET"):
+            c = report.counts(t)
+            g = [x for x in gold if t == "SECRET" or x[2] == t]
+            p = {ln for ln, pt in preds if t == "SECRET" or pt == t}
+            c.gold += len(g)
+            c.predicted += len(p)
+            c.matched_gold += sum(any(lo <= ln <= hi for ln in p) for lo, hi, _ in g)
+            c.matched_pred += sum(any(lo <= ln <= hi for lo, hi, _ in g) for ln in p)
+        if not rec["spans"]:
+            report.negative_fps.extend((rec["id"], pt, "detect-secrets") for _, pt in sorted(preds))
+    return report
+
+
+def codemill_predictions(records: list[dict], model_path: str | None = None, config: dict | None = None) -> list[list]:
+    from udfs import pii
+    cfg = config or {}
+    threshold = float(cfg.get("entropy_threshold", 3.0))
+    preds = [pii.detect_rules(r["content"], r.get("path"), threshold) for r in records]
+    if model_path:
+        from udfs.pii_model import get_detector
+        detector = get_detector(model_path, tuple(cfg.get("model_types", ["NAME"])),
+                                bool(cfg.get("redact_usernames", False)))
+        model = detector.detect_batch([r["content"] for r in records])
+        preds = [pii.merge_spans(a + b) for a, b in zip(preds, model)]
+    return preds
+
+
+_PASSWORD_LINE = re.compile(r"(?i)pass|pwd")
+
+
+def detect_secrets_predictions(records: list[dict]) -> list[set[tuple[int, str]]]:
+    """Run detect-secrets (default settings: all its plugins and filters) on each snippet."""
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="codemill-eval-") as tmp, default_settings():
+        for i, rec in enumerate(records):
+            name = Path(rec.get("path") or "snippet.txt").name
+            f = Path(tmp) / str(i) / name
+            f.parent.mkdir()
+            f.write_text(rec["content"], "utf-8")
+            collection = SecretsCollection(root=str(f.parent))
+            collection.scan_file(name)
+            lines = rec["content"].split("\n")
+            found = set()
+            for _, secret in collection:
+                line = lines[secret.line_number - 1] if 0 < secret.line_number <= len(lines) else ""
+                if secret.type == "Basic Auth Credentials":
+                    t = "PASSWORD"
+                elif secret.type == "Secret Keyword":
+                    t = "PASSWORD" if _PASSWORD_LINE.search(line) else "KEY"
+                else:
+                    t = "KEY"
+                found.add((secret.line_number, t))
+            out.append(found)
+    return out
+
+
+def format_report(report: Report, types) -> str:
+    rows = [f"{report.name} — unit: {report.unit}",
+            f"  {'type':<11} {'gold':>5} {'pred':>5} {'precision':>9} {'recall':>7} {'F1':>6}"]
+    for t in types:
+        c = report.by_type.get(t)
+        if c is None:
+            continue
+        rows.append(f"  {t:<11} {c.gold:>5} {c.predicted:>5} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f}")
+    fps = report.negative_fps
+    rows.append(f"  false positives on negative records: {len(fps)}"
+                + (" — " + ", ".join(f"{i}:{t}({d})" for i, t, d in fps[:30]) + (" …" if len(fps) > 30 else "")
+                   if fps else ""))
+    return "\n".join(rows)
+
+
+def evaluate(dataset: str | Path, model_path: str | None = None, config: dict | None = None,
+             baseline: bool = True, id_prefix: str | None = None) -> dict:
+    """Scores for codemill (span-level and line-level) and detect-secrets (line-level)."""
+    from udfs.pii import merge_spans  # noqa: F401  (import check before the long part)
+    records = load_dataset(dataset, id_prefix)
+    preds = codemill_predictions(records, model_path, config)
+    types = RULE_TYPES + (("NAME", "USERNAME") if model_path else ())
+    spans = score_spans("codemill", records, preds, types)
+    line_preds = [{(_line_of(r["content"], p.start), p.type) for p in ps if p.type in ("KEY", "PASSWORD")}
+                  for r, ps in zip(records, preds)]
+    # a PEM block spans several lines: count it on each (as its labelled span does)
+    lines_cm = score_lines("codemill", records, line_preds)
+    result = {"records": len(records), "negatives": sum(1 for r in records if not r["spans"]),
+              "codemill_spans": spans, "codemill_lines": lines_cm, "types": types}
+    if baseline:
+        result["detect_secrets_lines"] = score_lines("detect-secrets (baseline)", records,
+                                                     detect_secrets_predictions(records))
+    return result
+
+
+def print_evaluation(result: dict, dataset) -> None:
+    print(f"PII evaluation on {dataset}: {result['records']} records, {result['negatives']} negatives")
+    print()
+    print(format_report(result["codemill_spans"], result["types"]))
+    print()
+    print(format_report(result["codemill_lines"], ("KEY", "PASSWORD", "SECRET")))
+    if "detect_secrets_lines" in result:
+        print()
+        print(format_report(result["detect_secrets_lines"], ("KEY", "PASSWORD", "SECRET")))
+        a, b = result["codemill_lines"].by_type["KEY"], result["detect_secrets_lines"].by_type["KEY"]
+        print()
+        print(f"KEY F1 (line-level): codemill {a.f1:.3f} vs detect-secrets {b.f1:.3f}")
+
+
+def as_json(result: dict) -> dict:
+    def rep(r: Report) -> dict:
+        return {"unit": r.unit, "negative_false_positives": len(r.negative_fps),
+                "by_type": {t: {"gold": c.gold, "predicted": c.predicted, "precision": round(c.precision, 4),
+                                "recall": round(c.recall, 4), "f1": round(c.f1, 4)} for t, c in r.by_type.items()}}
+    return {"records": result["records"], "negatives": result["negatives"],
+            **{k: rep(v) for k, v in result.items() if isinstance(v, Report)}}

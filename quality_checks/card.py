@@ -1,0 +1,235 @@
+"""The dataset card: Markdown generated from the lake and the config at
+<lake>/reports/dataset_card.md, for the people who decide whether to train on (or publish)
+the data: what is in it, what was removed and why, with which parameters, and exactly which
+Delta versions the card describes. Counts only: no file content, no PII, no opt-out names.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from quality_checks import settings
+
+FINAL_CANDIDATES = ("gold/files", "silver/redacted", "silver/deduped", "silver/filtered", "silver/selected",
+                    "bronze/files")
+DESCRIBED_TABLES = ("bronze/files", "bronze/quarantine", "silver/selected", "silver/filtered", "silver/deduped",
+                    "silver/dup_clusters", "silver/redacted", "silver/pii_findings", "gold/files",
+                    "gold/training_docs", "gold/tokens", "silver/rejections", "governance/optout", "ops/runs",
+                    "ops/dq_results")
+
+
+def card_path(lake_root: Path) -> Path:
+    return Path(lake_root) / "reports" / "dataset_card.md"
+
+
+def _md_table(headers: list[str], rows: list[list]) -> list[str]:
+    def cell(v):
+        if v is None:
+            return ""
+        if isinstance(v, int):
+            return f"{v:,}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return out
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _latest_stage_runs(lake) -> dict[str, object]:
+    if not lake.exists("ops/runs"):
+        return {}
+    latest = {}
+    for r in lake.read("ops/runs").where("status = 'succeeded'").collect():
+        if r["stage"] not in latest or r["started_at"] > latest[r["stage"]]["started_at"]:
+            latest[r["stage"]] = r
+    return latest
+
+
+def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
+    from pyspark.sql import functions as F
+
+    out_path = out_path or card_path(lake.root)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    final = next((t for t in FINAL_CANDIDATES if lake.exists(t)), None)
+    runs = _latest_stage_runs(lake)
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md: list[str] = ["# codemill dataset card", "",
+                     f"Generated {generated} from the lake `{lake.root}` by `codemill report`. "
+                     "Recipe: The Stack / StarCoder data pipeline (see shared FACTS §1–§7 for sources of every "
+                     "default).", ""]
+
+    # Versions first: what exactly this card describes.
+    md += ["## Delta versions described", ""]
+    md += _md_table(["table", "Delta version", "rows"],
+                    [[t, lake.version(t), lake.read(t).count()] for t in DESCRIBED_TABLES if lake.exists(t)])
+    md += ["", f"Final file-level table: `{final or 'none yet'}`. Latest run per stage: "
+           + (", ".join(f"{s} `{r['run_id']}`" for s, r in sorted(runs.items(), key=lambda kv: settings.STAGE_ORDER.index(kv[0]) if kv[0] in settings.STAGE_ORDER else 99))
+              or "no run recorded") + ".", ""]
+
+    # Languages and sizes.
+    md += ["## Languages and sizes", ""]
+    if final and final != "bronze/files":
+        rows = (lake.read(final).groupBy(F.coalesce("language", F.lit("unknown")).alias("language"))
+                .agg(F.count("*").alias("files"), F.sum("size_bytes").alias("bytes"))
+                .orderBy(F.desc("bytes")).collect())
+        tok = runs.get("tokenize")
+        tokens = {k.split(".", 1)[1]: v for k, v in ((tok["metrics"] or {}).items() if tok else [])
+                  if k.startswith("tokens.")}
+        total_f = sum(int(r["files"]) for r in rows)
+        total_b = sum(int(r["bytes"] or 0) for r in rows)
+        md += _md_table(["language", "files", "MiB", "share of bytes", "tokens"],
+                        [[r["language"], int(r["files"]), f"{(r['bytes'] or 0) / 2**20:.3f}",
+                          f"{100 * (r['bytes'] or 0) / max(1, total_b):.1f}%", tokens.get(r["language"], "")]
+                         for r in rows])
+        md += ["", f"Total: {total_f:,} files, {total_b / 2**20:.3f} MiB in `{final}`."]
+    elif final:
+        n, b = lake.read(final).agg(F.count("*"), F.sum("size_bytes")).collect()[0]
+        md += [f"Only `bronze/files` exists ({n:,} files, {(b or 0) / 2**20:.3f} MiB); languages are assigned by "
+               "the select stage, which has not run."]
+    else:
+        md += ["No data ingested yet."]
+    md.append("")
+
+    # Licenses.
+    md += ["## Licenses", ""]
+    if final:
+        has_type = "license_type" in lake.read(final).columns
+        group = ["license_type", "license"] if has_type else ["license"]
+        rows = (lake.read(final).groupBy(*[F.coalesce(c, F.lit("(none)")).alias(c) for c in group])
+                .count().orderBy(F.desc("count")).collect())
+        md += _md_table(group + ["files"], [[r[c] for c in group] + [int(r["count"])] for r in rows[:30]])
+        if len(rows) > 30:
+            md.append(f"\n… and {len(rows) - 30} more licenses.")
+        policy = (config.get("select") or {}).get("license_policy")
+        if policy:
+            md += ["", f"License policy (config `select.license_policy`): keep {', '.join(map(str, policy))}."]
+    md.append("")
+
+    # Filters.
+    md += ["## Filters and thresholds", "",
+           "Per-extension heuristics (config `filter`); a kept file satisfies every threshold of its extension, "
+           "checked by the `filter_threshold.*` gates. Defaults:", ""]
+    defaults, overrides = settings.filter_blocks(config)
+    if defaults:
+        md += _md_table(["rule", "default"], [[k, _fmt(v) if not isinstance(v, bool) else ("on" if v else "off")]
+                                             for k, v in defaults.items()])
+        flt = config.get("filter") or {}
+        params = [(k, v) for k, v in flt.items() if isinstance(v, dict) and k not in
+                  ("defaults", "default", "per_extension", "extensions", "overrides", "inspect")]
+        if params:
+            md += ["", "Rule parameters:", ""]
+            md += _md_table(["rule", "parameters"], [[k, ", ".join(f"{a}={b}" for a, b in v.items())]
+                                                     for k, v in params])
+        if overrides:
+            md += ["", "Per-extension overrides:", ""]
+            md += _md_table(["extension", "overrides"], [[f".{e}", ", ".join(f"{a}={_fmt(b)}" for a, b in v.items())]
+                                                         for e, v in sorted(overrides.items())])
+    else:
+        md.append("No filter thresholds configured.")
+    excluded = (config.get("select") or {}).get("excluded_extensions")
+    if excluded:
+        md += ["", f"Excluded extensions (select stage, {len(excluded)}): "
+               + ", ".join(f".{e}" for e in excluded) + "."]
+    md.append("")
+
+    # What each stage removed.
+    md += ["## Files removed, by stage and reason", ""]
+    removed = []
+    for stage, r in runs.items():
+        for reason, n in sorted((r["rejected_by_reason"] or {}).items()):
+            removed.append([stage, reason, int(n), r["run_id"]])
+    removed.sort(key=lambda x: (settings.STAGE_ORDER.index(x[0]) if x[0] in settings.STAGE_ORDER else 99, x[1]))
+    md += _md_table(["stage", "reason", "files", "run"], removed) if removed else ["Nothing removed yet."]
+    md.append("")
+
+    # Dedup.
+    md += ["## Deduplication", ""]
+    dedup = config.get("dedup") or {}
+    if dedup:
+        md += ["Exact dedup on `content_sha256`, then near dedup with MinHash LSH over word n-grams; one "
+               "survivor per connected component (config `dedup`):", ""]
+        md += _md_table(["parameter", "value"], [[k, _fmt(v)] for k, v in dedup.items() if not isinstance(v, (dict, list))])
+    else:
+        md.append("Dedup not configured.")
+    if lake.exists("silver/dup_clusters"):
+        rows = lake.read("silver/dup_clusters").groupBy("method").agg(
+            F.countDistinct("cluster_id").alias("clusters"), F.count("*").alias("files"),
+            F.sum(F.when(~F.col("kept"), 1).otherwise(0)).alias("removed")).collect()
+        md += [""] + _md_table(["method", "clusters", "files in clusters", "removed"],
+                               [[r["method"], int(r["clusters"]), int(r["files"]), int(r["removed"])] for r in rows])
+    md.append("")
+
+    # PII.
+    md += ["## PII handling", ""]
+    pii = config.get("pii") or {}
+    if pii:
+        md += ["Detected spans are replaced by `<EMAIL>`, `<KEY>`, `<PASSWORD>`, `<NAME>`; public IP addresses by "
+               "one of five synthetic private addresses (FACTS §5.1). Findings are stored without their values. "
+               "Config `pii`:", ""]
+        md += _md_table(["parameter", "value"], [[k, _fmt(v) if not isinstance(v, list) else ", ".join(map(str, v))]
+                                                 for k, v in pii.items() if not isinstance(v, dict)])
+    else:
+        md.append("PII redaction not configured.")
+    if lake.exists("silver/pii_findings"):
+        rows = (lake.read("silver/pii_findings").groupBy("type")
+                .agg(F.count("*").alias("n"), F.countDistinct("file_id").alias("files")).orderBy("type").collect())
+        md += ["", "Findings redacted:", ""] + _md_table(["type", "findings", "files"],
+                                                        [[r["type"], int(r["n"]), int(r["files"])] for r in rows])
+    md.append("")
+
+    # Decontamination.
+    md += ["## Benchmark decontamination", ""]
+    dec = runs.get("decontaminate")
+    if dec is not None:
+        md += ["Files containing a benchmark prompt or solution (exact, case-insensitive substring; FACTS §6) "
+               "were removed:", ""]
+        md += _md_table(["benchmark", "status"], [[k.split(".", 1)[1], v] for k, v in sorted((dec["metrics"] or {}).items())
+                                                  if k.startswith("benchmark.")])
+    elif config.get("decontaminate"):
+        md.append("Configured, but the decontaminate stage has not run on this lake.")
+    else:
+        md.append("Decontamination not configured.")
+    md.append("")
+
+    # Opt-outs.
+    md += ["## Opt-outs", ""]
+    if lake.exists("governance/optout"):
+        rows = lake.read("governance/optout").groupBy("kind").agg(
+            F.count("*").alias("requests"), F.count("applied_at").alias("applied"),
+            F.max("applied_at").alias("last_applied")).collect()
+        md += _md_table(["kind", "requests", "applied", "last applied"],
+                        [[r["kind"], int(r["requests"]), int(r["applied"]), r["last_applied"]] for r in rows])
+        sel = runs.get("select")
+        opted = int((sel["rejected_by_reason"] or {}).get("opted_out", 0)) if sel else 0
+        md += ["", f"Files removed as `opted_out` in the latest select run: {opted:,}. "
+               "Requesters are not named in this card."]
+    else:
+        md.append("No opt-out requests recorded (`governance/optout` does not exist).")
+    md.append("")
+
+    # Quality gates.
+    md += ["## Data-quality gates", ""]
+    if lake.exists("ops/dq_results"):
+        rows = lake.read("ops/dq_results").groupBy("stage", "run_id").agg(
+            F.count("*").alias("n"), F.sum(F.when(~F.col("success"), 1).otherwise(0)).alias("failed"),
+            F.max("checked_at").alias("at")).collect()
+        latest = {}
+        for r in rows:
+            if r["stage"] not in latest or r["at"] > latest[r["stage"]]["at"]:
+                latest[r["stage"]] = r
+        md += _md_table(["stage", "run", "expectations", "failed"],
+                        [[s, r["run_id"], int(r["n"]), int(r["failed"])] for s, r in
+                         sorted(latest.items(), key=lambda kv: settings.STAGE_ORDER.index(kv[0]) if kv[0] in settings.STAGE_ORDER else 99)])
+        md += ["", "Details: `reports/data_docs/index.html` (Great Expectations Data Docs)."]
+    else:
+        md.append("No gate has run yet (`codemill check STAGE`).")
+    md.append("")
+    out_path.write_text("\n".join(md), encoding="utf-8")
+    return out_path

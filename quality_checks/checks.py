@@ -1,0 +1,312 @@
+"""Checks that GX cannot express on the table itself: each is one aggregate Spark SQL query
+(counts, joins, group-bys — never a Python loop over rows) whose result, the number of
+failing rows, is then validated by a real GX expectation on a one-row aggregate frame
+(see gates.py). On failure a second, small query fetches a few failing ids.
+
+A check returns CheckOutcome(failing=None) when it cannot apply (its config section or
+its input table is absent): recorded as skipped, never as passed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from quality_checks import settings
+
+
+@dataclass
+class CheckOutcome:
+    failing: int | None            # rows (or runs, clusters) that break the rule; None = skipped
+    samples: list[str] = field(default_factory=list)  # a few failing ids, never content
+    detail: str = ""
+
+
+@dataclass
+class Env:
+    """What a check sees: the table under check and the lake around it."""
+    lake: object
+    table_name: str
+    df: object            # the table, as read for this gate
+    config: dict
+    stage: str
+    run_id: str | None
+    sample_n: int = 5
+    cache: dict = field(default_factory=dict)
+
+    def ids(self, df, column: str = "file_id") -> list[str]:
+        return [str(r[0]) for r in df.select(column).limit(self.sample_n).collect()]
+
+
+@dataclass
+class AggregateCheck:
+    name: str
+    description: str
+    fn: Callable[[Env], CheckOutcome]
+
+
+# ---- row accounting ------------------------------------------------------------------
+
+def _run_record(env: Env):
+    """The ops/runs row of (stage, run), read once per Env."""
+    if "run_record" not in env.cache:
+        rows = []
+        if env.run_id is not None and env.lake.exists("ops/runs"):
+            rows = (env.lake.read("ops/runs")
+                    .where(f"run_id = '{env.run_id}' AND stage = '{env.stage}'").collect())
+        env.cache["run_record"] = rows[0] if rows else None
+    return env.cache["run_record"]
+
+
+def accounting_ops_runs(env: Env) -> CheckOutcome:
+    """ops/runs for (stage, run): succeeded, rows_in = rows_kept + rows_rejected, and
+    rows_rejected = sum of rejected_by_reason."""
+    rec = _run_record(env)
+    if rec is None:
+        return CheckOutcome(1, [], f"no ops/runs record for stage {env.stage} run {env.run_id}")
+    problems = []
+    if rec["status"] != "succeeded":
+        problems.append(f"status {rec['status']}")
+    if rec["rows_in"] is None or rec["rows_kept"] is None or rec["rows_rejected"] is None:
+        problems.append("row counts missing")
+    else:
+        by_reason = sum((rec["rejected_by_reason"] or {}).values())
+        if rec["rows_in"] != rec["rows_kept"] + rec["rows_rejected"]:
+            problems.append(f"rows_in {rec['rows_in']} != kept {rec['rows_kept']} + rejected {rec['rows_rejected']}")
+        if by_reason != rec["rows_rejected"]:
+            problems.append(f"rejected_by_reason sums to {by_reason}, rows_rejected is {rec['rows_rejected']}")
+    return CheckOutcome(1 if problems else 0, [], "; ".join(problems) or
+                        f"rows_in {rec['rows_in']} = kept {rec['rows_kept']} + rejected {rec['rows_rejected']}")
+
+
+def accounting_rejections(env: Env) -> CheckOutcome:
+    """The rejections stored for (stage, run) match the ops/runs count (ingest: bronze/quarantine)."""
+    rec = _run_record(env)
+    if rec is None or rec["rows_rejected"] is None:
+        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+    if env.stage == "ingest":
+        where, stored = "bronze/quarantine", env.lake.read_or_empty("bronze/quarantine").where(
+            f"run_id = '{env.run_id}'").count()
+    else:
+        where = "silver/rejections"
+        stored = (env.lake.read_or_empty("silver/rejections")
+                  .where(f"stage = '{env.stage}' AND run_id = '{env.run_id}'").count())
+    diff = abs(stored - rec["rows_rejected"])
+    return CheckOutcome(diff, [], f"{stored} rows in {where} for this stage and run; ops/runs says "
+                                  f"{rec['rows_rejected']} rejected")
+
+
+def accounting_table_count(env: Env) -> CheckOutcome:
+    """rows_kept in ops/runs = rows in the output table (ingest: rows this run upserted)."""
+    rec = _run_record(env)
+    if rec is None or rec["rows_kept"] is None:
+        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+    df = env.df.where(f"run_id = '{env.run_id}'") if env.stage == "ingest" else env.df
+    actual = df.count()
+    return CheckOutcome(abs(actual - rec["rows_kept"]), [],
+                        f"{env.table_name} holds {actual} rows; ops/runs says {rec['rows_kept']} kept")
+
+
+def _input_table(env: Env) -> tuple[str, int | None] | None:
+    rec = _run_record(env)
+    read = dict(rec["versions_read"] or {}) if rec is not None else {}
+    for name in settings.STAGE_INPUTS.get(env.stage, ()):
+        if name in read:
+            return name, int(read[name])
+    for name in settings.STAGE_INPUTS.get(env.stage, ()):
+        if env.lake.exists(name):
+            return name, None
+    return None
+
+
+def _lineage_frames(env: Env):
+    from pyspark.sql import functions as F
+
+    found = _input_table(env)
+    if found is None:
+        return None
+    name, version = found
+    source = env.lake.read(name, version).select("file_id")
+    if env.table_name == "gold/training_docs":
+        kept = env.df.select(F.explode("file_ids").alias("file_id"))
+    else:
+        kept = env.df.select("file_id")
+    rejected = (env.lake.read_or_empty("silver/rejections")
+                .where(f"stage = '{env.stage}' AND run_id = '{env.run_id}'").select("file_id"))
+    label = f"{name}" + (f"@v{version}" if version is not None else " (current version)")
+    return source, kept.unionByName(rejected), label
+
+
+def lineage_vanished(env: Env) -> CheckOutcome:
+    """Every file the stage read is kept or rejected (a left anti join: input - kept - rejected)."""
+    frames = _lineage_frames(env)
+    if frames is None:
+        return CheckOutcome(None, [], "skipped: the stage's input table does not exist")
+    source, accounted, label = frames
+    missing = source.join(accounted.distinct(), "file_id", "left_anti")
+    n = missing.count()
+    return CheckOutcome(n, env.ids(missing) if n else [],
+                        f"{n} files of {label} are neither in {env.table_name} nor in silver/rejections "
+                        f"for stage {env.stage} run {env.run_id}")
+
+
+def lineage_appeared(env: Env) -> CheckOutcome:
+    """No kept file comes from nowhere (kept - input)."""
+    frames = _lineage_frames(env)
+    if frames is None:
+        return CheckOutcome(None, [], "skipped: the stage's input table does not exist")
+    source, _accounted, label = frames
+    from pyspark.sql import functions as F
+    kept = (env.df.select(F.explode("file_ids").alias("file_id")) if env.table_name == "gold/training_docs"
+            else env.df.select("file_id"))
+    extra = kept.join(source, "file_id", "left_anti")
+    n = extra.count()
+    return CheckOutcome(n, env.ids(extra) if n else [], f"{n} files of {env.table_name} are not in {label}")
+
+
+# ---- per-table aggregates ----------------------------------------------------------------
+
+def filter_threshold_check(rule: str) -> AggregateCheck:
+    column, side = settings.METRIC_RULES[rule]
+
+    def check(env: Env) -> CheckOutcome:
+        from pyspark.sql import functions as F
+
+        if not settings.filter_configured(env.config):
+            return CheckOutcome(None, [], "skipped: no filter thresholds in config")
+        if column not in env.df.columns:
+            return CheckOutcome(None, [], f"skipped: {env.table_name} has no {column} column")
+        # Distinct extensions are few: resolve each one's threshold in Python, join them back
+        # as a small broadcast table, and count violations in one aggregate.
+        extensions = [r[0] for r in env.df.select("extension").distinct().collect()]
+        limits = [(e, settings.thresholds_for(env.config, e)[rule]) for e in extensions]
+        limits = [(e, float(v)) for e, v in limits if v is not None]
+        if not limits:
+            return CheckOutcome(0, [], f"rule {rule} applies to none of the extensions present")
+        spark = env.df.sparkSession
+        lim = spark.createDataFrame(limits, "ext string, limit double")
+        joined = env.df.join(F.broadcast(lim), env.df["extension"].eqNullSafe(lim["ext"]))
+        bad_cond = (F.col(column) > F.col("limit")) if side == "max" else (F.col(column) < F.col("limit"))
+        bad_cond = bad_cond | F.col(column).isNull()
+        bad = joined.where(bad_cond)
+        n = bad.count()
+        word = "above its maximum" if side == "max" else "below its minimum"
+        return CheckOutcome(n, env.ids(bad) if n else [],
+                            f"{n} kept files have {column} {word} for their extension "
+                            f"({len(limits)} extensions checked)")
+
+    return AggregateCheck(f"filter_threshold.{rule}",
+                          f"kept files satisfy the {rule} threshold of their extension (config filter)", check)
+
+
+def one_survivor_per_cluster(env: Env) -> CheckOutcome:
+    from pyspark.sql import functions as F
+
+    per = (env.df.groupBy("cluster_id")
+           .agg(F.sum(F.col("kept").cast("int")).alias("kept_n")).where("kept_n != 1"))
+    n = per.count()
+    samples = []
+    if n:
+        samples = env.ids(env.df.join(per.select("cluster_id").limit(env.sample_n), "cluster_id"))
+    return CheckOutcome(n, samples, f"{n} duplicate clusters do not keep exactly one file")
+
+
+def dropped_duplicates_absent(env: Env) -> CheckOutcome:
+    if not env.lake.exists("silver/deduped"):
+        return CheckOutcome(None, [], "skipped: silver/deduped does not exist")
+    dropped = env.df.where("NOT kept").select("file_id").distinct()
+    leaked = dropped.join(env.lake.read("silver/deduped").select("file_id"), "file_id", "left_semi")
+    n = leaked.count()
+    return CheckOutcome(n, env.ids(leaked) if n else [],
+                        f"{n} files marked not kept in a duplicate cluster are still in silver/deduped")
+
+
+def findings_reference_redacted(env: Env) -> CheckOutcome:
+    if not env.lake.exists("silver/redacted"):
+        return CheckOutcome(None, [], "skipped: silver/redacted does not exist")
+    orphans = env.df.select("file_id").distinct().join(
+        env.lake.read("silver/redacted").select("file_id"), "file_id", "left_anti")
+    n = orphans.count()
+    return CheckOutcome(n, env.ids(orphans) if n else [], f"{n} files with findings are not in silver/redacted")
+
+
+def constant_sequence_length(env: Env) -> CheckOutcome:
+    """Every packed sequence has the same length: the most common one, which must be the
+    configured tokenize.seq_len or seq_len + 1 (inputs plus the shifted label) when configured."""
+    from pyspark.sql import functions as F
+
+    configured = settings.tokens_seq_length(env.config)
+    lengths = env.df.groupBy(F.size("input_ids").alias("n")).count().collect()
+    if not lengths:
+        return CheckOutcome(0, [], "gold/tokens is empty")
+    expected = max(lengths, key=lambda r: (r["count"], r["n"]))["n"]
+    seen = ", ".join(f"{r['n']}x{r['count']}" for r in sorted(lengths, key=lambda r: r["n"])[:6])
+    if configured and expected not in (configured, configured + 1):
+        total = sum(r["count"] for r in lengths)
+        return CheckOutcome(total, env.ids(env.df, "seq_id"),
+                            f"sequences have length {expected}, configured seq_len is {configured} "
+                            f"(lengths seen: {seen})")
+    n = sum(r["count"] for r in lengths if r["n"] != expected)
+    bad = env.df.where(F.size("input_ids") != expected)
+    return CheckOutcome(n, env.ids(bad, "seq_id") if n else [],
+                        f"{n} sequences differ from length {expected} (lengths seen: {seen})")
+
+
+# ---- PII and benchmark scans (detectors owned by udfs/pii.py and udfs/decontam.py) -----------
+
+def no_remaining_pii(env: Env) -> CheckOutcome:
+    from quality_checks import scans
+    return scans.remaining_pii(env)
+
+
+def no_benchmark_string(env: Env) -> CheckOutcome:
+    from quality_checks import scans
+    return scans.remaining_benchmarks(env)
+
+
+# ---- which checks run on which table ------------------------------------------------------
+
+ACCOUNTING = [
+    AggregateCheck("row_accounting.ops_runs", "ops/runs: rows_in = rows_kept + rows_rejected for this stage and run",
+                   accounting_ops_runs),
+    AggregateCheck("row_accounting.rejections", "stored rejections match the ops/runs rejected count",
+                   accounting_rejections),
+]
+TABLE_COUNT = AggregateCheck("row_accounting.table_count", "rows_kept in ops/runs = rows in the output table",
+                             accounting_table_count)
+LINEAGE = [
+    AggregateCheck("row_lineage.vanished", "every input file is kept or rejected (none vanished)", lineage_vanished),
+    AggregateCheck("row_lineage.appeared", "every kept file was in the stage's input", lineage_appeared),
+]
+
+# The table on which a stage's accounting checks run (its main output).
+PRIMARY_TABLE = {stage: tables[0] for stage, tables in settings.STAGE_TABLES.items()}
+
+
+def aggregate_checks(table_name: str, stage: str) -> list[AggregateCheck]:
+    checks: list[AggregateCheck] = []
+    if PRIMARY_TABLE.get(stage) == table_name:
+        checks += ACCOUNTING
+        if stage not in ("format", "tokenize"):  # other granularity than files
+            checks.append(TABLE_COUNT)
+        if stage in settings.STAGE_INPUTS:
+            checks += LINEAGE
+    if table_name == "silver/filtered":
+        checks += [filter_threshold_check(rule) for rule in settings.METRIC_RULES]
+    if table_name == "silver/dup_clusters":
+        checks += [AggregateCheck("one_survivor_per_cluster", "each duplicate cluster keeps exactly one file",
+                                  one_survivor_per_cluster),
+                   AggregateCheck("dropped_duplicates_absent", "dropped duplicates are not in silver/deduped",
+                                  dropped_duplicates_absent)]
+    if table_name == "silver/redacted":
+        checks.append(AggregateCheck("no_remaining_pii", "no PII pattern left after redaction (udfs/pii detectors)",
+                                     no_remaining_pii))
+    if table_name == "silver/pii_findings":
+        checks.append(AggregateCheck("findings_reference_redacted_files", "every finding's file is in silver/redacted",
+                                     findings_reference_redacted))
+    if table_name == "gold/files":
+        checks.append(AggregateCheck("no_benchmark_string", "no benchmark prompt or solution (udfs/decontam)",
+                                     no_benchmark_string))
+    if table_name == "gold/tokens":
+        checks.append(AggregateCheck("constant_sequence_length", "every packed sequence has the same length",
+                                     constant_sequence_length))
+    return checks

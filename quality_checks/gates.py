@@ -1,0 +1,266 @@
+"""Data-quality gates: run the suites of a stage's output tables, record one row per
+expectation in ops/dq_results, build Data Docs, and fail with a message that names the
+table, the expectation, the number of failing rows and a few failing ids.
+
+    from quality_checks.gates import run_gate
+    report = run_gate(lake, config, "dedup", run_id)   # raises GateFailed on failure
+
+Each table is validated by two GX checkpoints (suites and checkpoints defined in code):
+`gate.<table>` runs the native expectations on the table's Spark DataFrame, and
+`gate.<table>.aggregates` runs one expectation per aggregate check (checks.py) on a
+one-row pandas frame of failing-row counts computed by Spark.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from jobs.stage import UserError, now_utc
+from quality_checks import checks as agg
+from quality_checks import settings, suites
+from quality_checks.context import batch_definition, build_docs, get_context, gx_name
+
+
+class GateFailed(UserError):
+    """A data-quality gate failed (the message names table, expectation, failing rows, ids)."""
+
+
+@dataclass
+class ResultRow:
+    table_name: str
+    expectation: str
+    success: bool
+    unexpected_count: int | None
+    sample_ids: list[str]
+    detail: str
+    table_version: int | None
+
+    @property
+    def skipped(self) -> bool:
+        return self.detail.startswith("skipped:")
+
+
+@dataclass
+class GateReport:
+    stage: str
+    run_id: str | None
+    rows: list[ResultRow] = field(default_factory=list)
+    seconds: float = 0.0
+    docs_index: str | None = None
+
+    @property
+    def failures(self) -> list[ResultRow]:
+        return [r for r in self.rows if not r.success]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        skipped = sum(r.skipped for r in self.rows)
+        return (f"gate {self.stage} (run {self.run_id}): {len(self.rows)} expectations, "
+                f"{len(self.failures)} failed, {skipped} skipped, {self.seconds:.1f}s")
+
+    def message(self) -> str:
+        lines = [f"data-quality gate failed after stage {self.stage} (run {self.run_id}):"]
+        for r in self.failures:
+            count = "?" if r.unexpected_count is None else r.unexpected_count
+            ids = f"; e.g. {', '.join(r.sample_ids)}" if r.sample_ids else ""
+            lines.append(f"  {r.table_name}: {r.expectation}: {count} failing rows{ids} ({r.detail})")
+        return "\n".join(lines)
+
+
+def latest_run_id(lake, stage: str) -> str | None:
+    if not lake.exists("ops/runs"):
+        return None
+    rows = (lake.read("ops/runs").where(f"stage = '{stage}'")
+            .orderBy("started_at", ascending=False).select("run_id").limit(1).collect())
+    return rows[0]["run_id"] if rows else None
+
+
+def _short(value, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _native_row(result, table_name: str, id_col: str, version: int | None) -> ResultRow:
+    cfg = result.expectation_config
+    kw = cfg.kwargs
+    target = kw.get("column") or (f"{kw['column_A']}>{kw['column_B']}" if "column_A" in kw else None)
+    if target is None and kw.get("column_list"):
+        target = ",".join(kw["column_list"])
+    name = f"{cfg.type}({target})" if target else cfg.type
+    res = result.result or {}
+    unexpected = res.get("unexpected_count")
+    samples: list[str] = []
+    for entry in res.get("partial_unexpected_index_list") or []:
+        if isinstance(entry, dict) and entry.get(id_col) is not None:
+            samples.append(str(entry[id_col]))
+    if not samples and kw.get("column") == id_col:
+        samples = [str(v) for v in res.get("partial_unexpected_list") or [] if v is not None]
+    samples = list(dict.fromkeys(samples))
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        detail = "error: " + _short(result.exception_info.get("exception_message") or "exception")
+    elif "observed_value" in res:
+        detail = f"observed {_short(res['observed_value'])}"
+        if cfg.type == "expect_table_columns_to_match_set" and not result.success:
+            expected, observed = set(kw.get("column_set") or []), set(res["observed_value"] or [])
+            detail = f"missing {sorted(expected - observed)}, unexpected {sorted(observed - expected)}"
+    elif unexpected is not None:
+        detail = f"{unexpected} of {res.get('element_count')} rows unexpected"
+    else:
+        detail = ""
+    return ResultRow(table_name, name, bool(result.success), unexpected, samples, detail, version)
+
+
+MAP_PREFIXES = ("expect_column_values_", "expect_compound_columns_", "expect_column_pair_values_",
+                "expect_select_column_values_", "expect_multicolumn_")
+
+
+def _config_key(cfg) -> tuple[str, str]:
+    ignored = ("result_format", "batch_id", "catch_exceptions", "include_config")
+    kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k not in ignored and v is not None}
+    return cfg.type, json.dumps(kwargs, sort_keys=True, default=str)
+
+
+def _run_suite(context, name: str, table_name: str, expectations: list, df, result_format: dict):
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    suite = context.suites.add_or_update(suite)
+    vd = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_definition(context, gx_name(table_name), "spark"), suite=suite))
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(name=f"gate.{name}", validation_definitions=[vd], result_format=result_format))
+    run = checkpoint.run(batch_parameters={"dataframe": df})
+    return [r for validation in run.run_results.values() for r in validation.results]
+
+
+def _validate_native(context, table_name: str, df, config: dict, sample_n: int, version) -> list[ResultRow]:
+    """Two passes: every expectation with result_format BOOLEAN_ONLY (GX bundles the aggregate
+    metrics into a few Spark jobs and fetches no samples), then only the failed ones again with
+    SUMMARY and file_id as index column, for the failing-row counts and sample ids."""
+    name = gx_name(table_name)
+    id_col = suites.id_column(table_name)
+    expectations = suites.table_expectations(table_name, config)
+    first = _run_suite(context, name, table_name, expectations, df, {"result_format": "BOOLEAN_ONLY"})
+    rows, failed_keys = [], set()
+    for result in first:  # GX groups results by column: match them by configuration, not position
+        if result.success:
+            cfg = result.expectation_config
+            count = 0 if cfg.type.startswith(MAP_PREFIXES) else None
+            row = _native_row(result, table_name, id_col, version)
+            row.unexpected_count, row.detail = count, row.detail or "passed"
+            rows.append(row)
+        else:
+            failed_keys.add(_config_key(result.expectation_config))
+    if failed_keys:
+        # Fresh expectation objects: GX ties an expectation to the suite it was added to.
+        failed = [e for e in suites.table_expectations(table_name, config)
+                  if _config_key(e.configuration) in failed_keys]
+        result_format = {"result_format": "SUMMARY", "partial_unexpected_count": sample_n}
+        if id_col in df.columns:
+            result_format["unexpected_index_column_names"] = [id_col]
+        second = _run_suite(context, gx_name(table_name, "failed"), table_name, failed, df, result_format)
+        rows += [_native_row(r, table_name, id_col, version) for r in second]
+    return rows
+
+
+def _validate_aggregates(context, table_name: str, env: agg.Env, version) -> list[ResultRow]:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    outcomes = {}
+    for check in agg.aggregate_checks(table_name, env.stage):
+        outcomes[check.name] = (check, check.fn(env))
+    rows = [ResultRow(table_name, name, True, None, [], out.detail, version)
+            for name, (_c, out) in outcomes.items() if out.failing is None]
+    active = {name: (c, out) for name, (c, out) in outcomes.items() if out.failing is not None}
+    if not active:
+        return rows
+    name = gx_name(table_name, "aggregates")
+    suite = gx.ExpectationSuite(name=name)
+    for check_name, (check, _out) in active.items():
+        suite.add_expectation(gxe.ExpectColumnMaxToBeBetween(
+            column=check_name, min_value=0, max_value=0, meta={"check": check.description}))
+    suite = context.suites.add_or_update(suite)
+    vd = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_definition(context, name, "pandas"), suite=suite))
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(name=f"gate.{name}", validation_definitions=[vd], result_format={"result_format": "SUMMARY"}))
+    frame = pd.DataFrame([{check_name: int(out.failing) for check_name, (_c, out) in active.items()}])
+    run = checkpoint.run(batch_parameters={"dataframe": frame})
+    for validation in run.run_results.values():
+        for r in validation.results:
+            check_name = r.expectation_config.kwargs["column"]
+            out = active[check_name][1]
+            rows.append(ResultRow(table_name, check_name, bool(r.success), int(out.failing),
+                                  out.samples, out.detail, version))
+    return rows
+
+
+def write_results(lake, spark, report: GateReport) -> None:
+    from schemas import table as table_def
+
+    checked_at = now_utc()
+    run_id = report.run_id or "unknown"
+    records = [{"run_id": run_id, "stage": report.stage, "table_name": r.table_name,
+                "expectation": r.expectation, "success": r.success, "unexpected_count": r.unexpected_count,
+                "sample_file_ids": r.sample_ids, "detail": r.detail, "table_version": r.table_version,
+                "checked_at": checked_at} for r in report.rows]
+    df = spark.createDataFrame(records, table_def("ops/dq_results").schema)
+    lake.replace_where(df, "ops/dq_results", f"run_id = '{run_id}' AND stage = '{report.stage}'")
+
+
+def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise_on_failure: bool = True,
+             docs: bool = True, log=None) -> GateReport:
+    """Validate every output table of `stage`; record and (by default) raise on failure."""
+    if stage not in settings.STAGE_TABLES:
+        raise UserError(f"unknown stage {stage!r}; stages: {', '.join(settings.STAGE_ORDER)}")
+    tables = settings.STAGE_TABLES[stage]
+    absent = [t for t in tables if not lake.exists(t)]
+    if absent:
+        raise UserError(f"cannot check stage {stage}: table(s) {', '.join(absent)} do not exist in {lake.root} "
+                        f"(run `codemill run --until {stage}` or the stage first)")
+    t0 = time.perf_counter()
+    run_id = run_id or latest_run_id(lake, stage)
+    sample_n = settings.quality(config)["sample_ids"]
+    context = get_context(lake.root)
+    report = GateReport(stage=stage, run_id=run_id)
+    cache = settings.quality(config)["cache_tables"]
+    for table_name in tables:
+        version = lake.version(table_name)
+        df = lake.read(table_name, version)  # every expectation sees the same snapshot
+        if cache:
+            from pyspark import StorageLevel
+            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            report.rows += _validate_native(context, table_name, df, config, sample_n, version)
+            env = agg.Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage, run_id=run_id,
+                          sample_n=sample_n)
+            report.rows += _validate_aggregates(context, table_name, env, version)
+        finally:
+            if cache:
+                df.unpersist()
+    write_results(lake, lake.spark, report)
+    if docs:
+        index = build_docs(context)
+        report.docs_index = str(index) if index else None
+    report.seconds = time.perf_counter() - t0
+    if log:
+        log(report.summary())
+    if raise_on_failure and not report.ok:
+        raise GateFailed(report.message())
+    return report
+
+
+def gate_after_stage(ctx, stage: str, result=None) -> GateReport:
+    """`after_stage` hook for jobs.pipeline.run_pipeline: the stage's gate on this run."""
+    if stage not in settings.STAGE_TABLES:
+        ctx.log(f"gate: no suite for stage {stage}; not checked")
+        return GateReport(stage=stage, run_id=ctx.run_id)
+    return run_gate(ctx.lake, ctx.config, stage, ctx.run_id, log=ctx.log)

@@ -1,0 +1,77 @@
+"""Content scans behind two gates, run as vectorized pandas UDFs with the same detectors the
+stages use, reduced to counts by Spark aggregates:
+
+* no_remaining_pii (silver/redacted): udfs.pii.detect_rules over the redacted content; the
+  number of files where any rule still fires (redaction placeholders and the synthetic
+  private IPs it substitutes do not match the rules).
+* no_benchmark_string (gold/files): the decontaminate stage's Aho–Corasick matcher over the
+  configured benchmarks; the number of files still containing a benchmark string.
+
+Only counts, entity types, benchmark item ids and file_ids leave the workers: never a matched
+value or any content.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+from quality_checks.checks import CheckOutcome, Env
+
+
+def _pii_types_udf(entropy_threshold: float):
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("string")
+    def pii_types(contents: pd.Series, paths: pd.Series) -> pd.Series:
+        from udfs import pii
+        out = []
+        for text, path in zip(contents, paths):
+            spans = pii.detect_rules(text, path, entropy_threshold) if text else []
+            out.append(",".join(sorted({s.type for s in spans})) if spans else None)
+        return pd.Series(out, dtype=object)
+
+    return pii_types
+
+
+def remaining_pii(env: Env) -> CheckOutcome:
+    if importlib.util.find_spec("udfs.pii") is None:
+        return CheckOutcome(None, [], "skipped: udfs/pii.py (the PII detectors) is not in this checkout")
+    section = env.config.get("pii") or {}
+    entropy = float(section.get("entropy_threshold", 3.0)) if isinstance(section, dict) else 3.0
+    marked = env.df.select("file_id", _pii_types_udf(entropy)("content", "path").alias("types"))
+    found = marked.where("types IS NOT NULL")
+    # One pass of the detectors: files counted per combination of types found.
+    combos = found.groupBy("types").count().collect()
+    n = sum(r["count"] for r in combos)
+    if not n:
+        return CheckOutcome(0, [], "no PII rule fires on the redacted content")
+    per_type: dict[str, int] = {}
+    for r in combos:
+        for t in r["types"].split(","):
+            per_type[t] = per_type.get(t, 0) + r["count"]
+    kinds = ", ".join(f"{t}: {c} files" for t, c in sorted(per_type.items()))
+    return CheckOutcome(n, env.ids(found), f"{n} redacted files still match a PII rule ({kinds})")
+
+
+def remaining_benchmarks(env: Env) -> CheckOutcome:
+    from pyspark.sql import functions as F
+
+    if importlib.util.find_spec("udfs.decontam") is None or importlib.util.find_spec("jobs.decontaminate") is None:
+        return CheckOutcome(None, [], "skipped: the decontaminate stage is not in this checkout")
+    from jobs import decontaminate
+    from udfs import decontam
+
+    paths, use_humaneval = decontaminate.resolve_paths(env.config)
+    loaded = decontam.load_benchmarks(paths, include_humaneval=use_humaneval)
+    patterns = decontam.pattern_table(loaded.strings)
+    if not patterns:
+        return CheckOutcome(None, [], "skipped: no benchmark strings loaded (none configured or found)")
+    match = decontaminate.match_udf(env.df.sparkSession, patterns)
+    found = env.df.select("file_id", match("content").alias("match")).where("match IS NOT NULL")
+    rows = found.groupBy(F.substring_index("match", ":", 1).alias("b")).count().collect()
+    n = sum(r["count"] for r in rows)
+    benchmarks = ", ".join(f"{loaded.loaded[k]} {k}" for k in sorted(loaded.loaded))
+    if not n:
+        return CheckOutcome(0, [], f"no file contains any of {len(patterns)} benchmark strings ({benchmarks})")
+    items = [r["match"] for r in found.select("match").distinct().limit(env.sample_n).collect()]
+    return CheckOutcome(n, env.ids(found), f"{n} files contain benchmark strings (e.g. {', '.join(items)})")

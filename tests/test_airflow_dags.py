@@ -1,0 +1,308 @@
+"""Airflow DAGs (airflow_dags/): import, structure, and one real run of the curation DAG.
+
+Airflow lives in its own venv (.venv-airflow, made by scripts/setup_airflow.sh): the Spark
+provider's pyspark-client would break the main venv's pyspark. These tests run with the main
+venv's pytest and drive Airflow through `.venv-airflow/bin/python` in subprocesses, each with
+a temporary AIRFLOW_HOME (SQLite metadata DB) and AIRFLOW__CORE__DAGS_FOLDER=airflow_dags.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW_VENV = REPO / ".venv-airflow"
+AIRFLOW_PY = AIRFLOW_VENV / "bin" / "python"
+DAGS = REPO / "airflow_dags"
+SAMPLE_CORPUS = REPO / "tests" / "data" / "sample_corpus"
+
+pytestmark = pytest.mark.skipif(
+    not AIRFLOW_PY.exists(),
+    reason=f"no Airflow venv at {AIRFLOW_VENV}: run scripts/setup_airflow.sh (apache-airflow 3.3.2 in its own venv)")
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV", "PYSPARK", "SPARK_HOME"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # The spark_default connection: Spark local mode (docs/airflow.md).
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        "PATH": f"{AIRFLOW_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+    })
+    env.update(extra)
+    return env
+
+
+def run_airflow_python(home: Path, script: str, *args: str, timeout: float = 600, log: Path | None = None):
+    """Run `script` with the Airflow venv's interpreter; it prints its result as `RESULT <json>`."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "script.py"
+    path.write_text(textwrap.dedent(script))
+    log = log or home / "script.log"
+    with log.open("w") as sink:  # streamed, so a long run can be followed with tail -f
+        proc = subprocess.run([str(AIRFLOW_PY), str(path), *args], env=airflow_env(home), cwd=home,
+                              stdout=sink, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    output = log.read_text(errors="replace")
+    lines = [line[len("RESULT "):] for line in output.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, f"exit {proc.returncode}\n{output[-10000:]}"
+    return json.loads(lines[-1])
+
+
+# ---- import + structure (one DagBag parse for all of them) ------------------------------
+
+INSPECT = """
+    import json, sys, time
+    t0 = time.time()
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    seconds = time.time() - t0
+
+    def asset(a):
+        return {"name": a.name, "uri": a.uri}
+
+    def td(x):
+        return None if x is None else x.total_seconds()
+
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        tasks = {}
+        for t in dag.tasks:
+            tasks[t.task_id] = {
+                "type": type(t).__name__, "upstream": sorted(t.upstream_task_ids),
+                "downstream": sorted(t.downstream_task_ids), "retries": t.retries,
+                "retry_delay": td(t.retry_delay), "execution_timeout": td(t.execution_timeout),
+                "outlets": [asset(a) for a in t.outlets], "inlets": [asset(a) for a in t.inlets],
+                "application": getattr(t, "application", None),
+                "application_args": getattr(t, "application_args", None),
+                "conn_id": getattr(t, "_conn_id", None), "env_vars": getattr(t, "env_vars", None),
+                "bash_command": getattr(t, "bash_command", None), "env": getattr(t, "env", None),
+            }
+        schedule = dag.schedule
+        dags[dag_id] = {
+            "schedule": schedule if isinstance(schedule, str) else [asset(a) for a in schedule],
+            "catchup": dag.catchup, "max_active_runs": dag.max_active_runs, "tasks": tasks,
+            "params": sorted(dag.params.keys()),
+        }
+    heavy = sorted(m for m in ("pyspark", "jobs", "torch", "deltalake", "deepspeed", "transformers")
+                   if m in sys.modules)
+    print("RESULT " + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags,
+                      "heavy_modules": heavy, "parse_seconds": seconds}))
+"""
+
+
+@pytest.fixture(scope="module")
+def bag(tmp_path_factory):
+    return run_airflow_python(tmp_path_factory.mktemp("airflow_home"), INSPECT, str(DAGS), timeout=300)
+
+
+def test_dagbag_imports_both_dags_without_errors(bag):
+    assert bag["errors"] == {}
+    assert set(bag["dags"]) == {"codemill_curation", "codemill_training"}
+
+
+def test_dag_files_stay_thin(bag):
+    # Parsing the DAG folder must not import Spark, the project, torch or delta-rs.
+    assert bag["heavy_modules"] == []
+    for path in DAGS.glob("*.py"):
+        text = path.read_text()
+        for forbidden in ("import pyspark", "from pyspark", "from jobs", "import jobs", "import torch"):
+            assert forbidden not in text, f"{path.name} contains {forbidden!r}"
+
+
+def _stages_of_dag_file() -> list[str]:
+    # The DAG file's STAGES constant, read without importing Airflow into the main venv.
+    import ast
+    tree = ast.parse((DAGS / "codemill_curation.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "STAGES" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("STAGES not found in codemill_curation.py")
+
+
+def test_stage_list_matches_the_pipeline():
+    from jobs.pipeline import PLANNED_STAGES
+    assert _stages_of_dag_file() == [m.rsplit(".", 1)[1] for m in PLANNED_STAGES]
+
+
+def test_curation_runs_every_stage_in_order_each_followed_by_its_gate(bag):
+    from jobs.pipeline import stage_names
+    tasks = bag["dags"]["codemill_curation"]["tasks"]
+    stages = stage_names()  # the stages whose module exists in this checkout
+    expected = ["preflight"] + [t for s in stages for t in (s, f"gate_{s}")] + ["publish_gold_tokens"]
+    assert set(tasks) == set(expected)
+    # A straight chain: each task's only (non-XCom) upstream is the one before it.
+    for before, after in zip(expected, expected[1:]):
+        assert before in tasks[after]["upstream"], f"{before} must run before {after}"
+        assert tasks[before]["downstream"] == [after] or before == "preflight", tasks[before]["downstream"]
+    for stage in stages:
+        assert tasks[stage]["type"] == "SparkSubmitOperator"
+        assert tasks[f"gate_{stage}"]["type"] == "BashOperator"
+        assert tasks[f"gate_{stage}"]["upstream"] == [stage]
+        assert f"codemill check {stage} " in tasks[f"gate_{stage}"]["bash_command"]
+        assert tasks[f"gate_{stage}"]["bash_command"].startswith(str(REPO / ".venv" / "bin" / "codemill"))
+    # The asset is emitted only after the last gate.
+    publish = tasks["publish_gold_tokens"]
+    assert f"gate_{stages[-1]}" in publish["upstream"]
+    assert publish["outlets"] == [{"name": "codemill_gold_tokens", "uri": "codemill://lake/gold/tokens"}]
+
+
+def test_curation_schedule_catchup_retries_and_timeouts(bag):
+    dag = bag["dags"]["codemill_curation"]
+    assert dag["schedule"] == "@daily"
+    assert dag["catchup"] is False
+    assert dag["max_active_runs"] == 1
+    for task_id, t in dag["tasks"].items():
+        assert t["execution_timeout"] and t["execution_timeout"] > 0, task_id
+        if task_id.startswith("gate_"):
+            assert t["retries"] == 0, f"{task_id}: a failed gate must not be retried"
+        else:
+            assert t["retries"] >= 1 and t["retry_delay"] > 0, task_id
+
+
+def test_spark_tasks_submit_the_stage_scripts_with_the_main_venv(bag):
+    tasks = bag["dags"]["codemill_curation"]["tasks"]
+    venv_bin = str(REPO / ".venv" / "bin")
+    for stage in ("ingest", "tokenize"):
+        t = tasks[stage]
+        assert t["application"] == str(REPO / "jobs" / f"{stage}.py")
+        assert t["conn_id"] == "spark_default"
+        args = t["application_args"]
+        for flag in ("--lake", "--run-id", "--config"):
+            assert flag in args
+        assert ("--input" in args) == (stage == "ingest")
+        assert t["env_vars"]["PATH"].split(os.pathsep)[0] == venv_bin  # spark-submit from the main venv
+        assert t["env_vars"]["PYSPARK_PYTHON"] == f"{venv_bin}/python"
+        assert t["env_vars"]["PYTHONSAFEPATH"] == "1"
+
+
+def test_training_dag_is_scheduled_on_the_curation_asset(bag):
+    dag = bag["dags"]["codemill_training"]
+    assert dag["schedule"] == bag["dags"]["codemill_curation"]["tasks"]["publish_gold_tokens"]["outlets"]
+    assert dag["catchup"] is False
+    tasks = dag["tasks"]
+    assert tasks["train"]["upstream"] == ["resolve_gold_version"]
+    assert "resolve_gold_version" in tasks["record_lineage"]["upstream"] and "train" in tasks["record_lineage"]["upstream"]
+    assert tasks["resolve_gold_version"]["inlets"] == dag["schedule"]
+    assert tasks["record_lineage"]["outlets"] == [{"name": "codemill_checkpoint", "uri": "codemill://runs/checkpoint"}]
+    assert tasks["train"]["retries"] >= 1 and tasks["train"]["execution_timeout"] > 0
+
+
+# ---- the curation DAG for real ---------------------------------------------------------
+
+# Runs DAGs with dag.test() (Airflow 3.3.2: serializes the DAG, syncs the dags-folder bundle,
+# i.e. both DAGs, to the metadata DB, and runs each task in-process), then reads the run's
+# state, task states, asset events and the training DAG's queue from the metadata DB.
+# dag.test() returns normally when a task fails: the DagRun state is what tells.
+RUN_DAGS = """
+    import json, sys, time
+    from airflow import settings
+    from airflow.dag_processing.dagbag import DagBag
+
+    spec = json.loads(sys.argv[1])
+    if settings.Session is None:
+        settings.configure_orm()
+    bag = DagBag(dag_folder=spec["dags_folder"])
+    assert not bag.import_errors, bag.import_errors
+
+    from sqlalchemy import select
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+
+    results = []
+    for run in spec["runs"]:
+        dag = bag.dags[run["dag_id"]]
+        for t in dag.tasks:  # a failure must end the test run, not wait for a retry
+            t.retries = 0
+        t0 = time.time()
+        dr = dag.test(run_conf=run["conf"])
+        seconds = time.time() - t0
+        with settings.Session() as s:
+            state = s.scalar(select(DagRun.state).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == dr.run_id))
+            tis = {ti.task_id: ti.state for ti in s.scalars(select(TaskInstance).where(
+                TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id))}
+            events = [{"extra": e.extra, "source_dag_id": e.source_dag_id, "source_run_id": e.source_run_id}
+                      for e in s.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                                          .where(AssetModel.name == "codemill_gold_tokens"))]
+            queued = sorted(s.scalars(select(AssetDagRunQueue.target_dag_id)))
+        results.append({"dag_id": dag.dag_id, "run_id": dr.run_id, "state": str(state), "seconds": seconds,
+                        "tasks": {k: (None if v is None else str(v)) for k, v in tis.items()},
+                        "gold_token_events": events, "queued_dags": queued})
+        print(f"[harness] {dag.dag_id} {dr.run_id}: {state} in {seconds:.0f}s", file=sys.stderr, flush=True)
+    print("RESULT " + json.dumps(results))
+"""
+
+
+def _corrupt_quarantine(spark, lake: Path) -> None:
+    """A bronze/quarantine row with a reason outside the shared vocabulary (as a broken earlier
+    writer would leave it): the ingest gate must catch it."""
+    from jobs.lake import Lake
+    from schemas import table as table_def
+    row = {"quarantine_id": "corrupted-by-test", "source": "elsewhere", "locator": "line 1", "repo_name": None,
+           "path": None, "reason": "not_a_known_reason", "detail": None, "size_bytes": 0, "run_id": "old-run",
+           "ingested_at": None}
+    Lake(spark, lake).append(spark.createDataFrame([row], table_def("bronze/quarantine").schema), "bronze/quarantine")
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_curation_dag_for_real_gate_failure_stops_it_and_success_publishes_gold_tokens(tmp_path, spark):
+    if not (SAMPLE_CORPUS.is_dir() and any(SAMPLE_CORPUS.iterdir())):
+        pytest.skip("tests/data/sample_corpus is not there yet")
+    home, bad_lake, good_lake = tmp_path / "airflow_home", tmp_path / "bad_lake", tmp_path / "good_lake"
+    _corrupt_quarantine(spark, bad_lake)
+    common = {"input": str(SAMPLE_CORPUS), "driver_memory": os.environ.get("CODEMILL_DRIVER_MEMORY", "2g")}
+
+    t0 = time.time()
+    migrate = subprocess.run([str(AIRFLOW_VENV / "bin" / "airflow"), "db", "migrate"], env=airflow_env(home),
+                             capture_output=True, text=True, timeout=600)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    migrate_s = time.time() - t0
+
+    spec = {"dags_folder": str(DAGS), "runs": [
+        {"dag_id": "codemill_curation", "conf": {**common, "lake": str(bad_lake), "data_docs": False}},
+        {"dag_id": "codemill_curation", "conf": {**common, "lake": str(good_lake), "data_docs": True}},
+    ]}
+    log = tmp_path / "harness.log"
+    failed, passed = run_airflow_python(home, RUN_DAGS, json.dumps(spec), timeout=3600, log=log)
+    print(f"airflow db migrate {migrate_s:.0f}s; failing run {failed['seconds']:.0f}s; "
+          f"full run {passed['seconds']:.0f}s; total {time.time() - t0:.0f}s (log: {log})")
+
+    # 1. The corrupted lake: ingest ran, its gate failed, nothing after it ran, no asset event,
+    #    so the training DAG was not queued.
+    assert failed["state"] == "failed", failed
+    assert failed["tasks"]["ingest"] == "success"
+    assert failed["tasks"]["gate_ingest"] == "failed"
+    assert failed["tasks"]["select"] == "upstream_failed"
+    assert failed["tasks"]["publish_gold_tokens"] == "upstream_failed"
+    assert failed["gold_token_events"] == []
+    assert "codemill_training" not in failed["queued_dags"]
+    assert "not_a_known_reason" in log.read_text(), "the gate's message should name the bad value"
+
+    # 2. The clean lake: every stage and gate passed, gold/tokens exists, and its Delta version
+    #    is in the asset event that queued the training DAG.
+    assert passed["state"] == "success", passed
+    assert set(passed["tasks"].values()) == {"success"}, passed["tasks"]
+    from deltalake import DeltaTable
+    tokens = DeltaTable(str(good_lake / "gold" / "tokens"))
+    assert len(tokens.to_pyarrow_table(columns=["seq_id"])) > 0
+    (event,) = passed["gold_token_events"]
+    assert event["source_dag_id"] == "codemill_curation" and event["source_run_id"] == passed["run_id"]
+    assert event["extra"]["version"] == tokens.version()
+    assert event["extra"]["lake"] == str(good_lake.resolve())
+    assert event["extra"]["versions"]["gold/training_docs"] == DeltaTable(str(good_lake / "gold" / "training_docs")).version()
+    assert "codemill_training" in passed["queued_dags"]
+    # Every gate ran on this run's id and recorded its results.
+    dq = DeltaTable(str(good_lake / "ops" / "dq_results")).to_pyarrow_table().to_pylist()
+    assert dq, "ops/dq_results is empty"

@@ -1,0 +1,283 @@
+"""Dedup stage on real Delta tables (shared SparkSession): connected components, keep rule,
+determinism, incremental == full, verification, and the sample corpus's planted duplicates."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from udfs import components as ucc
+from udfs import minhash as mh
+
+pytestmark = pytest.mark.spark
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = REPO_ROOT / "tests" / "data" / "sample_manifest.yaml"
+CORPUS = REPO_ROOT / "tests" / "data" / "sample_corpus"
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+def _file_id(repo: str, path: str) -> str:
+    return hashlib.sha256(f"{repo}\u0000{path}".encode()).hexdigest()[:32]
+
+
+def _row(repo, path, content, license="MIT", stars=1):
+    return dict(file_id=_file_id(repo, path), repo_name=repo, path=path, content=content,
+                size_bytes=len(content.encode()), content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+                license=license, stars=stars, source="test", run_id="r0", ingested_at=dt.datetime(2024, 1, 1))
+
+
+def _code(rng: random.Random, n_lines: int) -> str:
+    names = ["count", "total", "item", "items", "value", "key", "node", "buf", "size", "index", "name", "text"]
+    funcs = ["append", "get", "update", "pop", "split", "strip", "join", "format", "lower", "sort"]
+    lines = []
+    for _ in range(n_lines):
+        a, b, c = rng.choice(names), rng.choice(names), rng.choice(funcs)
+        lines.append(f"    {a}_{rng.randint(0, 30)} = {b}.{c}({rng.randint(0, 999)}, {rng.choice(names)})")
+    return f"def fn_{rng.randint(0, 10**6)}(items):\n" + "\n".join(lines) + "\n    return total\n"
+
+
+def _mutate(rng: random.Random, text: str, n_edits: int) -> str:
+    lines = text.splitlines()
+    for _ in range(n_edits):
+        i = rng.randrange(1, len(lines))
+        lines[i] = lines[i] + f"  # note {rng.randint(0, 10**6)}"
+    return "\n".join(lines) + "\n"
+
+
+def _synthetic_rows(seed: int = 11) -> list[dict]:
+    """Families of near-duplicates (few edits), exact copies with different stars/licences,
+    unrelated files and tiny files."""
+    rng = random.Random(seed)
+    rows = []
+    for fam in range(6):
+        base = _code(rng, 60)
+        rows.append(_row(f"fam{fam}/origin", "src/mod.py", base, stars=rng.randint(0, 50)))
+        for v in range(3):
+            lic = rng.choice(["MIT", None, "Apache-2.0"])
+            rows.append(_row(f"fam{fam}/fork{v}", f"lib/mod_{v}.py", _mutate(rng, base, 2), license=lic,
+                             stars=rng.choice([None, 0, 5, 50])))
+        rows.append(_row(f"fam{fam}/copy", "vendor/mod.py", base, license=None, stars=1000))  # exact copy
+    for i in range(10):
+        rows.append(_row(f"solo/r{i}", "main.py", _code(rng, 30)))
+    rows.append(_row("tiny/a", "a.py", "x = 1\n"))
+    rows.append(_row("tiny/b", "b.py", "y = 2\n"))
+    rows.append(_row("tiny/c", "c.py", "x = 1\n", stars=3))  # exact copy of a tiny file
+    return rows
+
+
+def _write_bronze(spark, lake, rows):
+    from schemas import table
+    df = spark.createDataFrame(rows, table("bronze/files").schema)
+    return lake.overwrite(df, "bronze/files")
+
+
+def _dedup(make_ctx, lake_dir, run_id, overrides=None, **args):
+    from jobs import dedup
+    from jobs.stage import execute_stage
+    args = {"incremental": False, "verify": None, "threshold": None, **args}
+    ctx = make_ctx(lake_dir, run_id=run_id, config_overrides=overrides, **args)
+    return ctx, execute_stage(ctx, dedup.STAGE, dedup.run)
+
+
+def _state(ctx, run_id):
+    """What a dedup run decided: survivors, clusters, rejections (without run ids)."""
+    survivors = {r["file_id"] for r in ctx.lake.read("silver/deduped").select("file_id").collect()}
+    clusters = {(r["file_id"], r["cluster_id"], r["method"], r["kept"])
+                for r in ctx.lake.read("silver/dup_clusters").collect()}
+    rejected = {(r["file_id"], r["reason"], r["detail"])
+                for r in ctx.lake.read("silver/rejections").where(f"stage = 'dedup' AND run_id = '{run_id}'").collect()}
+    return survivors, clusters, rejected
+
+
+# ---- connected components ------------------------------------------------------------------
+
+def test_connected_components_on_hand_made_graphs(spark):
+    from jobs.dedup import connected_components
+    rng = random.Random(3)
+    edges = []
+    # a long chain with shuffled labels (the hard case for label propagation)
+    chain = rng.sample(range(1000, 1200), 120)
+    edges += list(zip(chain, chain[1:]))
+    # a star whose centre is NOT the smallest node, edges in both orientations
+    edges += [(500, leaf) if leaf % 2 else (leaf, 500) for leaf in range(501, 540)] + [(499, 539)]
+    # disjoint pairs and a triangle, a cycle, and duplicate/self edges
+    edges += [(10, 11), (20, 21), (30, 31), (31, 32), (32, 30), (7, 7), (11, 10)]
+    cycle = list(range(2000, 2050))
+    edges += list(zip(cycle, cycle[1:] + cycle[:1]))
+    # two chains joined in the middle
+    edges += [(3000 + i, 3001 + i) for i in range(30)] + [(4000 + i, 4001 + i) for i in range(30)] + [(3015, 4029)]
+    df = spark.createDataFrame(edges, "src long, dst long")
+    labels, rounds = connected_components(df, max_iterations=40)
+    got = {r["node"]: r["component"] for r in labels.collect()}
+    want = ucc.components([(a, b) for a, b in edges if a != b])
+    assert got == want
+    assert len(set(got.values())) == 7 and rounds >= 2
+    with pytest.raises(RuntimeError, match="did not converge"):
+        connected_components(spark.createDataFrame(list(zip(chain, chain[1:])), "src long, dst long"),
+                             max_iterations=1)
+
+
+def test_connected_components_of_no_edges(spark):
+    from jobs.dedup import connected_components
+    labels, rounds = connected_components(spark.createDataFrame([], "src long, dst long"))
+    assert labels.count() == 0 and rounds == 0
+
+
+# ---- the stage on synthetic data -------------------------------------------------------------
+
+@pytest.mark.slow
+def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_path, capsys):
+    from jobs.lake import Lake
+    rows = _synthetic_rows()
+    by_id = {r["file_id"]: r for r in rows}
+
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    lake = Lake(spark, full_dir)
+    _write_bronze(spark, lake, rows)
+    ctx, res = _dedup(make_ctx, full_dir, "full-1")
+    survivors, clusters, rejected = _state(ctx, "full-1")
+
+    # accounting and expected structure: 6 exact copies, 6 families → 18 fork/origin/copy merges
+    assert res.rows_in == len(rows) == res.rows_kept + res.rows_rejected
+    assert res.rejected_by_reason["exact_duplicate"] == 7      # 6 family copies + tiny/c
+    assert res.rejected_by_reason["near_duplicate"] == 18      # each family: 5 files → 1
+    assert len(survivors) == res.rows_kept == 6 + 10 + 2
+    assert {by_id[f]["repo_name"] for f in survivors if by_id[f]["repo_name"].startswith("solo/")} == \
+        {f"solo/r{i}" for i in range(10)}
+    assert res.metrics["short_docs_skipped"] == 2              # tiny files: no signature, not merged
+    # tiny files are exact-deduplicated only (tiny/c: more stars than its copy tiny/a)
+    assert {_file_id("tiny/b", "b.py"), _file_id("tiny/c", "c.py")} <= survivors
+    assert (_file_id("tiny/a", "a.py"), "exact_duplicate", _file_id("tiny/c", "c.py")) in rejected
+
+    # keep rule: every cluster's survivor is the one udfs.minhash.choose_survivor picks
+    members: dict = {}
+    for fid, cluster_id, method, kept in clusters:
+        members.setdefault((cluster_id, method), []).append((fid, kept))
+    for (cluster_id, method), group in members.items():
+        chosen = mh.choose_survivor([by_id[f] for f, _ in group], has_license_type=False)["file_id"]
+        assert chosen == cluster_id
+        assert [f for f, kept in group if kept] == [chosen]
+    for fid, reason, detail in rejected:
+        assert detail in {c for c, _ in members} and fid not in survivors
+
+    # determinism: the same input gives the same decisions
+    ctx2, _ = _dedup(make_ctx, full_dir, "full-2")
+    assert _state(ctx2, "full-2") == (survivors, clusters, {(f, r, d) for f, r, d in rejected})
+
+    # attribution: a forked copy of family 0 points at the family's survivor in silver/deduped
+    from jobs.cli import main as cli
+    fam0 = [r for r in rows if r["repo_name"] == "fam0/fork1"][0]
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(fam0["content"])
+    capsys.readouterr()
+    assert cli(["attribution", str(snippet), "--lake", str(full_dir)]) == 0
+    out = capsys.readouterr().out
+    fam0_survivor = [f for f in survivors if by_id[f]["repo_name"].startswith("fam0/")]
+    assert len(fam0_survivor) == 1
+    survivor_row = by_id[fam0_survivor[0]]
+    assert f"{survivor_row['repo_name']}  {survivor_row['path']}" in out and "silver/deduped" in out
+    snippet.write_text(_code(random.Random(99), 40))
+    assert cli(["attribution", str(snippet), "--lake", str(full_dir)]) == 0
+    assert "no near-identical code" in capsys.readouterr().out
+
+    # eval-dedup: the planted families are exactly the pairs above 0.7
+    from jobs.dedup_eval import evaluate_lake
+    ev = evaluate_lake(ctx2)
+    assert ev["files"] == len(rows) - 7 and ev["true_pairs"] == 6 * 6
+    assert ev["pairs"]["f1"] == 1.0 and ev["closure"]["f1"] == 1.0
+    assert cli(["eval-dedup", "--lake", str(full_dir)]) == 0
+    assert "F1 1.0000" in capsys.readouterr().out
+
+    # incremental: half first, then the rest, reusing the first half's signatures
+    inc_dir = tmp_path / "inc"
+    inc_dir.mkdir()
+    inc_lake = Lake(spark, inc_dir)
+    first = rows[::2]
+    _write_bronze(spark, inc_lake, first)
+    _dedup(make_ctx, inc_dir, "inc-1")
+    stored_before = {r["file_id"] for r in inc_lake.read("silver/minhash_signatures").collect()}
+    _write_bronze(spark, inc_lake, rows)
+    ctx3, res3 = _dedup(make_ctx, inc_dir, "inc-2", incremental=True)
+    assert _state(ctx3, "inc-2") == (survivors, clusters, rejected)
+    exact_survivors = {r["file_id"] for r in rows} - {f for f, reason, _ in rejected if reason == "exact_duplicate"}
+    assert int(res3.metrics["signatures_computed"]) == len(exact_survivors - stored_before) > 0
+    # old signatures were not recomputed: their rows still carry the first run's id
+    sig_runs = {r["file_id"]: r["run_id"] for r in inc_lake.read("silver/minhash_signatures").collect()}
+    assert all(sig_runs[f] == "inc-1" for f in stored_before & exact_survivors)
+
+
+@pytest.mark.slow
+def test_verify_removes_lsh_false_positives(spark, make_ctx, tmp_path):
+    from jobs.lake import Lake
+    rng = random.Random(5)
+    base = _code(rng, 80)
+    lines = base.splitlines()
+    # about half of the lines rewritten: 5-gram Jaccard ≈ 0.3–0.5, far below 0.7
+    half = "\n".join(l if i % 2 else l.replace("=", "= 1 +") + " and x" for i, l in enumerate(lines)) + "\n"
+    close = _mutate(rng, base, 1)
+    rows = [_row("o/base", "a.py", base, stars=10), _row("o/half", "b.py", half, stars=1),
+            _row("o/close", "c.py", close, stars=1)]
+    j_half = mh.jaccard(mh.shingle_set(base), mh.shingle_set(half))
+    assert j_half < 0.6 and mh.jaccard(mh.shingle_set(base), mh.shingle_set(close)) > 0.8
+    lake_dir = tmp_path / "v"
+    lake_dir.mkdir()
+    _write_bronze(spark, Lake(spark, lake_dir), rows)
+    # Very permissive LSH (64 bands × 2 rows) makes the dissimilar pair a candidate.
+    overrides = {"dedup": {"bands": 64, "rows": 2}}
+    ctx, res = _dedup(make_ctx, lake_dir, "v1", overrides=overrides, verify=True)
+    # candidates: close–base plus at least one edge touching the dissimilar file; only close–base survives
+    n_cand = res.metrics["candidate_edges"]
+    assert n_cand >= 2 and res.metrics["verified_edges"] == 1
+    fp_rate = round(1 - 1 / n_cand, 6)
+    assert res.metrics["verify_false_positive_rate"] == fp_rate
+    survivors, _, rejected = _state(ctx, "v1")
+    assert survivors == {_file_id("o/base", "a.py"), _file_id("o/half", "b.py")}
+    assert rejected == {(_file_id("o/close", "c.py"), "near_duplicate", _file_id("o/base", "a.py"))}
+    run = ctx.lake.read("ops/runs").where("stage = 'dedup' AND run_id = 'v1'").collect()[0]
+    assert run["metrics"]["verify_false_positive_rate"] == str(fp_rate)
+
+
+# ---- the sample corpus ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MANIFEST.exists(), reason="sample corpus not written yet")
+def test_sample_corpus_planted_duplicates(spark, make_ctx, tmp_lake):
+    """Ingest the sample corpus, remove what the manifest says earlier stages remove, dedup:
+    exactly the planted duplicates go, with the manifest's survivors."""
+    from pyspark.sql import functions as F
+
+    from jobs import ingest
+    from jobs.dedup import _conform_to
+    from jobs.stage import execute_stage
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    ctx = make_ctx(tmp_lake, run_id="s1", input=str(CORPUS), input_format=None)
+    execute_stage(ctx, ingest.STAGE, ingest.run)
+    earlier = [(r["repo_name"], r["path"]) for r in manifest["rejected"] if r["stage"] in ("select", "filter")]
+    earlier_ids = [_file_id(*k) for k in earlier]
+    bronze = ctx.lake.read("bronze/files")
+    reaching = bronze.where(~F.col("file_id").isin(earlier_ids))
+    ctx.lake.overwrite(_conform_to(reaching, "silver/filtered"), "silver/filtered")
+    n_in = reaching.count()
+
+    _, res = _dedup(make_ctx, tmp_lake, "s1")
+    expected = {}
+    for kind, reason in (("exact_duplicates", "exact_duplicate"), ("near_duplicates", "near_duplicate")):
+        for group in manifest[kind]:
+            survivor = _file_id(*group["survivor"])
+            for f in group["files"]:
+                if _file_id(*f) != survivor:
+                    expected[_file_id(*f)] = (reason, survivor)
+    dedup_rows = [r for r in manifest["rejected"] if r["stage"] == "dedup"]
+    assert {_file_id(r["repo_name"], r["path"]) for r in dedup_rows} == set(expected)
+    rejections = ctx.lake.read("silver/rejections").where("stage = 'dedup' AND run_id = 's1'").collect()
+    assert {r["file_id"]: (r["reason"], r["detail"]) for r in rejections} == expected
+    assert res.rows_in == n_in and res.rows_kept == n_in - len(expected)
+    kept_ids = {r["file_id"] for r in ctx.lake.read("silver/deduped").collect()}
+    assert kept_ids == {r["file_id"] for r in reaching.collect()} - set(expected)

@@ -1,0 +1,209 @@
+"""udfs/minhash.py and udfs/components.py without Spark."""
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+
+from udfs import components as cc
+from udfs import minhash as mh
+
+SMALL = mh.MinHashParams(num_perm=64)
+
+
+def _code(seed: int, n_lines: int = 40) -> str:
+    rng = random.Random(seed)
+    names = ["alpha", "beta", "gamma", "delta", "x", "y", "idx", "value", "result", "self", "data"]
+    lines = []
+    for i in range(n_lines):
+        a, b = rng.choice(names), rng.choice(names)
+        lines.append(f"    {a}_{i % 7} = {b}.get({rng.randint(0, 99)}) + len({a})  # é comment ünïcode")
+    return "def f(data):\n" + "\n".join(lines) + "\n    return result\n"
+
+
+TEXTS = [
+    "def add(a, b):\n    return a + b  # sum",
+    "x = 1",                        # 2 tokens: no shingle
+    "",                             # empty
+    "  ...  ;;; ",                  # no token at all
+    "one two three four five",      # exactly one shingle
+    "ünïcödé wörds ß split on non-ASCII létters too",
+    _code(1), _code(2), _code(1) + "\n# tail\n",
+    "a b c d e f g " * 30,          # repeated shingles
+]
+
+
+def test_signatures_equal_pure_python_reference():
+    sig, has = mh.signatures(TEXTS, SMALL)
+    assert sig.shape == (len(TEXTS), SMALL.num_perm)
+    for text, row, ok in zip(TEXTS, sig, has):
+        ref = mh.signature_reference(text, SMALL)
+        assert (ref is not None) == bool(ok), text
+        if ref is not None:
+            assert [int(v) for v in row] == ref, text
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 4096])
+def test_signature_does_not_depend_on_batching_or_chunking(chunk):
+    together, has = mh.signatures(TEXTS, SMALL, chunk=chunk)
+    for i, text in enumerate(TEXTS):
+        alone, alone_has = mh.signatures([text], SMALL)
+        assert bool(alone_has[0]) == bool(has[i])
+        if has[i]:
+            assert np.array_equal(alone[0], together[i])
+
+
+def test_default_parameters_match_reference_and_recipe():
+    p = mh.MinHashParams()
+    assert (p.num_perm, p.ngram, p.seed) == (256, 5, 42)
+    sig, has = mh.signatures([_code(3)], p)
+    assert has[0] and [int(v) for v in sig[0]] == mh.signature_reference(_code(3), p)
+    assert sig.max() <= mh.MAX_HASH_32
+
+
+def test_permutations_are_seeded_and_in_range():
+    a, b = mh.permutations(256, 42)
+    a2, b2 = mh.permutations(256, 42)
+    assert np.array_equal(a, a2) and np.array_equal(b, b2)
+    assert a.min() >= 1 and a.max() < mh.MERSENNE_61 and b.max() < mh.MERSENNE_61
+    assert not np.array_equal(a, mh.permutations(256, 43)[0])
+
+
+def test_mersenne_fold_equals_modulo_on_edge_values():
+    # The division-free reduction must equal ((a*h + b) mod 2^64) mod p, masked, also for
+    # products that land on or just above multiples of p.
+    p = mh.MERSENNE_61
+    a = np.array([1, 2, p - 1, 3, 1], dtype=np.uint64)
+    b = np.array([p - 1, 0, 5, p - 7, 7], dtype=np.uint64)
+    h = np.array([0, 1, 2, (1 << 32) - 1, 123456789, p % (1 << 32)], dtype=np.uint64)
+    buf = np.empty((len(a), len(h)), np.uint64)
+    out = np.empty((len(a), len(h)), np.uint32)
+    mh._permute_into(h, a, b, buf, np.empty_like(buf), out)
+    for i, j in itertools.product(range(len(a)), range(len(h))):
+        want = (((int(a[i]) * int(h[j]) + int(b[i])) % (1 << 64)) % p) & mh.MAX_HASH_32
+        assert int(out[i, j]) == want
+
+
+def test_tokens_are_capped():
+    p = mh.MinHashParams(num_perm=32, max_tokens=50)
+    long_text = " ".join(f"t{i}" for i in range(500))
+    capped_text = " ".join(f"t{i}" for i in range(50))
+    sig, _ = mh.signatures([long_text, capped_text], p)
+    assert np.array_equal(sig[0], sig[1])
+    assert mh.signature_reference(long_text, p) == [int(v) for v in sig[0]]
+
+
+def test_short_documents_have_no_signature():
+    _, has = mh.signatures(["a b c d", "a b c d e", "", None], SMALL)
+    assert has.tolist() == [False, True, False, False]
+
+
+def test_estimated_jaccard_tracks_exact_jaccard():
+    base = _code(7, 200)
+    lines = base.splitlines()
+    edited = "\n".join(lines[:150] + [l.replace("get", "fetch") for l in lines[150:]])
+    exact = mh.jaccard(mh.shingle_set(base), mh.shingle_set(edited))
+    sig, _ = mh.signatures([base, edited], mh.MinHashParams())
+    assert 0.4 < exact < 0.95
+    assert abs(mh.estimated_jaccard(sig[0], sig[1]) - exact) < 0.1
+    assert mh.estimated_jaccard(sig[0], sig[0]) == 1.0
+
+
+@pytest.mark.parametrize("threshold,num_perm,expected", [
+    (0.7, 256, (25, 10)), (0.85, 256, (13, 19)), (0.6, 256, (32, 8)), (0.7, 128, (14, 9))])
+def test_band_row_selection_matches_recipe(threshold, num_perm, expected):
+    assert mh.optimal_bands(threshold, num_perm) == expected
+
+
+def test_band_selection_error_is_the_minimum():
+    t, n = 0.7, 256
+    best = mh.optimal_bands(t, n)
+
+    def err(b, r):
+        return 0.5 * mh.false_positive_area(t, b, r) + 0.5 * mh.false_negative_area(t, b, r)
+    for b, r in [(32, 8), (16, 16), (20, 12), (26, 9), (24, 10), (25, 9)]:
+        assert err(*best) <= err(b, r)
+    assert mh.candidate_probability(0.9, 25, 10) > 0.99
+    assert mh.candidate_probability(0.3, 25, 10) < 0.01
+    with pytest.raises(ValueError):
+        mh.optimal_bands(1.0, 256)
+
+
+def test_exact_shingle_ids_give_exact_jaccard():
+    texts = [_code(1), _code(1) + "\nextra = 1\n", _code(2), "a b c", ""]
+    ids = mh.exact_shingle_ids(texts)
+    for i, j in itertools.combinations(range(len(texts)), 2):
+        want = mh.jaccard(mh.shingle_set(texts[i]), mh.shingle_set(texts[j]))
+        got = mh.sorted_jaccard(ids[i], ids[j]) if len(ids[i]) or len(ids[j]) else 0.0
+        assert got == pytest.approx(want)
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9])
+def test_prefix_filtering_finds_exactly_the_brute_force_pairs(threshold):
+    rng = np.random.default_rng(5)
+    base = [rng.choice(400, size=rng.integers(5, 60), replace=False) for _ in range(12)]
+    sets = []
+    for s in base:  # each base set plus a few mutated copies: many pairs near every threshold
+        sets.append(np.unique(s))
+        for k in (1, 3, 8, 20):
+            m = s.copy()
+            m[:min(k, len(m))] = rng.choice(np.arange(400, 800), size=min(k, len(m)), replace=False)
+            sets.append(np.unique(m))
+    sets.append(np.zeros(0, dtype=np.int64))
+    got = mh.similar_pairs_exact(sets, threshold)
+    want = {}
+    for i, j in itertools.combinations(range(len(sets)), 2):
+        if len(sets[i]) and len(sets[j]):
+            sim = mh.jaccard(set(sets[i].tolist()), set(sets[j].tolist()))
+            if sim >= threshold:
+                want[(i, j)] = sim
+    assert set(got) == set(want)
+    assert len(want) > 5
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v)
+
+
+def test_batch_shingle_sets_and_sorted_jaccard():
+    a, b = _code(4), _code(4) + "\nmore = stuff + here\n"
+    sa, sb = mh.batch_shingle_sets([a, b])
+    assert mh.sorted_jaccard(sa, sb) == pytest.approx(mh.jaccard(mh.shingle_set(a), mh.shingle_set(b)))
+
+
+def test_keep_rule_is_deterministic_and_ordered():
+    members = [
+        {"file_id": "c", "license_type": "permissive", "stars": 5, "license": "MIT"},
+        {"file_id": "a", "license_type": "no_license", "stars": 900, "license": None},
+        {"file_id": "b", "license_type": "permissive", "stars": 5, "license": "MIT"},
+        {"file_id": "d", "license_type": "permissive", "stars": None, "license": "MIT"},
+        {"file_id": "e", "license_type": "non_permissive", "stars": 10_000, "license": "GPL-3.0"},
+    ]
+    for perm in itertools.permutations(members):
+        assert mh.choose_survivor(list(perm), has_license_type=True)["file_id"] == "b"
+    # without license_type: a licence beats none; then stars
+    assert mh.choose_survivor(members, has_license_type=False)["file_id"] == "e"
+    assert mh.choose_survivor(members[1:2] + members[3:4], has_license_type=False)["file_id"] == "d"
+    # unknown stars rank below zero stars
+    assert mh.choose_survivor([{"file_id": "a", "stars": None}, {"file_id": "z", "stars": 0}], False)["file_id"] == "z"
+
+
+def test_union_find_components():
+    label = cc.components([(3, 4), (4, 5), (1, 2), (9, 9)], nodes=[7])
+    assert label == {1: 1, 2: 1, 3: 3, 4: 3, 5: 3, 7: 7, 9: 9}
+
+
+def test_pair_metrics_definitions():
+    docs = list(range(6))
+    true = [(0, 1), (1, 2)]              # chain: 0~1, 1~2, but 0 !~ 2
+    predicted = {0: "A", 1: "A", 2: "A", 4: "B", 5: "B"}
+    m = cc.pair_metrics(predicted, true, docs)
+    # predicted pairs: (0,1),(0,2),(1,2),(4,5) → 4; true pairs hit: 2 of 2
+    assert m["pairs"]["precision"] == pytest.approx(2 / 4)
+    assert m["pairs"]["recall"] == 1.0
+    # closure truth: {0,1,2} → 3 pairs, all predicted; (4,5) is wrong
+    assert m["closure"]["precision"] == pytest.approx(3 / 4)
+    assert m["closure"]["recall"] == 1.0
+    perfect = cc.pair_metrics({0: 0, 1: 0, 2: 0}, true, docs)["closure"]
+    assert perfect["f1"] == 1.0
+    assert cc.pair_metrics({}, true, docs)["pairs"]["recall"] == 0.0

@@ -1,0 +1,199 @@
+"""Rules tier of PII detection (udfs/pii.py): positives and negatives per detector, and redaction.
+No Spark."""
+from __future__ import annotations
+
+import pytest
+
+from udfs import pii
+
+
+def found(text, path=None):
+    return [(s.type, text[s.start:s.end]) for s in pii.detect_rules(text, path)]
+
+
+# ---- emails ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value", [
+    ('__author__ = "maria.garcia@acme-corp.io"', "maria.garcia@acme-corp.io"),
+    ("# Contact: <wei_zhang@univ-lyon1.fr>.", "wei_zhang@univ-lyon1.fr"),
+    ("mailto:o.ivanova@mail.ru", "o.ivanova@mail.ru"),
+    ("email: k.tanaka+ci@yahoo.co.jp\n", "k.tanaka+ci@yahoo.co.jp"),
+])
+def test_email_positives(text, value):
+    assert ("EMAIL", value) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    '@app.route("/x")\n@login_required\ndef f(): ...',
+    "contact user@example.com or you@example.org",
+    "From: noreply@github.com, no-reply@accounts.google.com",
+    "y = weights@inputs.T\nz = A@B.transpose()",
+    'background: url("logo@2x.png")',
+    "npm i lodash@4.17.21\ngit clone git@github.com:acme/tools.git",
+    'cipher = "aes256-gcm@openssh.com"',
+    'engine = create_engine("postgresql://app:S3cretPw99@db.acme-corp.io/prod")',  # a password, not an email
+])
+def test_email_negatives(text):
+    assert not [v for t, v in found(text) if t == "EMAIL"]
+
+
+# ---- IP addresses -----------------------------------------------------------------------
+@pytest.mark.parametrize("text,value", [
+    ('SERVER = "93.184.216.34"', "93.184.216.34"),
+    ("server 145.62.19.77:8000;", "145.62.19.77"),
+    ("iptables -A INPUT -s 141.13.113.55 -j DROP", "141.13.113.55"),
+    ('addr = "2a03:2880:f10d:83:face:b00c::25de"', "2a03:2880:f10d:83:face:b00c::25de"),
+    ("host = 64.3.244.125", "64.3.244.125"),
+])
+def test_ip_positives(text, value):
+    assert ("IP_ADDRESS", value) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    'ip = "10.0.0.5"; gw = "192.168.1.1"; lo = "127.0.0.1"; any = "0.0.0.0"',
+    'link = "169.254.3.4"; doc = "203.0.113.7"; mask = "255.255.255.0"; cg = "172.20.1.1"',
+    'DNS = ["8.8.8.8", "1.1.1.1", "9.9.9.9", "208.67.222.222", "94.140.15.15"]',
+    '__version__ = "1.2.3.4"', 'VERSION = "version 10.2.33.4"', "requires django>=21.13.231.56",
+    "image: postgres:16.5.107.94", 'OID = ObjectIdentifier("2.5.29.14")', "see section 13.2.3.1",
+    "oid 1.3.6.1.4.1.311", 'd = "2023-10-12"; t = "12:30:45"; mac = "00:1a:2b:3c:4d:5e"',
+    'v6 = ["::1", "fe80::1", "2001:db8::1", "fd12:3456::1", "2001:4860:4860::8888"]',
+    "std::vector<int> a; std::map<int,int> b;",
+])
+def test_ip_negatives(text):
+    assert not [v for t, v in found(text) if t == "IP_ADDRESS"]
+
+
+def test_ip_replacement_is_deterministic_and_private():
+    import ipaddress
+    text = "a = '93.184.216.34'\nb = '93.184.216.34'\nc = '2a03:2880:f10d:83:face:b00c::25de'"
+    out = pii.redact(text, pii.detect_rules(text))
+    assert "93.184.216.34" not in out and "face:b00c" not in out
+    lines = out.splitlines()
+    v4a, v4b, v6 = (line.split("'")[1] for line in lines)
+    assert v4a == v4b and v4a in pii.IPV4_REPLACEMENTS and v6 in pii.IPV6_REPLACEMENTS
+    assert ipaddress.ip_address(v4a).is_private and ipaddress.ip_address(v6).is_private
+    assert pii.ip_replacement("93.184.216.34") == v4a  # same value → same replacement, every run
+
+
+# ---- keys and secrets ---------------------------------------------------------------------
+KEYS = {
+    "aws_access_key_id": 'AWS_ACCESS_KEY_ID = "AKIAQWERTYUIOP123456"',
+    "github_token": 'g = Github("ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5")',
+    "github_pat": "GH=github_pat_11ABCDEFG0123456789abc_Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0Ed9Cb8Az7Yx6Wv5Ut4Sr3Qp2On1Ml0Kj9Ih8",
+    "gitlab_token": 'curl -H "PRIVATE-TOKEN: glpat-Xy7_kLm9PqR2sTu4VwZ1"',
+    "slack_token": 'WebClient(token="xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx")',
+    "stripe_key": "Stripe.api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'",
+    "google_api_key": 'key = "AIzaSyD3kLmN0pQrStUvWxYz0123456789AbCdE"',
+    "npm_token": "//registry.npmjs.org/:_authToken=npm_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    "jwt": 'h = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk"',
+    "aws_secret_key": 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzyx8Qk3mPr"',
+    "secret_assignment": 'SECRET_KEY = "q8Zr3LmW0xTn5VbK2sYd7HcJ4pGf9AeU"',
+    "url_token": "SENTRY_DSN=https://9f8e7d6c5b4a39281706f5e4d3c2b1a0@o1.ingest.sentry.io/42",
+}
+
+
+@pytest.mark.parametrize("detector", sorted(KEYS))
+def test_key_positives(detector):
+    text = KEYS[detector]
+    spans = [s for s in pii.detect_rules(text) if s.type == "KEY"]
+    assert [s.detector for s in spans] == [detector], (detector, [s.detector for s in spans])
+
+
+def test_pem_private_key_block():
+    body = "\n".join("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" + str(i) * 12 for i in range(5))
+    text = f'KEY = """-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"""\n'
+    spans = pii.detect_rules(text)
+    assert [(s.type, s.detector) for s in spans] == [("KEY", "pem_private_key")]
+    assert "MIIEvQ" not in pii.redact(text, spans)
+
+
+@pytest.mark.parametrize("text,path", [
+    ('AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"', None),
+    ('api_key = "your-api-key"\ntoken = "${API_TOKEN}"\nsecret = "<SECRET>"\nSECRET_KEY = "changeme"', None),
+    ('"integrity": "sha512-Mc9z3kzTfL0M5f1XyI8n6JY0Vr3Ngq1yS+9bGg0bQ7l1lO1uQ0T2p1X5cZ6g7h8i9j0k1l2m3n4o5p6q7r8s9t0=="', None),
+    ('<script integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC">', None),
+    ('token = "123e4567-e89b-12d3-a456-426614174000"', None),
+    ('commit_secret = "c8dbedbb3a75c5127d3a1806d1f6e60e28627ff8"  # git sha', None),
+    ('EXPECTED_SHA256 = "d729f6c4dd6d5e12bd1d07d0caa3c329fb50c9b32913fab1a11c49e4019cf09c"', None),
+    ('checksum = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"  # md5 of the file', None),
+    ('secret_key = "d729f6c4dd6d5e12bd1d07d0caa3c329fb50c9b32913fab1a11c49e4019cf09c"', "Cargo.lock"),
+    ("token = generate_token(user)\nsecret_key = get_random_secret_key()", None),
+    ('const token = process.env.GITHUB_TOKEN;\nAPI_KEY = os.environ.get("API_KEY")', None),
+    ('PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----"', None),
+    ('if line.startswith("-----BEGIN RSA PRIVATE KEY-----"):', None),
+    ('ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"\nMAX_TOKENS = 4096\ntoken_type = "bearer"', None),
+    ('PATTERN = r"(?:key|pwd|password|pass|token)\\s*=\\s*(\\S+)"', None),
+    ("private_key: PKCS7PrivateKeyTypes,", None),
+    ('assert b64decode("SGVsbG8gV29ybGQgZnJvbSB0ZXN0cw==") == b"Hello World from tests"', None),
+])
+def test_key_negatives(text, path):
+    assert not [v for t, v in found(text, path) if t in ("KEY", "PASSWORD")], found(text, path)
+
+
+# ---- passwords ----------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value", [
+    ('password = "hunter2!x"', "hunter2!x"),
+    ('password: str = "S3cretPass"', "S3cretPass"),
+    ("spring:\n  datasource:\n    password: Wint3rHarbor!2023\n", "Wint3rHarbor!2023"),
+    ("DB_PASSWORD=*GegKR1Tp6OlANx\n", "*GegKR1Tp6OlANx"),
+    ('$cfg = ["db_pass" => "Tr0ub4dor&3"];', "Tr0ub4dor&3"),
+    ('db = "postgres://etl_writer:Plum7Harbor22@warehouse.example-db.net:5432/x"', "Plum7Harbor22"),
+    ('dsn := "app:orFLFHt8-70@tcp(db:3306)/prod"', "orFLFHt8-70"),
+    ('cs = "Server=db;User Id=sa;Password=Tiger9198&;"', "Tiger9198&"),
+    ("mysql -u root -pCoffee845! app < dump.sql", "Coffee845!"),
+    ('if password == "letmein2024":', "letmein2024"),
+])
+def test_password_positives(text, value):
+    assert ("PASSWORD", value) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    'password = os.environ["DB_PASSWORD"]',
+    "password = request.form['password']\nself.password = password",
+    'PASSWORD_FIELD = "password"\nMIN_PASSWORD_LENGTH = 12\npassword_hint = "Use 12 characters"',
+    "password: ${DB_PASSWORD}\npasswd: <password>\npassword: changeme",
+    'url = f"postgresql://{user}:{password}@{host}/db"\nproxy = "http://user:password@proxy:3128"',
+    "def login(username, password):\n    return authenticate(username=username, password=password)",
+    "passing :class:`Foo` bypasses the check\n\"passed\": \"green\"",
+    'hashed = "$2b$12$KIXQJ8c1Yp1gZ9cJ1yQ5eO6Zr8jJx0V1bq5a9Q2mL7nY3kP4sT6uW"  # password hash',
+])
+def test_password_negatives(text):
+    assert not [v for t, v in found(text) if t == "PASSWORD"], found(text)
+
+
+# ---- names on author lines -----------------------------------------------------------------
+def test_author_names():
+    assert ("NAME", "Henrike Oyelaran-Strand") in found(" * @author Henrike Oyelaran-Strand\n")
+    assert not [v for t, v in found("# Copyright (c) 2023 Cloudhop Networks") if t == "NAME"]
+    assert ("NAME", "Marisol Quintero-Vance") in found("# Maintainer: Marisol Quintero-Vance <m@q.net>")
+    for text in ("# Copyright 2019 The Apache Software Foundation", "Copyright 2020 Google LLC",
+                 "@author kenji", "Created by Xcode"):
+        assert not [v for t, v in found(text) if t == "NAME"], text
+
+
+# ---- redaction and spans ---------------------------------------------------------------------
+def test_redaction_placeholders_and_untouched_rest():
+    text = ('email = "maria.garcia@acme-corp.io"\nkey = "AKIAQWERTYUIOP123456"\n'
+            'password = "hunter2!x"\n# keep me: user@example.com 10.0.0.1\n')
+    spans = pii.detect_rules(text)
+    out = pii.redact(text, spans)
+    assert out == ('email = "<EMAIL>"\nkey = "<KEY>"\npassword = "<PASSWORD>"\n'
+                   "# keep me: user@example.com 10.0.0.1\n")
+
+
+def test_spans_never_overlap_and_carry_no_value():
+    text = 'x = "postgres://u:Pw9xYz77@db.acme-corp.io/x"; token = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"'
+    spans = pii.detect_rules(text)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    for s in spans:
+        assert set(s._fields) == {"start", "end", "type", "detector"}
+        assert text[s.start:s.end] not in s.detector
+
+
+def test_empty_and_odd_inputs_do_not_raise():
+    for text in ("", "@", "::", "...", "a" * 10000, "\x00\x01", "password=", "://", "-----BEGIN PRIVATE KEY-----"):
+        pii.redact(text, pii.detect_rules(text))
+
+
+def test_entropy():
+    assert pii.shannon_entropy("aaaa") == 0.0
+    assert pii.shannon_entropy("abcd") == 2.0

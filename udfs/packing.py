@@ -1,0 +1,81 @@
+"""Packing token streams into fixed-length training sequences (FACTS §7.2). No Spark here.
+
+Documents, each ending with exactly one EOD token, are concatenated in doc_id order into one
+stream that is cut into sequences of `seq_len + 1` tokens (the trainer shifts by one for the
+labels), packing across document boundaries as Megatron does. The stream is cut in a
+distributed way: every document knows its global start offset, so each splits itself at
+sequence boundaries independently and sequences are re-assembled from pieces.
+
+The last partial sequence is padded with the pad token (`<fim_pad>`, the token Megatron's
+FIM code pads with) or dropped, as configured; the count of padded / dropped tokens is
+reported. Sequences are then shuffled with a seeded permutation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def finish_document(ids: list[int] | np.ndarray, eod_id: int) -> tuple[np.ndarray, int]:
+    """The document's ids with EOD exactly once, at the end. Returns (ids, number of EOD
+    tokens removed from inside the document)."""
+    arr = np.asarray(ids, dtype=np.int32)
+    inside = arr[:-1] if arr.size and arr[-1] == eod_id else arr
+    removed = int(np.count_nonzero(inside == eod_id))
+    if removed:
+        inside = inside[inside != eod_id]
+    return np.append(inside, np.int32(eod_id)).astype(np.int32), removed
+
+
+def start_offsets(lengths: np.ndarray) -> np.ndarray:
+    """Global start offset of each document in the stream (lengths in stream order)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64) if lengths.size else lengths
+
+
+def split_document(start: int, ids: np.ndarray, block: int) -> list[tuple[int, int, np.ndarray]]:
+    """Pieces (sequence index, offset in sequence, ids) of a document starting at `start`."""
+    pieces = []
+    pos, end = int(start), int(start) + len(ids)
+    while pos < end:
+        seq, offset = divmod(pos, block)
+        take = min(block - offset, end - pos)
+        pieces.append((seq, offset, ids[pos - start: pos - start + take]))
+        pos += take
+    return pieces
+
+
+def assemble(pieces: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """Concatenate (offset, ids) pieces of one sequence in offset order."""
+    pieces = sorted(pieces, key=lambda p: p[0])
+    return np.concatenate([np.asarray(p[1], dtype=np.int32) for p in pieces]) if pieces else np.zeros(0, np.int32)
+
+
+def plan(total_tokens: int, block: int, last_sequence: str) -> tuple[int, int, int]:
+    """(number of sequences, tokens padded, tokens dropped) for a stream of total_tokens."""
+    full, rest = divmod(int(total_tokens), block)
+    if rest == 0:
+        return full, 0, 0
+    if last_sequence == "pad":
+        return full + 1, block - rest, 0
+    if last_sequence == "drop":
+        return full, 0, rest
+    raise ValueError(f"last_sequence must be 'pad' or 'drop', not {last_sequence!r}")
+
+
+def pad_to(ids: np.ndarray, block: int, pad_id: int) -> np.ndarray:
+    if len(ids) >= block:
+        return ids
+    return np.concatenate([ids, np.full(block - len(ids), pad_id, dtype=np.int32)])
+
+
+def shuffle_permutation(n: int, seed: int) -> np.ndarray:
+    """perm[i] = shuffled position (seq_id) of the i-th packed sequence."""
+    return np.random.default_rng(seed).permutation(n).astype(np.int64)
+
+
+def pack_sequential(docs: list[list[int]], block: int, pad_id: int, last_sequence: str = "pad") -> list[np.ndarray]:
+    """Reference (single-process) packing of already-finished documents, in order; used by
+    tests to check the distributed packing."""
+    stream = np.concatenate([np.asarray(d, dtype=np.int32) for d in docs]) if docs else np.zeros(0, np.int32)
+    n_seq, _, _ = plan(len(stream), block, last_sequence)
+    return [pad_to(stream[i * block:(i + 1) * block], block, pad_id) for i in range(n_seq)]
