@@ -21,8 +21,7 @@ def _pii_types_udf(entropy_threshold: float):
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
-    @pandas_udf("string")
-    def pii_types(contents: pd.Series, paths: pd.Series) -> pd.Series:
+    def pii_types(contents, paths):
         from udfs import pii
         out = []
         for text, path in zip(contents, paths):
@@ -30,7 +29,10 @@ def _pii_types_udf(entropy_threshold: float):
             out.append(",".join(sorted({s.type for s in spans})) if spans else None)
         return pd.Series(out, dtype=object)
 
-    return pii_types
+    # This module uses `from __future__ import annotations`, which would turn hints into strings
+    # that pandas_udf cannot read: give it the real types.
+    pii_types.__annotations__ = {"contents": pd.Series, "paths": pd.Series, "return": pd.Series}
+    return pandas_udf(pii_types, "string")
 
 
 def remaining_pii(env: Env) -> CheckOutcome:
