@@ -9,6 +9,11 @@ Inputs:
 * repos  — a folder with one sub-folder per repository; its LICENSE/COPYING file gives
            the license, an optional .codemill-repo.json gives repo_name/stars/license.
 
+How it reads: the driver only lists the input files (pyarrow.fs, so hidden `_`/`.` names
+that Spark's file sources skip are kept, on local disk, HDFS or object stores); Python
+workers read each file's bytes and expand it into records (mapInArrow). jsonl and repos go
+this way; parquet is read by Spark.
+
 Nothing is lost: every input record becomes a bronze row or a quarantine row with a
 reason. Re-ingesting the same input MERGEs by file_id, so row counts do not change.
 """
@@ -126,7 +131,7 @@ def expand_input_files(fmt: str, root: str, max_bytes: int):
 
     def read(uri: str) -> bytes:
         filesystem, path = pafs.FileSystem.from_uri(uri)
-        with filesystem.open_input_stream(path) as stream:
+        with filesystem.open_input_stream(path, compression=None) as stream:  # .gz handled by the caller
             return stream.read()
 
     def expand(batches):

@@ -1,11 +1,12 @@
 """`codemill card`: only the dataset card, <lake>/reports/dataset_card.md (also written by `codemill report`)."""
 from __future__ import annotations
 
+from jobs.commands.common import add_lake_options
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("card", help="write the dataset card (Markdown) from the lake")
-    p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
-    p.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
+    add_lake_options(p, run_id_help=None)
     p.set_defaults(handler=handle)
 
 

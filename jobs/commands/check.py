@@ -6,6 +6,8 @@ such as checking a stage whose tables do not exist. `all` checks every stage who
 exist and says which it skipped."""
 from __future__ import annotations
 
+from jobs.commands.common import add_lake_options
+
 import argparse
 import sys
 
@@ -17,9 +19,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=STAGES + ("all",), metavar="STAGE",
                    help=f"one of {', '.join(STAGES)}, or all")
-    p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
-    p.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
-    p.add_argument("--run-id", help="run whose accounting is checked (default: the stage's latest run in ops/runs)")
+    add_lake_options(p, run_id_help="run whose accounting is checked (default: the stage's latest run in ops/runs)")
     p.add_argument("--no-docs", action="store_true", help="do not rebuild Data Docs")
     p.set_defaults(handler=handle)
 

@@ -11,10 +11,16 @@ def register(subparsers) -> None:  # not a command: a home for shared helpers
     return None
 
 
-def add_lake_options(parser: argparse.ArgumentParser) -> None:
+NEW_RUN_ID_HELP = "run id (default: a new one); re-using one replaces that run's output"
+
+
+def add_lake_options(parser: argparse.ArgumentParser, run_id_help: str | None = NEW_RUN_ID_HELP) -> None:
+    """--lake and --config, and --run-id unless run_id_help is None (commands that read a
+    past run say which one they default to)."""
     parser.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
     parser.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
-    parser.add_argument("--run-id", help="run id (default: a new one); re-using one replaces that run's output")
+    if run_id_help is not None:
+        parser.add_argument("--run-id", help=run_id_help)
 
 
 def require_path(path: str | None, what: str) -> Path:

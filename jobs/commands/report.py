@@ -3,15 +3,15 @@
 `--screenshot PNG` also renders the page in headless Chromium and checks its plots."""
 from __future__ import annotations
 
+from jobs.commands.common import add_lake_options
+
 import argparse
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="write the run report (HTML) and the dataset card (Markdown)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
-    p.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
-    p.add_argument("--run-id", help="run to report (default: the latest run in ops/runs)")
+    add_lake_options(p, run_id_help="run to report (default: the latest run in ops/runs)")
     p.add_argument("--no-card", action="store_true", help="write only the run report")
     p.add_argument("--screenshot", metavar="PNG", help="render the report in headless Chromium into PNG and check it")
     p.set_defaults(handler=handle)

@@ -1,14 +1,15 @@
 """`codemill tokenizer train`: train the byte-level BPE on gold/training_docs (FACTS §9)."""
 from __future__ import annotations
 
+from jobs.commands.common import add_lake_options
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("tokenizer", help="train the byte-level BPE tokenizer on gold/training_docs")
     sub = p.add_subparsers(dest="tokenizer_command", metavar="COMMAND")
     sub.required = True
     train = sub.add_parser("train", help="train and save it under <lake>/tokenizer (transformers format)")
-    train.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
-    train.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
+    add_lake_options(train, run_id_help=None)
     train.add_argument("--vocab-size", type=int, help="vocabulary size incl. special tokens (default: tokenizer.vocab_size)")
     train.add_argument("--min-frequency", type=int, help="minimum pair frequency to merge (default: tokenizer.min_frequency)")
     train.add_argument("--version", type=int, help="gold/training_docs Delta version to train on (default: latest)")
