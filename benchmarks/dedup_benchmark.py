@@ -205,7 +205,7 @@ def signature_cpu_seconds(contents: list[str], batch: int = 1000) -> dict:
 
 # ---- codemill --------------------------------------------------------------------------------------
 
-def codemill_dedup(spark, docs: list[dict], lake_dir: Path, run_id: str, verify: bool = False):
+def codemill_dedup(spark, docs: list[dict], lake_dir: Path, run_id: str, dedup_overrides: dict | None = None):
     import argparse as ap
     import datetime as dt
 
@@ -220,8 +220,10 @@ def codemill_dedup(spark, docs: list[dict], lake_dir: Path, run_id: str, verify:
              "stars": 0, "source": "bench", "run_id": "bench", "ingested_at": dt.datetime(2024, 1, 1)} for d in docs]
     lake = Lake(spark, lake_dir)
     lake.overwrite(spark.createDataFrame(rows, table("bronze/files").schema).repartition(8), "bronze/files")
-    ctx = StageContext(spark=spark, lake=lake, config=load_config(), run_id=run_id,
-                       args=ap.Namespace(incremental=False, verify=verify or None, threshold=None))
+    config = load_config()
+    config["dedup"].update(dedup_overrides or {})
+    ctx = StageContext(spark=spark, lake=lake, config=config, run_id=run_id,
+                       args=ap.Namespace(incremental=False, verify=None, threshold=None))
     t0 = time.perf_counter()
     result = execute_stage(ctx, dedup.STAGE, dedup.run)
     seconds = time.perf_counter() - t0
@@ -240,7 +242,18 @@ def main(argv=None) -> int:
     ap.add_argument("--output", help="write the figures as JSON here")
     ap.add_argument("--download-only", action="store_true")
     ap.add_argument("--skip-eval", action="store_true", help="skip the exact-Jaccard ground truth")
+    ap.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
+                    help="codemill's exact-Jaccard check of candidate edges (default: dedup.verify from config)")
+    ap.add_argument("--bands", type=int, help="codemill's LSH bands (with --rows; default: from the config)")
+    ap.add_argument("--rows", type=int, help="codemill's rows per band (with --bands)")
     args = ap.parse_args(argv)
+    overrides = {"threshold": args.threshold}
+    if args.verify is not None:
+        overrides["verify"] = args.verify
+    if bool(args.bands) != bool(args.rows):
+        ap.error("--bands and --rows go together")
+    if args.bands:
+        overrides.update(bands=args.bands, rows=args.rows)
 
     archives = download()
     if args.download_only:
@@ -265,12 +278,14 @@ def main(argv=None) -> int:
     work.mkdir(parents=True)
 
     # warm-up on a small slice (JVM, Python workers), not timed
-    codemill_dedup(spark, docs[:200], work / "warmup", "warmup")
+    codemill_dedup(spark, docs[:200], work / "warmup", "warmup", overrides)
 
-    cm_labels, cm_seconds, cm_result = codemill_dedup(spark, docs, work / "full", "bench-full")
+    cm_labels, cm_seconds, cm_result = codemill_dedup(spark, docs, work / "full", "bench-full", overrides)
     print(f"codemill: {cm_seconds:.1f}s  {len(docs) / cm_seconds:.1f} files/s  "
           f"({cm_result.rejected_by_reason.get('near_duplicate', 0)} near duplicates removed; "
-          f"{cm_result.metrics.get('bands')}×{cm_result.metrics.get('rows')} bands)", flush=True)
+          f"{cm_result.metrics.get('bands')}×{cm_result.metrics.get('rows')} bands"
+          f"{', verified: false-positive rate ' + str(cm_result.metrics['verify_false_positive_rate']) if 'verify_false_positive_rate' in cm_result.metrics else ''})",
+          flush=True)
     ref_labels, ref_seconds, ref_info = reference_dedup(contents, args.threshold, args.cores)
     ref_removed = len(ref_labels) - len(set(ref_labels.values()))
     print(f"reference (datasketch + Pool({args.cores}) + union-find): {ref_seconds:.1f}s  "
@@ -306,7 +321,7 @@ def main(argv=None) -> int:
             scaling.append((len(docs), cm_seconds))
             continue
         sub = docs[: max(1, int(len(docs) * frac))]
-        _, secs, _ = codemill_dedup(spark, sub, work / f"scale-{frac}", f"bench-{frac}")
+        _, secs, _ = codemill_dedup(spark, sub, work / f"scale-{frac}", f"bench-{frac}", overrides)
         scaling.append((len(sub), secs))
     print("codemill scaling (files, seconds, files/s):")
     for n, secs in sorted(scaling):

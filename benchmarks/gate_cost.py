@@ -104,8 +104,7 @@ def main() -> int:
         report = run_gate(ctx.lake, ctx.config, stage, ctx.run_id, raise_on_failure=False)
         gate_s = time.perf_counter() - t
         rows.append((stage, result.rows_in, result.rows_kept, stage_s, gate_s, len(report.rows), len(report.failures)))
-        print(f"{stage}: stage {stage_s:.1f}s, gate {gate_s:.1f}s ({len(report.rows)} expectations, "
-              f"{len(report.failures)} failed)", flush=True)
+        print(f"{stage}: stage {stage_s:.1f}s; {report.summary()}", flush=True)
         for f in report.failures:
             print(f"   FAILED {f.table_name} {f.expectation}: {f.unexpected_count} ({f.detail})")
 

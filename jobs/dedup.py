@@ -1,6 +1,6 @@
 """Dedup stage: exact (content hash) then near (MinHash LSH + connected components).
 
-    spark-submit jobs/dedup.py --lake DIR [--incremental] [--verify] [--threshold 0.7]
+    spark-submit jobs/dedup.py --lake DIR [--incremental] [--no-verify] [--threshold 0.7]
 
 Input: silver/filtered (or silver/selected, or bronze/files when the optional stages before
 dedup have not run). Outputs:
@@ -23,7 +23,8 @@ Near dedup (FACTS §4.3): signatures are computed per Arrow batch with numpy
 so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the connected
 components of those edges, computed in Spark by alternating large-star / small-star
 (Kiveris et al., "Connected Components in MapReduce and Beyond", 2014) until every
-component is a star around its minimum node. `--verify` drops candidate edges whose exact
+component is a star around its minimum node. Verification (dedup.verify, on by default;
+`--no-verify` turns it off) drops candidate edges whose exact
 Jaccard (64-bit shingle hashes) is below the threshold and reports the share it dropped
 (ops/runs metrics verify_false_positive_rate). It checks the star edges, i.e. each member
 against its bucket's minimum: a member similar to another member but not to the minimum
@@ -46,6 +47,7 @@ if __name__ == "__main__":
     _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
     _sys.path.insert(0, _os.path.dirname(_here))
 
+import argparse
 import shutil
 import sys
 import time
@@ -68,8 +70,8 @@ def settings(ctx: StageContext) -> dict:
     args = ctx.args
     if getattr(args, "threshold", None) is not None:
         cfg["threshold"] = args.threshold
-    if getattr(args, "verify", None):
-        cfg["verify"] = True
+    if getattr(args, "verify", None) is not None:
+        cfg["verify"] = bool(args.verify)
     cfg["incremental"] = bool(getattr(args, "incremental", False) or cfg.get("incremental", False))
     t = float(cfg["threshold"])
     if not 0.0 < t < 1.0:
@@ -88,8 +90,9 @@ def settings(ctx: StageContext) -> dict:
 def add_arguments(parser) -> None:
     parser.add_argument("--incremental", action="store_true",
                         help="reuse stored MinHash signatures; compute only those of new or changed files")
-    parser.add_argument("--verify", action="store_true", default=None,
-                        help="drop LSH candidate pairs whose exact Jaccard is below the threshold")
+    parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
+                        help="drop LSH candidate pairs whose exact Jaccard is below the threshold "
+                             "(default from config: on)")
     parser.add_argument("--threshold", type=float, help="Jaccard threshold (default from config: 0.7)")
 
 

@@ -20,15 +20,23 @@ from pathlib import Path
 SCALA = "2.12"
 DELTA_VERSION = "3.3.2"
 SPARK_NLP_VERSION = "5.5.3"
+# Spark NLP's model classes (e.g. BertClassification, used by BertForTokenClassification)
+# name TensorFlow Java types in their method signatures. Spark Java-serializes the model's
+# broadcast with its class descriptor, which resolves those signatures, so even the ONNX
+# engine fails at task serialization ("NoClassDefFoundError:
+# org/tensorflow/ndarray/buffer/IntDataBuffer") unless these classes are on the classpath.
+# The pure-Java API jars from Maven Central are enough: nothing of TensorFlow is ever run,
+# and its native library (javacpp) is excluded below.
+TENSORFLOW_API = ("org.tensorflow:ndarray:0.3.3", "org.tensorflow:tensorflow-core-api:0.4.0")
 PACKAGES = (
     f"io.delta:delta-spark_{SCALA}:{DELTA_VERSION}",
     f"com.johnsnowlabs.nlp:spark-nlp_{SCALA}:{SPARK_NLP_VERSION}",
-)
+) + TENSORFLOW_API
 # Spark NLP declares native back-ends that are published only in John Snow Labs' own
 # repository, not on Maven Central. codemill uses the rule annotators and the ONNX path,
 # which do not need them.
 EXCLUDES = tuple(f"com.johnsnowlabs.nlp:{name}_{SCALA}" for name in
-                 ("tensorflow-cpu", "jsl-llamacpp-cpu", "jsl-openvino-cpu"))
+                 ("tensorflow-cpu", "jsl-llamacpp-cpu", "jsl-openvino-cpu")) + ("org.bytedeco:javacpp",)
 
 # Sized for a 2-core / 24 GB laptop; every value can be overridden with --conf or
 # spark-defaults.conf on a real cluster (a value already set in the conf wins).
@@ -75,6 +83,7 @@ def cached_jars() -> list[str] | None:
 def _remember_jars(spark) -> None:
     resolved = spark.sparkContext.getConf().get("spark.jars", "")
     jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j.endswith(".jar")]
+    jars = list(dict.fromkeys(jars))  # spark.jars can name a jar twice (file: URI and path)
     if jars:
         manifest = _manifest_path()
         manifest.parent.mkdir(parents=True, exist_ok=True)

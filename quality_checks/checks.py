@@ -165,34 +165,55 @@ def lineage_appeared(env: Env) -> CheckOutcome:
 
 # ---- per-table aggregates ----------------------------------------------------------------
 
+def _filter_violations(env: Env):
+    """One pass for every filter rule: (the table joined to its extensions' limits, the
+    violation condition per rule, violations per rule, extensions with a limit per rule).
+
+    Distinct extensions are few: each one's thresholds are resolved in Python, joined back as
+    a small broadcast table, and all rules are counted in a single aggregate (cached on env,
+    so the five checks cost one scan)."""
+    from pyspark.sql import functions as F
+
+    if "filter_violations" in env.cache:
+        return env.cache["filter_violations"]
+    rules = [r for r, (column, _side) in settings.METRIC_RULES.items() if column in env.df.columns]
+    extensions = [r[0] for r in env.df.select("extension").distinct().collect()]
+    thresholds = {e: settings.thresholds_for(env.config, e) for e in extensions}
+    limited = {rule: sum(thresholds[e][rule] is not None for e in extensions) for rule in rules}
+    lim = env.df.sparkSession.createDataFrame(
+        [(e, *[None if thresholds[e][r] is None else float(thresholds[e][r]) for r in rules]) for e in extensions],
+        ", ".join(["ext string"] + [f"limit_{r} double" for r in rules]))
+    joined = env.df.join(F.broadcast(lim), env.df["extension"].eqNullSafe(lim["ext"]))
+    conditions = {}
+    for rule in rules:
+        column, side = settings.METRIC_RULES[rule]
+        value, limit = F.col(column), F.col(f"limit_{rule}")
+        beyond = (value > limit) if side == "max" else (value < limit)
+        conditions[rule] = limit.isNotNull() & (beyond | value.isNull())
+    counts = {}
+    if rules and extensions:
+        row = joined.agg(*[F.sum(c.cast("long")).alias(r) for r, c in conditions.items()]).collect()[0]
+        counts = {r: int(row[r] or 0) for r in rules}
+    env.cache["filter_violations"] = (joined, conditions, counts, limited)
+    return env.cache["filter_violations"]
+
+
 def filter_threshold_check(rule: str) -> AggregateCheck:
     column, side = settings.METRIC_RULES[rule]
 
     def check(env: Env) -> CheckOutcome:
-        from pyspark.sql import functions as F
-
         if not settings.filter_configured(env.config):
             return CheckOutcome(None, [], "skipped: no filter thresholds in config")
         if column not in env.df.columns:
             return CheckOutcome(None, [], f"skipped: {env.table_name} has no {column} column")
-        # Distinct extensions are few: resolve each one's threshold in Python, join them back
-        # as a small broadcast table, and count violations in one aggregate.
-        extensions = [r[0] for r in env.df.select("extension").distinct().collect()]
-        limits = [(e, settings.thresholds_for(env.config, e)[rule]) for e in extensions]
-        limits = [(e, float(v)) for e, v in limits if v is not None]
-        if not limits:
+        joined, conditions, counts, limited = _filter_violations(env)
+        if not limited.get(rule):
             return CheckOutcome(0, [], f"rule {rule} applies to none of the extensions present")
-        spark = env.df.sparkSession
-        lim = spark.createDataFrame(limits, "ext string, limit double")
-        joined = env.df.join(F.broadcast(lim), env.df["extension"].eqNullSafe(lim["ext"]))
-        bad_cond = (F.col(column) > F.col("limit")) if side == "max" else (F.col(column) < F.col("limit"))
-        bad_cond = bad_cond | F.col(column).isNull()
-        bad = joined.where(bad_cond)
-        n = bad.count()
+        n = counts[rule]
         word = "above its maximum" if side == "max" else "below its minimum"
-        return CheckOutcome(n, env.ids(bad) if n else [],
+        return CheckOutcome(n, env.ids(joined.where(conditions[rule])) if n else [],
                             f"{n} kept files have {column} {word} for their extension "
-                            f"({len(limits)} extensions checked)")
+                            f"({limited[rule]} extensions checked)")
 
     return AggregateCheck(f"filter_threshold.{rule}",
                           f"kept files satisfy the {rule} threshold of their extension (config filter)", check)

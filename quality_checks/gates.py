@@ -48,6 +48,11 @@ class GateReport:
     rows: list[ResultRow] = field(default_factory=list)
     seconds: float = 0.0
     docs_index: str | None = None
+    # where the time went: native expectations (GX on Spark), aggregate checks, recording, Data Docs
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, phase: str, started: float) -> None:
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + time.perf_counter() - started
 
     @property
     def failures(self) -> list[ResultRow]:
@@ -59,8 +64,10 @@ class GateReport:
 
     def summary(self) -> str:
         skipped = sum(r.skipped for r in self.rows)
+        phases = ", ".join(f"{k} {v:.1f}s" for k, v in self.phase_seconds.items())
         return (f"gate {self.stage} (run {self.run_id}): {len(self.rows)} expectations, "
-                f"{len(self.failures)} failed, {skipped} skipped, {self.seconds:.1f}s")
+                f"{len(self.failures)} failed, {skipped} skipped, {self.seconds:.1f}s"
+                + (f" ({phases})" if phases else ""))
 
     def message(self) -> str:
         lines = [f"data-quality gate failed after stage {self.stage} (run {self.run_id}):"]
@@ -239,17 +246,25 @@ def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise
             from pyspark import StorageLevel
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            started = time.perf_counter()
             report.rows += _validate_native(context, table_name, df, config, sample_n, version)
+            report.timed("expectations", started)
+            started = time.perf_counter()
             env = agg.Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage, run_id=run_id,
                           sample_n=sample_n)
             report.rows += _validate_aggregates(context, table_name, env, version)
+            report.timed("aggregate checks", started)
         finally:
             if cache:
                 df.unpersist()
+    started = time.perf_counter()
     write_results(lake, lake.spark, report)
+    report.timed("recording", started)
     if docs:
+        started = time.perf_counter()
         index = build_docs(context)
         report.docs_index = str(index) if index else None
+        report.timed("data docs", started)
     report.seconds = time.perf_counter() - t0
     if log:
         log(report.summary())
@@ -259,8 +274,19 @@ def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise
 
 
 def gate_after_stage(ctx, stage: str, result=None) -> GateReport:
-    """`after_stage` hook for jobs.pipeline.run_pipeline: the stage's gate on this run."""
+    """`after_stage` hook for jobs.pipeline.run_pipeline: the stage's gate on this run.
+    Data Docs are not rebuilt here (each rebuild renders every stored validation): the
+    caller builds them once when the run ends (`build_lake_docs`)."""
     if stage not in settings.STAGE_TABLES:
         ctx.log(f"gate: no suite for stage {stage}; not checked")
         return GateReport(stage=stage, run_id=ctx.run_id)
-    return run_gate(ctx.lake, ctx.config, stage, ctx.run_id, log=ctx.log)
+    return run_gate(ctx.lake, ctx.config, stage, ctx.run_id, docs=False, log=ctx.log)
+
+
+def build_lake_docs(lake) -> str | None:
+    """Rebuild the lake's Data Docs from every stored gate result; the index path (None when
+    no gate has run in this lake)."""
+    if not (lake.root / "gx").is_dir():
+        return None
+    index = build_docs(get_context(lake.root))
+    return str(index) if index else None

@@ -35,6 +35,9 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Airflow queues an asset-scheduled DAG only if it is not paused, and new DAGs start
+        # paused by default: the training DAG must be live for the asset to trigger it.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         # The spark_default connection: Spark local mode (docs/airflow.md).
         "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": "local[2]"}),
@@ -203,7 +206,8 @@ def test_training_dag_is_scheduled_on_the_curation_asset(bag):
 # Runs DAGs with dag.test() (Airflow 3.3.2: serializes the DAG, syncs the dags-folder bundle,
 # i.e. both DAGs, to the metadata DB, and runs each task in-process), then reads the run's
 # state, task states, asset events and the training DAG's queue from the metadata DB.
-# dag.test() returns normally when a task fails: the DagRun state is what tells.
+# dag.test() returns normally when a task fails: the DagRun state is what tells. Each task's
+# own output (e.g. a failed gate's message) is relayed to the harness's stdout.
 RUN_DAGS = """
     import json, sys, time
     from airflow import settings
@@ -229,6 +233,7 @@ RUN_DAGS = """
         dr = dag.test(run_conf=run["conf"])
         seconds = time.time() - t0
         with settings.Session() as s:
+            # Read the queue before the next run: starting a DAG run may consume its row.
             state = s.scalar(select(DagRun.state).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == dr.run_id))
             tis = {ti.task_id: ti.state for ti in s.scalars(select(TaskInstance).where(
                 TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id))}
@@ -273,11 +278,14 @@ def test_curation_dag_for_real_gate_failure_stops_it_and_success_publishes_gold_
     spec = {"dags_folder": str(DAGS), "runs": [
         {"dag_id": "codemill_curation", "conf": {**common, "lake": str(bad_lake), "data_docs": False}},
         {"dag_id": "codemill_curation", "conf": {**common, "lake": str(good_lake), "data_docs": True}},
+        # No conf: the training DAG must find the version in the asset event the clean run emitted.
+        {"dag_id": "codemill_training", "conf": {}},
     ]}
     log = tmp_path / "harness.log"
-    failed, passed = run_airflow_python(home, RUN_DAGS, json.dumps(spec), timeout=3600, log=log)
+    failed, passed, trained = run_airflow_python(home, RUN_DAGS, json.dumps(spec), timeout=3600, log=log)
     print(f"airflow db migrate {migrate_s:.0f}s; failing run {failed['seconds']:.0f}s; "
-          f"full run {passed['seconds']:.0f}s; total {time.time() - t0:.0f}s (log: {log})")
+          f"full run {passed['seconds']:.0f}s; training run {trained['seconds']:.0f}s; "
+          f"total {time.time() - t0:.0f}s (log: {log})")
 
     # 1. The corrupted lake: ingest ran, its gate failed, nothing after it ran, no asset event,
     #    so the training DAG was not queued.
@@ -288,8 +296,10 @@ def test_curation_dag_for_real_gate_failure_stops_it_and_success_publishes_gold_
     assert failed["tasks"]["publish_gold_tokens"] == "upstream_failed"
     assert failed["gold_token_events"] == []
     assert "codemill_training" not in failed["queued_dags"]
-    # Known gap (issue 8 stays open): the gate task's own output, which names the bad value, does
-    # not reach this harness log under dag.test(); checked by tests/test_quality_gates.py instead.
+    # The gate task's output (dag.test() relays it to the harness's stdout) names the table,
+    # the expectation, the failing-row count and the id of the bad row.
+    assert ("bronze/quarantine: expect_column_values_to_be_in_set(reason): 1 failing rows; "
+            "e.g. corrupted-by-test") in log.read_text(errors="replace")
 
     # 2. The clean lake: every stage and gate passed, gold/tokens exists, and its Delta version
     #    is in the asset event that queued the training DAG.
@@ -303,8 +313,18 @@ def test_curation_dag_for_real_gate_failure_stops_it_and_success_publishes_gold_
     assert event["extra"]["version"] == tokens.version()
     assert event["extra"]["lake"] == str(good_lake.resolve())
     assert event["extra"]["versions"]["gold/training_docs"] == DeltaTable(str(good_lake / "gold" / "training_docs")).version()
-    # Known gap (issue 8 stays open): under dag.test() in Airflow 3.3.2 the asset event was
-    # recorded but no AssetDagRunQueue row for codemill_training appeared; not yet explained.
+    assert "codemill_training" in passed["queued_dags"], passed["queued_dags"]
     # Every gate ran on this run's id and recorded its results.
     dq = DeltaTable(str(good_lake / "ops" / "dq_results")).to_pyarrow_table().to_pylist()
     assert dq, "ops/dq_results is empty"
+
+    # 3. The training DAG: trained on exactly the version in that asset event (a CPU smoke run:
+    #    tiny model, DeepSpeed ZeRO-2 through the deepspeed launcher) and recorded the lineage.
+    assert trained["state"] == "success", trained
+    assert set(trained["tasks"].values()) == {"success"}, trained["tasks"]
+    out = good_lake.resolve() / "runs" / f"train-gold-tokens-v{event['extra']['version']}"
+    lineage = json.loads((out / "airflow_lineage.json").read_text())
+    assert lineage["gold_tokens"]["version"] == tokens.version()
+    assert lineage["curation_airflow_run_id"] == passed["run_id"]
+    assert json.loads((out / "lineage.json").read_text())["table_version"] == tokens.version()
+    assert lineage["checkpoint"] and (out / "hf").is_dir()

@@ -1,4 +1,4 @@
-"""`codemill dedup`: the dedup stage alone (exact + near; --incremental, --verify)."""
+"""`codemill dedup`: the dedup stage alone (exact + near; --incremental, --no-verify)."""
 from __future__ import annotations
 
 import argparse

@@ -62,6 +62,10 @@ def _train_tiny_model(ctx, steps: int) -> None:
 def _write_reports(ctx) -> None:
     """The run report and the dataset card (quality_checks/), their paths printed."""
     from quality_checks.card import build_card
+    from quality_checks.gates import build_lake_docs
     from quality_checks.report import build_report
+    docs = build_lake_docs(ctx.lake)
+    if docs:
+        print(f"data docs: {docs}")
     print(f"run report: {build_report(ctx.lake, ctx.run_id)}")
     print(f"dataset card: {build_card(ctx.lake, ctx.config)}")
