@@ -49,6 +49,11 @@ LOCAL_DEFAULTS = {
     "spark.sql.execution.arrow.maxRecordsPerBatch": "1000",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
+    # Spark NLP's onnxruntime (pii.model_backend: sparknlp) runs 6 threads per task by
+    # default; with one task per core that oversubscribes a small machine several times over
+    # (benchmarks/pii_model_backends.py: 120 s vs 18.7 s). One thread per task; raise it on
+    # executors with spare cores per task.
+    "spark.jsl.settings.onnx.intraOpNumThreads": "1",
 }
 REQUIRED = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",

@@ -236,12 +236,16 @@ def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise
     t0 = time.perf_counter()
     run_id = run_id or latest_run_id(lake, stage)
     sample_n = settings.quality(config)["sample_ids"]
-    context = get_context(lake.root)
     report = GateReport(stage=stage, run_id=run_id)
+    started = time.perf_counter()
+    context = get_context(lake.root)
+    report.timed("gx context", started)
     cache = settings.quality(config)["cache_tables"]
     for table_name in tables:
+        started = time.perf_counter()
         version = lake.version(table_name)
         df = lake.read(table_name, version)  # every expectation sees the same snapshot
+        report.timed("snapshot", started)
         if cache:
             from pyspark import StorageLevel
             df = df.persist(StorageLevel.MEMORY_AND_DISK)

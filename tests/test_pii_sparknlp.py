@@ -74,3 +74,25 @@ def test_postprocess_matches_transformers_path(spark, exported):
     ref = ModelDetector(str(hf)).detect_batch(texts)
     assert got == sorted((i, s.start, s.end, s.type) for i, spans in enumerate(ref) for s in spans)
     assert (0, 0, 18, "NAME") in got  # the closing quote is trimmed, as in the transformers path
+
+
+def test_stage_with_the_sparknlp_backend(make_ctx, tmp_lake, tmp_path, exported):
+    """pii.model_backend: sparknlp — the stage exports the model once, runs it in Spark NLP and
+    merges its spans with the rule tier's in the same redaction as the transformers path."""
+    hf, _ = exported
+    repo = tmp_path / "repos" / "alice__tools"
+    repo.mkdir(parents=True)
+    (repo / "a.py").write_text("ada lovelace\n")
+    (repo / "b.py").write_text('k = "AKIAQWERTYUIOP123456"\n')
+    from jobs import ingest
+    from jobs import pii as stage
+    ingest.run(make_ctx(tmp_lake, input=str(tmp_path / "repos"), input_format="repos"))
+    ctx = make_ctx(tmp_lake, config_overrides={"pii": {"model_path": str(hf), "model_backend": "sparknlp"}})
+    result = stage.run(ctx)
+    assert result.metrics["model_tier"] == "on" and result.metrics["model_backend"] == "sparknlp"
+    assert list((ctx.lake.root / "_models").glob("sparknlp-*/model.onnx"))
+    found = {(r["detector"], r["type"]) for r in ctx.lake.read("silver/pii_findings").collect()}
+    assert ("model", "NAME") in found and ("aws_access_key_id", "KEY") in found
+    contents = {r["path"]: r["content"] for r in ctx.lake.read("silver/redacted").collect()}
+    assert contents["a.py"] == "<NAME>\n"
+    assert contents["b.py"].startswith('k = "<KEY>"')

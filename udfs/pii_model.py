@@ -3,14 +3,11 @@ FACTS §5.1/§5.3) run with transformers on batches of files. No Spark import: j
 calls `ModelDetector.detect_batch` from inside a pandas UDF, loading the model once per
 Python worker (`get_detector` caches it per path).
 
-Why transformers in a pandas UDF and not Spark NLP's BertForTokenClassification: Spark NLP
-5.5.3 imports a Hugging Face model only through its TensorFlow, ONNX or OpenVINO back-ends.
-The TensorFlow and OpenVINO native jars are not on Maven Central (jobs/session.py EXCLUDES),
-and the ONNX path needs an ONNX export of the model: torch.onnx.export (torch 2.13) raised
-"Module onnx is not installed" here, and `onnx` is not a dependency of this project, so the
-Spark NLP path could not be loaded and was NOT measured against this one. The transformers
-path loads the model directly from its folder and runs batched inference (512-token windows,
-FACTS §5.3) in each worker.
+This is the default back-end (pii.model_backend: transformers): it loads the model and its
+own tokenizer directly from the folder (any tokenizer, StarPII's included) and runs batched
+inference in 512-token windows (FACTS §5.3) in each worker. The other back-end runs the same
+model exported to ONNX inside Spark NLP (udfs/pii_sparknlp.py); jobs/pii.py gives the
+measured trade-off between the two.
 
 Post-processing (FACTS §5.1): AMBIGUOUS is ignored; entities of ≤ 3 characters are ignored;
 NAME only with ≥ 2 words; KEY only if longer than 8 characters and high-entropy; USERNAME is

@@ -28,11 +28,16 @@ window a row; offsets are mapped back to the file afterwards.
 Offsets: Spark NLP annotations are Java String indices (UTF-16 units) with an INCLUSIVE end;
 codemill spans are Python code-point indices with an exclusive end. `_to_code_points`
 converts (only rows holding characters outside the BMP need it).
+
+Session requirements (jobs/session.py): the pure-Java TensorFlow API jars (TENSORFLOW_API)
+must be on the classpath even for ONNX, or tasks fail to serialize with NoClassDefFoundError
+org/tensorflow/ndarray/buffer/IntDataBuffer. Spark NLP's onnxruntime uses 6 intra-op threads
+per task unless `spark.jsl.settings.onnx.intraOpNumThreads` is set when the session starts;
+on a small machine that oversubscribes the cores badly (benchmarks/pii_model_backends.py).
 """
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # names BertClassification feeds
@@ -72,6 +77,16 @@ def _write_assets(tokenizer, id2label: dict[int, str], assets: Path) -> None:
     (assets / "labels.txt").write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
 
 
+def _check_wordpiece(tokenizer) -> None:
+    """Spark NLP's BertForTokenClassification always re-tokenizes with WordPiece over
+    vocab.txt; a model whose tokenizer is BPE (e.g. a StarEncoder-based one) would be fed
+    wrong ids without any error, so refuse it here."""
+    model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+    if type(model).__name__ != "WordPiece":
+        raise ValueError(f"Spark NLP's BertForTokenClassification needs a WordPiece tokenizer, "
+                         f"this model's is {type(model).__name__}")
+
+
 def _lowercases(tokenizer) -> bool:
     """Whether the Hugging Face tokenizer lowercases (uncased BERT): Spark NLP must then run
     with caseSensitive=False, or every capitalised word piece becomes [UNK]."""
@@ -84,13 +99,14 @@ def _lowercases(tokenizer) -> bool:
 def export_for_sparknlp(hf_folder: str | Path, out_folder: str | Path) -> Path:
     """Export a Hugging Face BertForTokenClassification folder to the layout Spark NLP's
     `BertForTokenClassification.loadSavedModel(out_folder, spark)` loads with ONNX."""
-    import onnx
+    import onnx  # noqa: F401  (torch.onnx.export needs it; fail before the model is loaded)
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     hf_folder, out = Path(hf_folder), Path(out_folder)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(hf_folder)
+    _check_wordpiece(tokenizer)
     # eager attention: the SDPA kernel path traces into ops the legacy exporter handles less well
     model = AutoModelForTokenClassification.from_pretrained(hf_folder, attn_implementation="eager").eval()
     id2label = {int(k): v for k, v in model.config.id2label.items()}
