@@ -61,16 +61,15 @@ INPUTS = ["silver/deduped", "silver/filtered", "silver/selected", "bronze/files"
 OUTPUT, FINDINGS = "silver/redacted", "silver/pii_findings"
 FINDING_COLS = ("f_type", "f_start", "f_end", "f_detector")
 
+BACKENDS = ("transformers", "sparknlp")
+MODEL_SPANS = "_model_spans"  # (start, end, type) structs of the sparknlp back-end, per file
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--model-path", help="token-classification model folder (overrides pii.model_path)")
     parser.add_argument("--model-backend", choices=BACKENDS,
                         help="run the model with transformers in Python workers or Spark NLP in the JVM "
                              "(overrides pii.model_backend; default transformers)")
-
-
-BACKENDS = ("transformers", "sparknlp")
-MODEL_SPANS = "_model_spans"  # (start, end, type) structs of the sparknlp back-end, per file
 
 
 def settings(ctx: StageContext) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from jobs.stage import UserError, now_utc
@@ -51,8 +52,14 @@ class GateReport:
     # where the time went: native expectations (GX on Spark), aggregate checks, recording, Data Docs
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
-    def timed(self, phase: str, started: float) -> None:
-        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + time.perf_counter() - started
+    @contextmanager
+    def phase(self, name: str):
+        """Add the time spent inside the block to phase `name`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phase_seconds[name] = self.phase_seconds.get(name, 0.0) + time.perf_counter() - started
 
     @property
     def failures(self) -> list[ResultRow]:
@@ -237,38 +244,31 @@ def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise
     run_id = run_id or latest_run_id(lake, stage)
     sample_n = settings.quality(config)["sample_ids"]
     report = GateReport(stage=stage, run_id=run_id)
-    started = time.perf_counter()
-    context = get_context(lake.root)
-    report.timed("gx context", started)
+    with report.phase("gx context"):
+        context = get_context(lake.root)
     cache = settings.quality(config)["cache_tables"]
     for table_name in tables:
-        started = time.perf_counter()
-        version = lake.version(table_name)
-        df = lake.read(table_name, version)  # every expectation sees the same snapshot
-        report.timed("snapshot", started)
+        with report.phase("snapshot"):
+            version = lake.version(table_name)
+            df = lake.read(table_name, version)  # every expectation sees the same snapshot
         if cache:
             from pyspark import StorageLevel
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            started = time.perf_counter()
-            report.rows += _validate_native(context, table_name, df, config, sample_n, version)
-            report.timed("expectations", started)
-            started = time.perf_counter()
-            env = agg.Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage, run_id=run_id,
-                          sample_n=sample_n)
-            report.rows += _validate_aggregates(context, table_name, env, version)
-            report.timed("aggregate checks", started)
+            with report.phase("expectations"):
+                report.rows += _validate_native(context, table_name, df, config, sample_n, version)
+            with report.phase("aggregate checks"):
+                env = agg.Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage,
+                              run_id=run_id, sample_n=sample_n)
+                report.rows += _validate_aggregates(context, table_name, env, version)
         finally:
             if cache:
                 df.unpersist()
-    started = time.perf_counter()
-    write_results(lake, lake.spark, report)
-    report.timed("recording", started)
+    with report.phase("recording"):
+        write_results(lake, lake.spark, report)
     if docs:
-        started = time.perf_counter()
-        index = build_docs(context)
-        report.docs_index = str(index) if index else None
-        report.timed("data docs", started)
+        with report.phase("data docs"):
+            report.docs_index = _docs_index(context)
     report.seconds = time.perf_counter() - t0
     if log:
         log(report.summary())
@@ -287,10 +287,14 @@ def gate_after_stage(ctx, stage: str, result=None) -> GateReport:
     return run_gate(ctx.lake, ctx.config, stage, ctx.run_id, docs=False, log=ctx.log)
 
 
+def _docs_index(context) -> str | None:
+    index = build_docs(context)
+    return str(index) if index else None
+
+
 def build_lake_docs(lake) -> str | None:
     """Rebuild the lake's Data Docs from every stored gate result; the index path (None when
     no gate has run in this lake)."""
     if not (lake.root / "gx").is_dir():
         return None
-    index = build_docs(get_context(lake.root))
-    return str(index) if index else None
+    return _docs_index(get_context(lake.root))

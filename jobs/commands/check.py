@@ -6,10 +6,10 @@ such as checking a stage whose tables do not exist. `all` checks every stage who
 exist and says which it skipped."""
 from __future__ import annotations
 
-from jobs.commands.common import add_lake_options
-
 import argparse
 import sys
+
+from jobs.commands.common import add_lake_options
 
 STAGES = ("ingest", "select", "filter", "dedup", "pii", "decontaminate", "format", "tokenize")
 

@@ -3,9 +3,9 @@
 `--screenshot PNG` also renders the page in headless Chromium and checks its plots."""
 from __future__ import annotations
 
-from jobs.commands.common import add_lake_options
-
 import argparse
+
+from jobs.commands.common import add_lake_options
 
 
 def register(subparsers) -> None:
