@@ -24,6 +24,9 @@ TRAIN = str(REPO / "trainer" / "train.py")
 def env():
     e = dict(os.environ)
     e.setdefault("OMP_NUM_THREADS", "1")
+    # What an in-process run earlier in this pytest process left behind must not reach these runs.
+    for var in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        e.pop(var, None)
     e["PYTHONPATH"] = str(REPO)
     return e
 
@@ -166,3 +169,15 @@ def test_train_from_lake_plain_loop_and_ablate(trainer_lake, tmp_path, capsys): 
     assert [r["variant"] for r in rows] == ["full", "half"]
     assert all(r["reference_heldout_loss"] > 0 for r in rows)
     assert "ref held-out" in out
+
+
+def test_inherited_rank_without_rendezvous_is_a_group_of_one():
+    """A process started by one that trained in-process (`codemill run`) inherits RANK=0 and
+    WORLD_SIZE=1 but no MASTER_ADDR; DeepSpeed must still start, not go looking for MPI."""
+    code = ("import deepspeed, torch.distributed as dist; from trainer.train import ensure_launcher_env; "
+            "print(ensure_launcher_env()); deepspeed.init_distributed(); print('world', dist.get_world_size())")
+    e = env()
+    e.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+    done = subprocess.run([PY, "-c", code], env=e, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "(0, 1, 0)" in done.stdout and "world 1" in done.stdout

@@ -94,7 +94,11 @@ def use_bf16(setting) -> bool:
 #    gets a one-process group of its own (DeepSpeed needs one).
 # ---------------------------------------------------------------------------------------------
 def ensure_launcher_env() -> tuple[int, int, int]:
-    if "RANK" not in os.environ:
+    # Launched by `deepspeed`/`torchrun` means a rendezvous address is set. Without one this is a
+    # group of one, even when RANK=0/WORLD_SIZE=1 were inherited from a parent process that
+    # trained in-process (e.g. `codemill run`) and then started this one.
+    launched = "MASTER_ADDR" in os.environ and "RANK" in os.environ
+    if not launched:
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1")
         # A group of one rendezvouses through an in-process store: no TCP port to pick, so two
         # plain runs started at the same moment cannot race for the same one.
