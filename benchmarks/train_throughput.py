@@ -11,14 +11,25 @@ machine load hits both alike. Per token FLOPs = 6·N + 12·L·T·d (N parameters
 embedding once, L layers, T sequence length, d hidden); MFU = FLOPs/s ÷ device peak. The peak
 is `--peak-tflops`, else a table of known GPUs (dense bf16), else (CPU) a measured fp32 matmul
 rate, which is labelled as measured.
+
+`--ranks N` (CPU) compares the two ways of using a machine's cores: the plain loop in one
+process with N× the micro-batch on all cores' threads, against the DeepSpeed engine in N
+data-parallel processes (started with the `deepspeed` launcher, cores/N threads each), each with
+the micro-batch. Both then take the same tokens per optimizer step; the engine's step time is
+the slowest rank's.
+
+    .venv/bin/python benchmarks/train_throughput.py --size tiny --ranks 2 --steps 40   # whole CPU
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,7 +101,8 @@ def run_deepspeed(model, batches, args, device, bf16) -> list[float]:
 
     from trainer.train import deepspeed_config, param_groups
     cfg = {"deepspeed": args.zero_config, "train": {"micro_batch": args.micro_batch, "grad_accum": args.grad_accum},
-           "optim": {"lr": 3e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0}}
+           "optim": {"lr": 3e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0,
+                     "fused": args.ds_adam == "fused"}}
     ds = deepspeed_config(cfg, bf16)
     engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=param_groups(model, 0.1), config=ds)
     engine.train()
@@ -106,7 +118,27 @@ def run_deepspeed(model, batches, args, device, bf16) -> list[float]:
         sync(device)
         times.append(time.perf_counter() - t0)
     engine.destroy()
+    if torch.distributed.get_world_size() > 1:  # a data-parallel step lasts as long as its slowest rank
+        slowest = torch.tensor(times, dtype=torch.float64)
+        torch.distributed.all_reduce(slowest, op=torch.distributed.ReduceOp.MAX)
+        times = slowest.tolist()
     return times[args.warmup:]
+
+
+def run_deepspeed_ranks(argv: list[str], ranks: int) -> list[float]:
+    """One DeepSpeed round in `ranks` processes under the `deepspeed` launcher; their step times."""
+    launcher = str(Path(sys.executable).parent / "deepspeed")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "times.json"
+        cmd = [launcher, "--no_local_rank", "--num_gpus", str(ranks), "--master_port", str(29500 + os.getpid() % 1000),
+               str(Path(__file__).resolve()), *argv, "--worker-out", str(out)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0 or not out.exists():
+            raise SystemExit(f"DeepSpeed ranks failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        return json.loads(out.read_text())
 
 
 def main(argv=None) -> int:
@@ -122,9 +154,17 @@ def main(argv=None) -> int:
     p.add_argument("--micro-batch", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--vocab", type=int, default=None, help="vocab when the model config leaves it null (default 49152)")
+    p.add_argument("--ds-adam", default="fused", choices=["fused", "torch"],
+                   help="the DeepSpeed loop's Adam: DeepSpeed's fused one (the trainer's default, optim.fused) "
+                        "or torch.optim.AdamW (default: %(default)s)")
+    p.add_argument("--ranks", type=int, default=1,
+                   help="CPU: DeepSpeed in this many processes vs the plain loop with this many times the "
+                        "micro-batch in one (default: %(default)s)")
+    p.add_argument("--worker-out", help=argparse.SUPPRESS)  # set for the launched DeepSpeed ranks
     p.add_argument("--bf16", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (TFLOP/s)")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
 
     if args.device == "auto":
@@ -149,15 +189,32 @@ def main(argv=None) -> int:
     n_params = count_params(base)
     fpt = flops_per_token(config, args.seq_len, n_params)
     peak, peak_src = device_peak(device, args.peak_tflops)
-    tokens_per_step = args.micro_batch * args.grad_accum * args.seq_len
+    ranks = max(1, args.ranks)
+    if ranks > 1 and device.type == "cuda":
+        raise SystemExit("--ranks compares processes on a CPU; on GPUs launch the trainer with `deepspeed`")
+    tokens_per_step = ranks * args.micro_batch * args.grad_accum * args.seq_len
     n_batches = (args.warmup + args.steps) * args.grad_accum
-    batches = make_batches(n_batches, args.micro_batch, args.seq_len, config.vocab_size, seed=1)
+    if args.worker_out:  # one launched rank: its own share of the data, one DeepSpeed round
+        rank = torch.distributed.get_rank()
+        batches = make_batches(n_batches, args.micro_batch, args.seq_len, config.vocab_size, seed=1 + rank)
+        times = run_deepspeed(copy.deepcopy(base), batches, args, device, bf16)
+        if rank == 0:
+            Path(args.worker_out).write_text(json.dumps(times))
+        return 0
+    plain_args = copy.copy(args)
+    plain_args.micro_batch = ranks * args.micro_batch  # same tokens per optimizer step as all ranks together
+    plain_batches = make_batches(n_batches, plain_args.micro_batch, args.seq_len, config.vocab_size, seed=1)
+    batches = plain_batches if ranks == 1 else None
 
+    layout = (f"micro-batch {args.micro_batch} x accum {args.grad_accum}" if ranks == 1 else
+              f"plain: micro-batch {plain_args.micro_batch} x accum {args.grad_accum} on "
+              f"{torch.get_num_threads()} threads; DeepSpeed: {ranks} ranks x micro-batch {args.micro_batch} "
+              f"x accum {args.grad_accum}")
     print(f"model {args.size}: {n_params:,} params, {config.n_layer} layers, d={config.n_embd}; seq {args.seq_len}, "
-          f"micro-batch {args.micro_batch} x accum {args.grad_accum} = {tokens_per_step} tokens/step; "
+          f"{layout} = {tokens_per_step} tokens/step; "
           f"device {device} ({torch.get_num_threads()} threads)" + (f" {torch.cuda.get_device_name(device)}"
                                                                      if device.type == "cuda" else "")
-          + f"; bf16={bf16}; DeepSpeed {args.zero_config}")
+          + f"; bf16={bf16}; DeepSpeed {args.zero_config}, {args.ds_adam} Adam")
     print(f"FLOPs/token {fpt:.3e} (6N + 12LTd); peak {peak / 1e12:.2f} TFLOP/s ({peak_src})")
 
     results = {"plain": [], "deepspeed": []}
@@ -166,7 +223,9 @@ def main(argv=None) -> int:
             model = copy.deepcopy(base)
             if name == "plain":
                 model = model.to(device)
-                times = run_plain(model, batches, args, device, bf16)
+                times = run_plain(model, plain_batches, plain_args, device, bf16)
+            elif ranks > 1:
+                times = run_deepspeed_ranks(argv, ranks)
             else:
                 times = run_deepspeed(model, batches, args, device, bf16)
             results[name] += times

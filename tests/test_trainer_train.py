@@ -181,3 +181,19 @@ def test_inherited_rank_without_rendezvous_is_a_group_of_one():
     done = subprocess.run([PY, "-c", code], env=e, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "(0, 1, 0)" in done.stdout and "world 1" in done.stdout
+
+
+def test_deepspeed_adam_choice_follows_optim_fused():
+    """DeepSpeed's fused Adam by default; torch's AdamW when optim.fused is off; the CPU Adam
+    that ZeRO-Offload needs whatever optim.fused says."""
+    from trainer.train import deepspeed_config
+    base = {"train": {"micro_batch": 2, "grad_accum": 1},
+            "optim": {"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0}}
+
+    def torch_adam(zero: str, **optim) -> bool:
+        cfg = {**base, "deepspeed": zero, "optim": {**base["optim"], **optim}}
+        return deepspeed_config(cfg, False)["optimizer"]["params"]["torch_adam"]
+
+    assert torch_adam("zero2") is False
+    assert torch_adam("zero2", fused=False) is True
+    assert torch_adam("zero2_offload", fused=False) is False

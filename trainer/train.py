@@ -222,10 +222,19 @@ def deepspeed_config(cfg: dict, bf16: bool) -> dict:
         "fp16": {"enabled": False},
         "optimizer": {"type": "AdamW", "params": {
             "lr": o["lr"], "betas": list(o["betas"]), "eps": o["eps"], "weight_decay": o["weight_decay"],
-            # torch's AdamW unless offloading (then DeepSpeedCPUAdam, which ZeRO-Offload requires)
-            "torch_adam": not offload}},
+            # optim.fused (default): DeepSpeed's own multi-tensor Adam (FusedAdam; on a CPU host
+            # DeepSpeed compiles its C++ version on first use) — one kernel over ZeRO's flat
+            # partition, which is what lets the engine keep up with a plain loop on a tiny model
+            # (benchmarks/train_throughput.py). With offload DeepSpeedCPUAdam is used either way.
+            "torch_adam": not offload and not bool(o.get("fused", True))}},
         "zero_allow_untested_optimizer": True,
     })
+    zero = ds.get("zero_optimization", {})
+    if not torch.cuda.is_available() and zero.get("stage", 0) in (1, 2):
+        # Both settings serve GPUs (overlap on a side stream, one buffer against fragmentation);
+        # on a CPU each is one more copy of every gradient per step (-5% tokens/s on the tiny
+        # model, benchmarks/train_throughput.py), so CPU runs turn them off.
+        zero.update(overlap_comm=False, contiguous_gradients=False)
     return ds
 
 
