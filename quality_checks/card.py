@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 from quality_checks import settings
+from quality_checks.gates import latest_results
 
 FINAL_CANDIDATES = ("gold/files", "silver/redacted", "silver/deduped", "silver/filtered", "silver/selected",
                     "bronze/files")
@@ -217,7 +218,7 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
     # Quality gates.
     md += ["## Data-quality gates", ""]
     if lake.exists("ops/dq_results"):
-        rows = lake.read("ops/dq_results").groupBy("stage", "run_id").agg(
+        rows = latest_results(lake).groupBy("stage", "run_id").agg(
             F.count("*").alias("n"), F.sum(F.when(~F.col("success"), 1).otherwise(0)).alias("failed"),
             F.max("checked_at").alias("at")).collect()
         latest = {}

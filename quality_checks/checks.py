@@ -78,32 +78,26 @@ def accounting_ops_runs(env: Env) -> CheckOutcome:
                         f"rows_in {rec['rows_in']} = kept {rec['rows_kept']} + rejected {rec['rows_rejected']}")
 
 
-def accounting_rejections(env: Env) -> CheckOutcome:
-    """The rejections stored for (stage, run) match the ops/runs count (ingest: bronze/quarantine)."""
-    rec = _run_record(env)
-    if rec is None or rec["rows_rejected"] is None:
-        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+def _rejected_frame(env: Env):
+    """Where this stage stored its rejections of this run, and their ids as `file_id`
+    (ingest: bronze/quarantine, whose records have a quarantine_id instead — unreadable input
+    has no file_id)."""
+    from pyspark.sql import functions as F
     if env.stage == "ingest":
-        where, stored = "bronze/quarantine", env.lake.read_or_empty("bronze/quarantine").where(
-            f"run_id = '{env.run_id}'").count()
-    else:
-        where = "silver/rejections"
-        stored = (env.lake.read_or_empty("silver/rejections")
-                  .where(f"stage = '{env.stage}' AND run_id = '{env.run_id}'").count())
-    diff = abs(stored - rec["rows_rejected"])
-    return CheckOutcome(diff, [], f"{stored} rows in {where} for this stage and run; ops/runs says "
-                                  f"{rec['rows_rejected']} rejected")
+        quarantined = env.lake.read_or_empty("bronze/quarantine").where(f"run_id = '{env.run_id}'")
+        return "bronze/quarantine", quarantined.select(F.col("quarantine_id").alias("file_id"))
+    return "silver/rejections", (env.lake.read_or_empty("silver/rejections")
+                                 .where(f"stage = '{env.stage}' AND run_id = '{env.run_id}'").select("file_id"))
 
 
-def accounting_table_count(env: Env) -> CheckOutcome:
-    """rows_kept in ops/runs = rows in the output table (ingest: rows this run upserted)."""
-    rec = _run_record(env)
-    if rec is None or rec["rows_kept"] is None:
-        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+def _kept_frame(env: Env):
+    """The files the stage kept: its output's file_ids (ingest: the rows this run upserted;
+    gold/training_docs: every file of every document)."""
+    from pyspark.sql import functions as F
+    if env.table_name == "gold/training_docs":
+        return env.df.select(F.explode("file_ids").alias("file_id"))
     df = env.df.where(f"run_id = '{env.run_id}'") if env.stage == "ingest" else env.df
-    actual = df.count()
-    return CheckOutcome(abs(actual - rec["rows_kept"]), [],
-                        f"{env.table_name} holds {actual} rows; ops/runs says {rec['rows_kept']} kept")
+    return df.select("file_id")
 
 
 def _input_table(env: Env) -> tuple[str, int | None] | None:
@@ -118,49 +112,87 @@ def _input_table(env: Env) -> tuple[str, int | None] | None:
     return None
 
 
-def _lineage_frames(env: Env):
+def _accounting(env: Env) -> dict:
+    """Row accounting and lineage of the stage in ONE aggregate query, cached on env: the
+    input's file_ids (tag s), the kept ones (k) and the rejected ones (r) are unioned and
+    grouped by file_id once, giving the kept and rejected row counts, the input files that
+    are neither kept nor rejected (vanished) and the kept files not in the input (appeared).
+    Five checks used to be five Spark jobs (two counts, two anti joins); now they are one."""
     from pyspark.sql import functions as F
 
+    if "accounting" in env.cache:
+        return env.cache["accounting"]
+    rejected_where, rejected = _rejected_frame(env)
+    kept = _kept_frame(env)
+
+    def tagged(df, s: int, k: int, r: int):
+        return df.select("file_id", F.lit(s).alias("s"), F.lit(k).alias("k"), F.lit(r).alias("r"))
+
+    frames = [tagged(kept, 0, 1, 0), tagged(rejected, 0, 0, 1)]
     found = _input_table(env)
-    if found is None:
-        return None
-    name, version = found
-    source = env.lake.read(name, version).select("file_id")
-    if env.table_name == "gold/training_docs":
-        kept = env.df.select(F.explode("file_ids").alias("file_id"))
-    else:
-        kept = env.df.select("file_id")
-    rejected = (env.lake.read_or_empty("silver/rejections")
-                .where(f"stage = '{env.stage}' AND run_id = '{env.run_id}'").select("file_id"))
-    label = f"{name}" + (f"@v{version}" if version is not None else " (current version)")
-    return source, kept.unionByName(rejected), label
+    if found is not None:
+        name, version = found
+        frames.append(tagged(env.lake.read(name, version).select("file_id"), 1, 0, 0))
+    union = frames[0]
+    for f in frames[1:]:
+        union = union.unionByName(f)
+    per_file = union.groupBy("file_id").agg(F.max("s").alias("s"), F.max("k").alias("k"), F.max("r").alias("r"),
+                                            F.sum("k").alias("k_rows"), F.sum("r").alias("r_rows"))
+    row = per_file.agg(
+        F.sum("k_rows").alias("kept_rows"), F.sum("r_rows").alias("rejected_rows"),
+        F.sum(((F.col("s") == 1) & (F.col("k") == 0) & (F.col("r") == 0)).cast("long")).alias("vanished"),
+        F.sum(((F.col("k") == 1) & (F.col("s") == 0)).cast("long")).alias("appeared")).collect()[0]
+    out = {"kept_rows": int(row["kept_rows"] or 0), "rejected_rows": int(row["rejected_rows"] or 0),
+           "rejected_where": rejected_where, "per_file": per_file, "input": None}
+    if found is not None:
+        name, version = found
+        out.update(input=name + (f"@v{version}" if version is not None else " (current version)"),
+                   vanished=int(row["vanished"] or 0), appeared=int(row["appeared"] or 0))
+    env.cache["accounting"] = out
+    return out
+
+
+def accounting_rejections(env: Env) -> CheckOutcome:
+    """The rejections stored for (stage, run) match the ops/runs count (ingest: bronze/quarantine)."""
+    rec = _run_record(env)
+    if rec is None or rec["rows_rejected"] is None:
+        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+    acc = _accounting(env)
+    stored = acc["rejected_rows"]
+    diff = abs(stored - rec["rows_rejected"])
+    return CheckOutcome(diff, [], f"{stored} rows in {acc['rejected_where']} for this stage and run; ops/runs says "
+                                  f"{rec['rows_rejected']} rejected")
+
+
+def accounting_table_count(env: Env) -> CheckOutcome:
+    """rows_kept in ops/runs = rows in the output table (ingest: rows this run upserted)."""
+    rec = _run_record(env)
+    if rec is None or rec["rows_kept"] is None:
+        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+    actual = _accounting(env)["kept_rows"]
+    return CheckOutcome(abs(actual - rec["rows_kept"]), [],
+                        f"{env.table_name} holds {actual} rows; ops/runs says {rec['rows_kept']} kept")
 
 
 def lineage_vanished(env: Env) -> CheckOutcome:
-    """Every file the stage read is kept or rejected (a left anti join: input - kept - rejected)."""
-    frames = _lineage_frames(env)
-    if frames is None:
+    """Every file the stage read is kept or rejected (input - kept - rejected)."""
+    acc = _accounting(env)
+    if acc["input"] is None:
         return CheckOutcome(None, [], "skipped: the stage's input table does not exist")
-    source, accounted, label = frames
-    missing = source.join(accounted.distinct(), "file_id", "left_anti")
-    n = missing.count()
-    return CheckOutcome(n, env.ids(missing) if n else [],
-                        f"{n} files of {label} are neither in {env.table_name} nor in silver/rejections "
-                        f"for stage {env.stage} run {env.run_id}")
+    n = acc["vanished"]
+    samples = env.ids(acc["per_file"].where("s = 1 AND k = 0 AND r = 0")) if n else []
+    return CheckOutcome(n, samples, f"{n} files of {acc['input']} are neither in {env.table_name} nor in "
+                                    f"silver/rejections for stage {env.stage} run {env.run_id}")
 
 
 def lineage_appeared(env: Env) -> CheckOutcome:
     """No kept file comes from nowhere (kept - input)."""
-    frames = _lineage_frames(env)
-    if frames is None:
+    acc = _accounting(env)
+    if acc["input"] is None:
         return CheckOutcome(None, [], "skipped: the stage's input table does not exist")
-    source, _accounted, label = frames
-    from pyspark.sql import functions as F
-    kept = (env.df.select(F.explode("file_ids").alias("file_id")) if env.table_name == "gold/training_docs"
-            else env.df.select("file_id"))
-    extra = kept.join(source, "file_id", "left_anti")
-    n = extra.count()
-    return CheckOutcome(n, env.ids(extra) if n else [], f"{n} files of {env.table_name} are not in {label}")
+    n = acc["appeared"]
+    samples = env.ids(acc["per_file"].where("k = 1 AND s = 0")) if n else []
+    return CheckOutcome(n, samples, f"{n} files of {env.table_name} are not in {acc['input']}")
 
 
 # ---- per-table aggregates ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quality_checks.gates import latest_results
 from quality_checks.settings import STAGE_ORDER
 
 FILE_TABLES = ("silver/selected", "silver/filtered", "silver/deduped", "silver/redacted", "gold/files")
@@ -298,7 +299,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
     # Gates.
     s = Section("Quality gates")
     if lake.exists("ops/dq_results"):
-        dq = lake.read("ops/dq_results").where(f"run_id = '{run_id}'")
+        dq = latest_results(lake, run_id)
         summary = dq.groupBy("stage", "table_name").agg(
             F.count("*").alias("n"), F.sum(F.when(~F.col("success"), 1).otherwise(0)).alias("failed"),
             F.sum(F.when(F.col("detail").startswith("skipped:"), 1).otherwise(0)).alias("skipped")).collect()

@@ -124,3 +124,28 @@ def test_gate_for_absent_table_is_a_user_error(spark, tmp_lake, make_ctx):
     ctx = make_ctx(tmp_lake)
     with pytest.raises(UserError, match="silver/deduped, silver/dup_clusters do not exist"):
         run_gate(ctx.lake, ctx.config, "dedup", "r")
+
+
+def test_a_recheck_is_appended_and_readers_see_the_latest(clean_lake, tmp_path):
+    """ops/dq_results keeps every evaluation; latest_results (what the report and the card
+    read) shows only the newest of each (run, stage)."""
+    from pyspark.sql import functions as F
+
+    from quality_checks.gates import GateFailed, latest_results, run_gate
+
+    ctx, reports = clean_lake
+    lake = _copy(ctx, tmp_path)
+    selected = lake.read("silver/selected")
+    gone = selected.orderBy("file_id").select("file_id").first()["file_id"]
+    lake.overwrite(selected.where(f"file_id != '{gone}'"), "silver/selected")
+    with pytest.raises(GateFailed):
+        run_gate(lake, ctx.config, "select", RUN, docs=False)
+
+    stored = lake.read("ops/dq_results").where(f"run_id = '{RUN}' AND stage = 'select'")
+    assert stored.select("checked_at").distinct().count() == 2  # the clean evaluation is still there
+    latest = latest_results(lake, RUN).where(F.col("stage") == "select").collect()
+    assert len(latest) == len(reports["select"].rows)
+    assert {r["expectation"] for r in latest if not r["success"]} >= {"row_lineage.vanished",
+                                                                     "row_accounting.table_count"}
+    others = {r["stage"] for r in latest_results(lake, RUN).collect()}
+    assert others == {"ingest", "select", "filter"}
