@@ -92,10 +92,13 @@ def _rejected_frame(env: Env):
 
 def _kept_frame(env: Env):
     """The files the stage kept: its output's file_ids (ingest: the rows this run upserted;
-    gold/training_docs: every file of every document)."""
+    gold/training_docs: every file of every document); None for a table without files
+    (gold/tokens holds packed sequences)."""
     from pyspark.sql import functions as F
-    if env.table_name == "gold/training_docs":
+    if "file_ids" in env.df.columns:
         return env.df.select(F.explode("file_ids").alias("file_id"))
+    if "file_id" not in env.df.columns:
+        return None
     df = env.df.where(f"run_id = '{env.run_id}'") if env.stage == "ingest" else env.df
     return df.select("file_id")
 
@@ -128,7 +131,7 @@ def _accounting(env: Env) -> dict:
     def tagged(df, s: int, k: int, r: int):
         return df.select("file_id", F.lit(s).alias("s"), F.lit(k).alias("k"), F.lit(r).alias("r"))
 
-    frames = [tagged(kept, 0, 1, 0), tagged(rejected, 0, 0, 1)]
+    frames = [tagged(rejected, 0, 0, 1)] + ([tagged(kept, 0, 1, 0)] if kept is not None else [])
     found = _input_table(env)
     if found is not None:
         name, version = found
@@ -142,7 +145,8 @@ def _accounting(env: Env) -> dict:
         F.sum("k_rows").alias("kept_rows"), F.sum("r_rows").alias("rejected_rows"),
         F.sum(((F.col("s") == 1) & (F.col("k") == 0) & (F.col("r") == 0)).cast("long")).alias("vanished"),
         F.sum(((F.col("k") == 1) & (F.col("s") == 0)).cast("long")).alias("appeared")).collect()[0]
-    out = {"kept_rows": int(row["kept_rows"] or 0), "rejected_rows": int(row["rejected_rows"] or 0),
+    out = {"kept_rows": None if kept is None else int(row["kept_rows"] or 0),
+           "rejected_rows": int(row["rejected_rows"] or 0),
            "rejected_where": rejected_where, "per_file": per_file, "input": None}
     if found is not None:
         name, version = found
@@ -170,6 +174,8 @@ def accounting_table_count(env: Env) -> CheckOutcome:
     if rec is None or rec["rows_kept"] is None:
         return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
     actual = _accounting(env)["kept_rows"]
+    if actual is None:
+        return CheckOutcome(None, [], f"skipped: {env.table_name} has no file_id column")
     return CheckOutcome(abs(actual - rec["rows_kept"]), [],
                         f"{env.table_name} holds {actual} rows; ops/runs says {rec['rows_kept']} kept")
 
