@@ -149,3 +149,21 @@ def test_a_recheck_is_appended_and_readers_see_the_latest(clean_lake, tmp_path):
                                                                      "row_accounting.table_count"}
     others = {r["stage"] for r in latest_results(lake, RUN).collect()}
     assert others == {"ingest", "select", "filter"}
+
+
+def test_accounting_of_a_table_without_files(spark, tmp_path):
+    """gold/tokens holds packed sequences, not files: its rejections are still reconciled with
+    ops/runs, and the kept-row count is skipped rather than crashing on a missing file_id."""
+    from jobs.lake import Lake
+    from quality_checks import checks as agg
+
+    lake = Lake(spark, tmp_path / "lake")
+    tokens = spark.createDataFrame([(0, [1, 2, 3], "r1")], "seq_id long, input_ids array<int>, run_id string")
+    env = agg.Env(lake=lake, table_name="gold/tokens", df=tokens, config={}, stage="tokenize", run_id="r1")
+    env.cache["run_record"] = {"status": "succeeded", "rows_in": 2, "rows_kept": 2, "rows_rejected": 0,
+                               "rejected_by_reason": {}, "versions_read": {}}
+    assert agg.accounting_rejections(env).failing == 0
+    assert agg.accounting_table_count(env).failing is None
+    env.cache["run_record"]["rows_rejected"] = 1  # ops/runs claims a rejection that was never stored
+    env.cache.pop("accounting")
+    assert agg.accounting_rejections(env).failing == 1
