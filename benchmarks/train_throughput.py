@@ -128,8 +128,8 @@ def run_deepspeed(model, batches, args, device, bf16) -> list[float]:
 def run_deepspeed_ranks(argv: list[str], ranks: int) -> list[float]:
     """One DeepSpeed round in `ranks` processes under the `deepspeed` launcher; their step times."""
     launcher = str(Path(sys.executable).parent / "deepspeed")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    from trainer.train import LAUNCHER_ENV
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_ENV}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "times.json"

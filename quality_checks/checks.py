@@ -8,6 +8,7 @@ its input table is absent): recorded as skipped, never as passed.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -132,13 +133,12 @@ def _accounting(env: Env) -> dict:
         return df.select("file_id", F.lit(s).alias("s"), F.lit(k).alias("k"), F.lit(r).alias("r"))
 
     frames = [tagged(rejected, 0, 0, 1)] + ([tagged(kept, 0, 1, 0)] if kept is not None else [])
-    found = _input_table(env)
+    found, input_label = _input_table(env), None
     if found is not None:
         name, version = found
         frames.append(tagged(env.lake.read(name, version).select("file_id"), 1, 0, 0))
-    union = frames[0]
-    for f in frames[1:]:
-        union = union.unionByName(f)
+        input_label = name + (f"@v{version}" if version is not None else " (current version)")
+    union = functools.reduce(lambda a, b: a.unionByName(b), frames)
     per_file = union.groupBy("file_id").agg(F.max("s").alias("s"), F.max("k").alias("k"), F.max("r").alias("r"),
                                             F.sum("k").alias("k_rows"), F.sum("r").alias("r_rows"))
     row = per_file.agg(
@@ -147,11 +147,8 @@ def _accounting(env: Env) -> dict:
         F.sum(((F.col("k") == 1) & (F.col("s") == 0)).cast("long")).alias("appeared")).collect()[0]
     out = {"kept_rows": None if kept is None else int(row["kept_rows"] or 0),
            "rejected_rows": int(row["rejected_rows"] or 0),
-           "rejected_where": rejected_where, "per_file": per_file, "input": None}
-    if found is not None:
-        name, version = found
-        out.update(input=name + (f"@v{version}" if version is not None else " (current version)"),
-                   vanished=int(row["vanished"] or 0), appeared=int(row["appeared"] or 0))
+           "rejected_where": rejected_where, "per_file": per_file, "input": input_label,
+           "vanished": int(row["vanished"] or 0), "appeared": int(row["appeared"] or 0)}
     env.cache["accounting"] = out
     return out
 

@@ -25,7 +25,8 @@ def env():
     e = dict(os.environ)
     e.setdefault("OMP_NUM_THREADS", "1")
     # What an in-process run earlier in this pytest process left behind must not reach these runs.
-    for var in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+    from trainer.train import LAUNCHER_ENV
+    for var in LAUNCHER_ENV:
         e.pop(var, None)
     e["PYTHONPATH"] = str(REPO)
     return e

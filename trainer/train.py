@@ -93,6 +93,11 @@ def use_bf16(setting) -> bool:
 # 2. Distributed set-up: the deepspeed launcher / torchrun set RANK etc.; a plain `python` run
 #    gets a one-process group of its own (DeepSpeed needs one).
 # ---------------------------------------------------------------------------------------------
+# What the `deepspeed` launcher / torchrun set for each rank (a child of a launched or
+# in-process run must not inherit them: see ensure_launcher_env).
+LAUNCHER_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
 def ensure_launcher_env() -> tuple[int, int, int]:
     # Launched by `deepspeed`/`torchrun` means a rendezvous address is set. Without one this is a
     # group of one, even when RANK=0/WORLD_SIZE=1 were inherited from a parent process that
