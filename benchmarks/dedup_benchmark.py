@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/dedup_benchmark.py [--max-files N] [--cores 2] [--sizes 0.25,0.5,1]
 
 1. Corpus: source distributions of a pinned list of popular pure-Python packages, several
-   versions each, fetched once with `pip download --no-deps --no-binary NAME` into
+   versions each (`--corpus large` adds Home Assistant, Ansible, transformers and sympy),
+   fetched once from PyPI's index (sha256 checked, nothing built) into
    ~/.cache/codemill/bench_sdists (CODEMILL_BENCH_SDISTS overrides). Every .py file in the
    archives is a document; byte-identical files are kept once (both implementations then see
    the same unique-content corpus, and the near-dedup domains are identical). Consecutive
@@ -31,7 +32,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import tarfile
 import time
@@ -51,6 +51,17 @@ PACKAGES = [
     ("werkzeug", "2.0.3"), ("werkzeug", "3.0.4"),
     ("jinja2", "2.11.3"), ("jinja2", "3.1.4"),
 ]
+# --corpus large adds big application code bases (two releases each of Home Assistant's
+# integrations and Ansible's collections: plugin code written from shared templates, the
+# boilerplate-heavy case near-dedup exists for) — about 40,000 unique files.
+LARGE_EXTRA = [
+    ("homeassistant", "2024.6.4"), ("homeassistant", "2025.1.4"),
+    ("ansible", "9.6.1"), ("ansible", "10.7.0"),
+    ("transformers", "4.40.0"), ("transformers", "4.46.0"),
+    ("sympy", "1.12"),
+]
+CORPORA = {"standard": PACKAGES, "large": PACKAGES + LARGE_EXTRA}
+PYPI_SIMPLE = "https://pypi.org/simple/{name}/"
 NON_ALPHA = re.compile("[^A-Za-z_0-9]")
 
 
@@ -66,6 +77,33 @@ def _find_archive(folder: Path, name: str, version: str) -> Path | None:
     return None
 
 
+def _fetch_sdist(name: str, version: str, folder: Path) -> Path:
+    """The package's source archive from PyPI's JSON simple index (PEP 691), checked against
+    the index's sha256. No build step: an sdist is only read, never installed."""
+    import urllib.request
+    request = urllib.request.Request(PYPI_SIMPLE.format(name=name),
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        files = json.load(response)["files"]
+    wanted = {f"{n}-{version}{ext}" for n in {name, name.replace("-", "_"), name.capitalize(), name.title()}
+              for ext in (".tar.gz", ".zip")}
+    match = next((f for f in files if f["filename"] in wanted), None)
+    if match is None:
+        raise SystemExit(f"no source archive of {name}=={version} in {PYPI_SIMPLE.format(name=name)}")
+    target = folder / match["filename"]
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(match["url"], timeout=600) as response, open(partial, "wb") as out:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+    if digest.hexdigest() != match["hashes"].get("sha256", digest.hexdigest()):
+        partial.unlink()
+        raise SystemExit(f"{match['filename']}: sha256 differs from PyPI's index")
+    partial.rename(target)
+    return target
+
+
 def download(packages=PACKAGES) -> list[tuple[str, str, Path]]:
     folder = sdist_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,14 +111,8 @@ def download(packages=PACKAGES) -> list[tuple[str, str, Path]]:
     for name, version in packages:
         archive = _find_archive(folder, name, version)
         if archive is None:
-            print(f"[bench] pip download {name}=={version}", flush=True)
-            # --no-binary NAME (not :all:): the package itself as a source distribution, while
-            # pip may still use wheels of its build backend to read the sdist's metadata.
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name,
-                            "--quiet", "-d", str(folder), f"{name}=={version}"], check=True)
-            archive = _find_archive(folder, name, version)
-            if archive is None:
-                raise SystemExit(f"pip download {name}=={version} left no archive in {folder}")
+            print(f"[bench] fetching {name}=={version} from PyPI", flush=True)
+            archive = _fetch_sdist(name, version, folder)
         out.append((name, version, archive))
     return out
 
@@ -234,6 +266,8 @@ def codemill_dedup(spark, docs: list[dict], lake_dir: Path, run_id: str, dedup_o
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="standard",
+                    help="package set: standard (17 sdists, ~6,600 files) or large (~40,000 files)")
     ap.add_argument("--max-files", type=int, default=None, help="seeded sample of the corpus (default: all)")
     ap.add_argument("--cores", type=int, default=2, help="Spark local[N] and reference Pool(N) (default: 2)")
     ap.add_argument("--sizes", default="0.25,0.5,1", help="fractions of the corpus for codemill's scaling runs")
@@ -255,7 +289,7 @@ def main(argv=None) -> int:
     if args.bands:
         overrides.update(bands=args.bands, rows=args.rows)
 
-    archives = download()
+    archives = download(CORPORA[args.corpus])
     if args.download_only:
         print(f"{len(archives)} archives in {sdist_dir()}")
         return 0

@@ -214,7 +214,10 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
 
 
 @pytest.mark.slow
-def test_verify_removes_lsh_false_positives(spark, make_ctx, tmp_path):
+@pytest.mark.parametrize("margin", [None, 0.15])
+def test_verify_removes_lsh_false_positives(spark, make_ctx, tmp_path, margin):
+    """margin None: every candidate pair is checked by exact Jaccard; 0.15: the dissimilar
+    pairs (estimate ≈ 0.4) are decided by the signature estimate. Same outcome."""
     from jobs.lake import Lake
     rng = random.Random(5)
     base = _code(rng, 80)
@@ -229,14 +232,17 @@ def test_verify_removes_lsh_false_positives(spark, make_ctx, tmp_path):
     lake_dir = tmp_path / "v"
     lake_dir.mkdir()
     _write_bronze(spark, Lake(spark, lake_dir), rows)
-    # Very permissive LSH (64 bands × 2 rows) makes the dissimilar pair a candidate.
-    overrides = {"dedup": {"bands": 64, "rows": 2}}
+    # LSH with one row per band (128 bands) makes every pair sharing one minimum a
+    # candidate: at Jaccard ≈ 0.4 that is all but certain (1 − 0.6^128).
+    overrides = {"dedup": {"bands": 128, "rows": 1, "verify_margin": margin}}
     ctx, res = _dedup(make_ctx, lake_dir, "v1", overrides=overrides, verify=True)
     # candidates: close–base plus at least one edge touching the dissimilar file; only close–base survives
     n_cand = res.metrics["candidate_edges"]
     assert n_cand >= 2 and res.metrics["verified_edges"] == 1
     fp_rate = round(1 - 1 / n_cand, 6)
     assert res.metrics["verify_false_positive_rate"] == fp_rate
+    exact_checked = res.metrics["verify_exact_checked"]
+    assert exact_checked == n_cand if margin is None else exact_checked < n_cand
     survivors, _, rejected = _state(ctx, "v1")
     assert survivors == {_file_id("o/base", "a.py"), _file_id("o/half", "b.py")}
     assert rejected == {(_file_id("o/close", "c.py"), "near_duplicate", _file_id("o/base", "a.py"))}

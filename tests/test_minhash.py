@@ -63,26 +63,26 @@ def test_default_parameters_match_reference_and_recipe():
     assert sig.max() <= mh.MAX_HASH_32
 
 
-def test_permutations_are_seeded_and_in_range():
+def test_permutations_are_seeded_and_odd():
     a, b = mh.permutations(256, 42)
     a2, b2 = mh.permutations(256, 42)
     assert np.array_equal(a, a2) and np.array_equal(b, b2)
-    assert a.min() >= 1 and a.max() < mh.MERSENNE_61 and b.max() < mh.MERSENNE_61
+    assert np.all(a & np.uint64(1) == 1) and a.dtype == b.dtype == np.uint64
+    assert a.max() > np.uint64(1 << 63) and b.max() > np.uint64(1 << 63)   # the full 64-bit range
     assert not np.array_equal(a, mh.permutations(256, 43)[0])
 
 
-def test_mersenne_fold_equals_modulo_on_edge_values():
-    # The division-free reduction must equal ((a*h + b) mod 2^64) mod p, masked, also for
-    # products that land on or just above multiples of p.
-    p = mh.MERSENNE_61
-    a = np.array([1, 2, p - 1, 3, 1], dtype=np.uint64)
-    b = np.array([p - 1, 0, 5, p - 7, 7], dtype=np.uint64)
-    h = np.array([0, 1, 2, (1 << 32) - 1, 123456789, p % (1 << 32)], dtype=np.uint64)
+def test_multiply_add_shift_equals_integer_arithmetic_on_edge_values():
+    # The uint64 passes must equal ((a*h + b) mod 2^64) >> 32, also where a*h + b wraps.
+    top = (1 << 64) - 1
+    a = np.array([1, 3, top, (1 << 63) + 1, 0x9E3779B97F4A7C15], dtype=np.uint64)
+    b = np.array([0, top, 5, 1 << 63, 7], dtype=np.uint64)
+    h = np.array([0, 1, 2, (1 << 32) - 1, 123456789, 1 << 31], dtype=np.uint64)
     buf = np.empty((len(a), len(h)), np.uint64)
     out = np.empty((len(a), len(h)), np.uint32)
-    mh._permute_into(h, a, b, buf, np.empty_like(buf), out)
+    mh._permute_into(h, a, b, buf, out)
     for i, j in itertools.product(range(len(a)), range(len(h))):
-        want = (((int(a[i]) * int(h[j]) + int(b[i])) % (1 << 64)) % p) & mh.MAX_HASH_32
+        want = ((int(a[i]) * int(h[j]) + int(b[i])) % (1 << 64)) >> 32
         assert int(out[i, j]) == want
 
 
