@@ -27,12 +27,17 @@ class Env:
     """What a check sees: the table under check and the lake around it."""
     lake: object
     table_name: str
-    df: object            # the table, as read for this gate
+    df: object            # the table, as read for this gate (content may be a stand-in: see gates.py)
     config: dict
     stage: str
     run_id: str | None
     sample_n: int = 5
     cache: dict = field(default_factory=dict)
+    content_df: object = None  # the table with its real content, for the checks that scan it
+
+    @property
+    def with_content(self):
+        return self.content_df if self.content_df is not None else self.df
 
     def ids(self, df, column: str = "file_id") -> list[str]:
         return [str(r[0]) for r in df.select(column).limit(self.sample_n).collect()]

@@ -40,7 +40,7 @@ def remaining_pii(env: Env) -> CheckOutcome:
         return CheckOutcome(None, [], "skipped: udfs/pii.py (the PII detectors) is not in this checkout")
     section = env.config.get("pii") or {}
     entropy = float(section.get("entropy_threshold", 3.0)) if isinstance(section, dict) else 3.0
-    marked = env.df.select("file_id", _pii_types_udf(entropy)("content", "path").alias("types"))
+    marked = env.with_content.select("file_id", _pii_types_udf(entropy)("content", "path").alias("types"))
     found = marked.where("types IS NOT NULL")
     # One pass of the detectors: files counted per combination of types found.
     combos = found.groupBy("types").count().collect()
@@ -69,7 +69,7 @@ def remaining_benchmarks(env: Env) -> CheckOutcome:
     if not patterns:
         return CheckOutcome(None, [], "skipped: no benchmark strings loaded (none configured or found)")
     match = decontaminate.match_udf(env.df.sparkSession, patterns)
-    found = env.df.select("file_id", match("content").alias("match")).where("match IS NOT NULL")
+    found = env.with_content.select("file_id", match("content").alias("match")).where("match IS NOT NULL")
     rows = found.groupBy(F.substring_index("match", ":", 1).alias("b")).count().collect()
     n = sum(r["count"] for r in rows)
     benchmarks = ", ".join(f"{loaded.loaded[k]} {k}" for k in sorted(loaded.loaded))
