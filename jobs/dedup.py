@@ -24,9 +24,10 @@ so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the co
 components of those edges, computed in Spark by alternating large-star / small-star
 (Kiveris et al., "Connected Components in MapReduce and Beyond", 2014) until every
 component is a star around its minimum node. Verification (dedup.verify, on by default;
-`--no-verify` turns it off) drops candidate edges whose exact
-Jaccard (64-bit shingle hashes) is below the threshold and reports the share it dropped
-(ops/runs metrics verify_false_positive_rate). It checks the star edges, i.e. each member
+`--no-verify` turns it off) drops candidate edges whose Jaccard is below the threshold and
+reports the share it dropped (ops/runs metrics verify_false_positive_rate): the signature
+estimate decides pairs at least dedup.verify_margin from the threshold, exact Jaccard (64-bit
+shingle hashes) the pairs in between (verify_edges). It checks the star edges, i.e. each member
 against its bucket's minimum: a member similar to another member but not to the minimum
 loses that edge (it may still join through another band) — the price of never listing a
 bucket's n² pairs.
