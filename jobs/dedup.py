@@ -142,8 +142,9 @@ def signature_batches(params: mh.MinHashParams, chunk: int = 1024):
 
     def compute(batches):
         for whole in batches:
-            # Spark hands over up to 10,000 rows at once; numpy's passes stay in cache on
-            # slices of SLICE_ROWS documents (measured 25% faster than whole batches).
+            # Spark hands over up to 10,000 rows at once; numpy's passes over slices of
+            # SLICE_ROWS documents touch less memory (10,000 real files: 8.6 s of CPU in
+            # slices of 2,000, 10.8 s in one batch).
             for start in range(0, whole.num_rows, SLICE_ROWS):
                 batch = whole.slice(start, SLICE_ROWS)
                 sig, has = mh.signatures(batch.column("content"), params, chunk=chunk)
