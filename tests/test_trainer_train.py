@@ -148,6 +148,30 @@ def test_two_process_zero2_on_cpu_lowers_loss(trainer_lake, tmp_path):  # noqa: 
     assert (out / "hf" / "config.json").exists()
 
 
+def test_zero0_engine_trains_checkpoints_and_exports(trainer_lake, tmp_path):  # noqa: F811
+    """configs/deepspeed/zero0.json: DeepSpeed's engine without partitioning (the small-model config)."""
+    out = tmp_path / "z0"
+    r = subprocess.run([PY, TRAIN] + sets(trainer_lake["lake"], out, **{"deepspeed": "zero0", "train.steps": 6,
+                                                                         "train.save_every": 3}),
+                       env=env(), capture_output=True, text=True, timeout=900, cwd=str(REPO))
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    assert "DeepSpeed zero0" in r.stdout
+    m = metrics(out)
+    assert sorted(m) == list(range(1, 7))
+    assert m[6]["loss"] < m[1]["loss"] - 0.05, (m[1]["loss"], m[6]["loss"])
+    tag = (out / "checkpoints" / "latest").read_text().strip()
+    assert tag.endswith("0000006") and any(p.name.endswith("optim_states.pt") or p.name.endswith("model_states.pt")
+                                           for p in (out / "checkpoints" / tag).iterdir())
+    assert (out / "hf" / "config.json").exists()
+    # a longer run in the same output folder resumes from the step-6 checkpoint
+    r = subprocess.run([PY, TRAIN] + sets(trainer_lake["lake"], out, **{"deepspeed": "zero0", "train.steps": 8,
+                                                                         "train.save_every": 3}),
+                       env=env(), capture_output=True, text=True, timeout=900, cwd=str(REPO))
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    steps_logged = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps_logged == list(range(1, 9))  # steps 7 and 8 appended, nothing re-run
+
+
 @pytest.mark.slow
 def test_train_from_lake_plain_loop_and_ablate(trainer_lake, tmp_path, capsys):  # noqa: F811
     from jobs.cli import main

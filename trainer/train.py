@@ -329,11 +329,12 @@ def heldout_loss(engine, sequences: np.ndarray, micro_batch: int, device, rank: 
 def export_hf(engine, ckpt_dir: Path, tag: str, model_config, tokenizer, out_dir: Path) -> Path:
     """fp32 weights of the saved checkpoint -> save_pretrained, so `from_pretrained` loads it.
 
-    DeepSpeed checkpoints are gathered with zero_to_fp32 (fp32 master weights, any ZeRO stage);
-    written with save_pretrained (zero_to_fp32's own safetensors output fails on the tied
-    embeddings of GPTBigCode).
+    ZeRO checkpoints are gathered with zero_to_fp32 (fp32 master weights, stages 1-3); without
+    ZeRO (zero0) the checkpoint holds the module's own weights, which are the ones in memory
+    (in the module's dtype: bf16-rounded when training in bf16). Written with save_pretrained
+    (zero_to_fp32's own safetensors output fails on the tied embeddings of GPTBigCode).
     """
-    if isinstance(engine, PlainEngine):
+    if isinstance(engine, PlainEngine) or engine.zero_optimization_stage() == 0:
         state = {k: v.detach().float().cpu() for k, v in engine.module.state_dict().items()}
     else:
         from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
