@@ -99,12 +99,13 @@ def run_plain(model, batches, args, device, bf16) -> list[float]:
 def run_deepspeed(model, batches, args, device, bf16) -> list[float]:
     import deepspeed
 
-    from trainer.train import deepspeed_config, param_groups
+    from trainer.train import deepspeed_config, param_groups, skip_allreduce_in_a_group_of_one
     cfg = {"deepspeed": args.zero_config, "train": {"micro_batch": args.micro_batch, "grad_accum": args.grad_accum},
            "optim": {"lr": 3e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0,
                      "fused": args.ds_adam == "fused"}}
     ds = deepspeed_config(cfg, bf16)
     engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=param_groups(model, 0.1), config=ds)
+    skip_allreduce_in_a_group_of_one(engine)  # as the trainer does
     engine.train()
     times, it = [], iter(batches)
     for _ in range(args.warmup + args.steps):

@@ -258,7 +258,18 @@ def build_engine(model, cfg: dict, bf16: bool, world: int):
     engine, _, _, _ = deepspeed.initialize(
         model=model, model_parameters=param_groups(model, o["weight_decay"]), config=ds,
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
+    skip_allreduce_in_a_group_of_one(engine)
     return engine, ds
+
+
+def skip_allreduce_in_a_group_of_one(engine) -> None:
+    """Without ZeRO, DeepSpeed all-reduces the gradients through flattened buckets after every
+    backward, also in a group of one, where the reduction is the identity (a sum over one rank
+    divided by one) but the flatten/copy-back is not free. ZeRO stages reduce inside their own
+    optimizer and are left alone."""
+    import torch.distributed as dist
+    if engine.zero_optimization_stage() == 0 and dist.get_world_size() == 1:
+        engine.enable_backward_allreduce = False
 
 
 # RNG states travel per rank beside the engine's checkpoint files.
