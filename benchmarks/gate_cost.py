@@ -10,7 +10,7 @@ seconds per stage, per gate and the ratio.
     CODEMILL_DRIVER_MEMORY=4g .venv/bin/python benchmarks/gate_cost.py --corpus real
 
 `--corpus real` uses real code instead: every .py file of the dedup benchmark's large package
-set (~63,000 files, ~700 MB; a gate's cost depends on rows more than on bytes, a stage's on
+set (64,361 files, 627 MiB; a gate's cost depends on rows more than on bytes, a stage's on
 both, so small synthetic files are the gates' worst case).
 
 The machine this ran on was shared: compare the ratio, not the absolute seconds.
@@ -24,6 +24,7 @@ import random
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,13 +40,23 @@ LANGS = {
 WORDS = ("alpha", "beta", "gamma", "delta", "parse", "render", "fetch", "store", "merge", "split", "count", "scale")
 
 
+@contextmanager
+def shard_writers(folder: Path, shards: int):
+    """`shards` JSONL files part-NN.jsonl under `folder`, open for writing, closed on exit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    outs = [(folder / f"part-{k:02d}.jsonl").open("w", encoding="utf-8") for k in range(shards)]
+    try:
+        yield outs
+    finally:
+        for out in outs:
+            out.close()
+
+
 def make_corpus(folder: Path, n_files: int, seed: int = 7, shards: int = 8) -> int:
     """JSONL shards under `folder` (one record per file)."""
     rng = random.Random(seed)
     exts = list(LANGS)
-    folder.mkdir(parents=True, exist_ok=True)
-    outs = [(folder / f"part-{k:02d}.jsonl").open("w", encoding="utf-8") for k in range(shards)]
-    try:
+    with shard_writers(folder, shards) as outs:
         for i in range(n_files):
             out = outs[i % shards]
             ext = exts[i % len(exts)]
@@ -66,9 +77,6 @@ def make_corpus(folder: Path, n_files: int, seed: int = 7, shards: int = 8) -> i
                 _first_lines[ext] = json.dumps(content)
             out.write(json.dumps({"repo_name": repo, "path": f"src/f{i}.{ext}", "content": content,
                                   "license": "MIT", "stars": i % 300}) + "\n")
-    finally:
-        for out in outs:
-            out.close()
     return n_files
 
 
@@ -82,20 +90,15 @@ def real_corpus(folder: Path, shards: int = 8) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import dedup_benchmark as bench
 
-    folder.mkdir(parents=True, exist_ok=True)
-    outs = [(folder / f"part-{k:02d}.jsonl").open("w", encoding="utf-8") for k in range(shards)]
     n = 0
-    try:
+    with shard_writers(folder, shards) as outs:
         for name, version, archive in bench.download(bench.CORPORA["large"]):
-            for member, raw in bench._members(archive):
+            for member, raw in bench.archive_members(archive):
                 path = member.split("/", 1)[1] if "/" in member else member
                 outs[n % shards].write(json.dumps({"repo_name": f"{name}/{version}", "path": path,
                                                    "content": raw.decode("utf-8", errors="replace"),
                                                    "license": "MIT", "stars": n % 300}) + "\n")
                 n += 1
-    finally:
-        for out in outs:
-            out.close()
     return n
 
 
@@ -103,8 +106,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=50000)
     parser.add_argument("--corpus", choices=("synthetic", "real"), default="synthetic",
-                        help="synthetic: --files generated small files (~1.6 KB); real: the ~63,000 .py "
-                             "files (~700 MB) of the dedup benchmark's large package set")
+                        help="synthetic: --files generated small files (~1.6 KB); real: the 64,361 .py "
+                             "files (627 MiB) of the dedup benchmark's large package set")
     parser.add_argument("--stages", default="ingest,select,filter,dedup")
     parser.add_argument("--workdir", default="/tmp/codemill-gate-cost")
     args = parser.parse_args()

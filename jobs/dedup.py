@@ -173,8 +173,9 @@ def band_keys(df, bands: int, rows: int, node_col: str = "node"):
               .select(node_col, F.col("b.band").alias("band"), F.col("b.h").alias("h")))
 
 
-def estimated_jaccard(sig_a, sig_b, num_perm: int):
-    """Spark column: the share of equal positions of two MinHash signatures (array columns)."""
+def estimated_jaccard_col(sig_a, sig_b, num_perm: int):
+    """Spark column twin of udfs.minhash.estimated_jaccard: the share of equal positions of two
+    MinHash signatures (array columns)."""
     from pyspark.sql import functions as F
     equal = F.zip_with(sig_a, sig_b, lambda x, y: F.when(x == y, 1).otherwise(0))
     return F.aggregate(equal, F.lit(0), lambda acc, x: acc + x) / F.lit(num_perm)
@@ -260,7 +261,7 @@ def verify_edges(ctx: StageContext, cfg: dict, files, nodes, edges, n_candidates
     scored = checkpoint(
         edges.join(sig.select(F.col("node").alias("src"), F.col("signature").alias("sig_src")), "src")
              .join(sig.select(F.col("node").alias("dst"), F.col("signature").alias("sig_dst")), "dst")
-             .select("src", "dst", estimated_jaccard(F.col("sig_src"), F.col("sig_dst"), params.num_perm).alias("estimate")))
+             .select("src", "dst", estimated_jaccard_col(F.col("sig_src"), F.col("sig_dst"), params.num_perm).alias("estimate")))
     if margin is None:
         sure, doubtful = scored.limit(0), scored
     else:
@@ -510,8 +511,8 @@ def attribute(ctx: StageContext, text: str, threshold: float | None = None, limi
     query_bands = band_keys(query, cfg["bands"], cfg["rows"], node_col="file_id").select("band", "h")
     hits = (band_keys(stored.select("file_id", "signature"), cfg["bands"], cfg["rows"], node_col="file_id")
             .join(query_bands, ["band", "h"], "left_semi").select("file_id").distinct())
-    estimate = estimated_jaccard(F.col("signature"), F.array(*[F.lit(v).cast("bigint") for v in values]),
-                                 params.num_perm)
+    estimate = estimated_jaccard_col(F.col("signature"), F.array(*[F.lit(v).cast("bigint") for v in values]),
+                                     params.num_perm)
     rows = (stored.join(hits, "file_id").select("file_id", "repo_name", "path", estimate.alias("estimated_jaccard"))
             .where(F.col("estimated_jaccard") >= t)
             .orderBy(F.col("estimated_jaccard").desc(), "repo_name", "path").limit(limit).collect())
