@@ -145,7 +145,8 @@ def run_deepspeed_ranks(argv: list[str], ranks: int) -> list[float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", default="tiny", help="configs/models/<size>.yaml or a path (default: %(default)s)")
-    p.add_argument("--zero", default="2", help="ZeRO stage 1/2/3, or a configs/deepspeed name/path (default: 2)")
+    p.add_argument("--zero", default="2", help="ZeRO stage 0/1/2/3, auto (the trainer's default: 0 on one rank, "
+                                            "2 on more), or a configs/deepspeed name/path (default: 2)")
     p.add_argument("--offload", action="store_true", help="with --zero 2: optimizer offload (zero2_offload.json)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--steps", type=int, default=20, help="timed optimizer steps per loop per round")
@@ -176,8 +177,12 @@ def main(argv=None) -> int:
         torch.cuda.set_device(0)
     device = torch.device(args.device, 0) if args.device == "cuda" else torch.device("cpu")
     bf16 = {"on": True, "off": False}.get(args.bf16, device.type == "cuda" and torch.cuda.is_bf16_supported())
-    args.zero_config = (f"zero{args.zero}_offload" if args.offload else f"zero{args.zero}") \
-        if args.zero.isdigit() else args.zero
+    if args.zero.lower() == "auto":
+        from trainer.train import resolve_deepspeed
+        args.zero_config = resolve_deepspeed("auto", max(1, args.ranks))
+    else:
+        args.zero_config = (f"zero{args.zero}_offload" if args.offload else f"zero{args.zero}") \
+            if args.zero.isdigit() else args.zero
 
     from trainer.train import ensure_launcher_env
     ensure_launcher_env()

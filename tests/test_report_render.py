@@ -39,6 +39,9 @@ def test_run_passes_every_gate_and_prints_report_and_card(finished_run, spark):
     report = lake / "reports" / f"run-{RUN}.html"
     card = lake / "reports" / "dataset_card.md"
     assert f"run report: {report}" in printed and f"dataset card: {card}" in printed
+    # the run ends by training the tiny model in this one process: `auto` = DeepSpeed without ZeRO
+    assert "world 1, DeepSpeed zero0" in printed
+    assert f"tiny model trained 4 steps on gold/tokens: checkpoint {lake / 'checkpoints' / RUN}" in printed
     dq = Lake(spark, lake).read("ops/dq_results").where(f"run_id = '{RUN}'")
     checked = {r["stage"] for r in dq.select("stage").distinct().collect()}
     assert checked == {s for s in stage_names() if s in STAGE_TABLES}

@@ -149,13 +149,15 @@ def test_two_process_zero2_on_cpu_lowers_loss(trainer_lake, tmp_path):  # noqa: 
 
 
 def test_zero0_engine_trains_checkpoints_and_exports(trainer_lake, tmp_path):  # noqa: F811
-    """configs/deepspeed/zero0.json: DeepSpeed's engine without partitioning (the small-model config)."""
+    """configs/deepspeed/zero0.json: DeepSpeed's engine without partitioning, which `auto` picks
+    for one process."""
     out = tmp_path / "z0"
-    r = subprocess.run([PY, TRAIN] + sets(trainer_lake["lake"], out, **{"deepspeed": "zero0", "train.steps": 6,
+    r = subprocess.run([PY, TRAIN] + sets(trainer_lake["lake"], out, **{"deepspeed": "auto", "train.steps": 6,
                                                                          "train.save_every": 3}),
                        env=env(), capture_output=True, text=True, timeout=900, cwd=str(REPO))
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    assert "DeepSpeed zero0" in r.stdout
+    assert "world 1, DeepSpeed zero0" in r.stdout
+    assert json.loads((out / "checkpoints" / "run.json").read_text())["config"]["deepspeed"] == "zero0"
     m = metrics(out)
     assert sorted(m) == list(range(1, 7))
     assert m[6]["loss"] < m[1]["loss"] - 0.05, (m[1]["loss"], m[6]["loss"])
@@ -206,6 +208,23 @@ def test_inherited_rank_without_rendezvous_is_a_group_of_one():
     done = subprocess.run([PY, "-c", code], env=e, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "(0, 1, 0)" in done.stdout and "world 1" in done.stdout
+
+
+def test_auto_deepspeed_is_zero0_alone_zero2_in_a_group_and_what_a_checkpoint_was_written_with():
+    from trainer.train import resolve_deepspeed
+    assert resolve_deepspeed("auto", 1) == "zero0"
+    assert resolve_deepspeed("AUTO", 2) == "zero2"
+    assert resolve_deepspeed("auto", 1, resumed_from="zero2") == "zero2"  # the checkpoint's engine
+    assert resolve_deepspeed("zero3", 1) == "zero3"
+    assert resolve_deepspeed("none", 4, resumed_from="zero2") == "none"  # an explicit choice wins
+
+
+def test_set_overrides_read_exponents_without_a_dot_as_numbers():
+    """PyYAML (YAML 1.1) reads 2e-3 as a string, which reached the optimizer as its lr."""
+    from trainer.train import load_config
+    cfg = load_config(None, ["optim.lr=2e-3", "optim.eps=1E-8", "train.steps=20", "model=1b", "data.table=e5"])
+    assert cfg["optim"]["lr"] == 0.002 and cfg["optim"]["eps"] == 1e-8
+    assert cfg["train"]["steps"] == 20 and cfg["model"] == "1b" and cfg["data"]["table"] == "e5"
 
 
 def test_deepspeed_adam_choice_follows_optim_fused():

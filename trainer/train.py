@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -45,18 +46,48 @@ DEEPSPEED_DIR = REPO_ROOT / "configs" / "deepspeed"
 # ---------------------------------------------------------------------------------------------
 # 1. Config: one YAML file, optional dotted overrides ("train.steps=20")
 # ---------------------------------------------------------------------------------------------
+class _Loader(yaml.SafeLoader):
+    """PyYAML reads YAML 1.1, where an exponent without a dot (3e-4) is a string, so
+    `--set optim.lr=3e-4` would hand the optimizer a str; this loader reads it as YAML 1.2
+    (and Python) do, as a float."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+                              list("-+0123456789."))
+
+
+def read_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
-    cfg = yaml.safe_load(Path(path or DEFAULT_CONFIG).read_text())
+    cfg = read_yaml(Path(path or DEFAULT_CONFIG).read_text())
     items = overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in (overrides or []))
     for key, value in items:
         if isinstance(value, str):
-            value = yaml.safe_load(value) if value != "" else None
+            value = read_yaml(value) if value != "" else None
         node = cfg
         *parents, leaf = key.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
     return cfg
+
+
+# `deepspeed: auto` picks by the size of the data-parallel group. ZeRO partitions optimizer
+# state (stage 1) and gradients (stage 2) across ranks; in a group of one there is nothing to
+# partition and the stages only add work: a flat fp32 copy of the weights and a copy of every
+# gradient into it each step (tiny model on this CPU: ZeRO-2 0.91, ZeRO-1 0.92 of a plain loop's
+# tokens/s; ZeRO-0 0.99-1.02; benchmarks/train_throughput.py). More ranks get ZeRO-2.
+def resolve_deepspeed(name, world: int, resumed_from: str | None = None) -> str:
+    """The DeepSpeed config a run uses: `name` itself, or for "auto" zero0 in a group of one and
+    zero2 with more ranks. A resumed "auto" run keeps `resumed_from`, the config its checkpoint
+    was written with: a checkpoint loads only into the engine that wrote it."""
+    if str(name).lower() != "auto":
+        return str(name)
+    if resumed_from is not None:
+        return resumed_from
+    return "zero0" if world == 1 else "zero2"
 
 
 def deepspeed_config_path(name: str) -> Path:
@@ -373,6 +404,9 @@ def train(cfg: dict) -> Path:
 
     # 2. distributed set-up (a no-op group of one for plain `python` runs)
     rank, world, local_rank = ensure_launcher_env()
+    resuming = bool(t.get("resume", True)) and (ckpt_dir / "latest").exists()
+    stored = json.loads((ckpt_dir / "run.json").read_text()) if resuming else {}
+    cfg["deepspeed"] = resolve_deepspeed(cfg["deepspeed"], world, stored.get("config", {}).get("deepspeed"))
     deepspeed_run = str(cfg["deepspeed"]).lower() not in ("none", "false", "plain")
     if deepspeed_run:
         import deepspeed
@@ -386,9 +420,8 @@ def train(cfg: dict) -> Path:
                     fim_rate=float(d.get("fim_rate", 0.5)), fim_spm_rate=float(d.get("fim_spm_rate", 0.5)),
                     fim_split_sample=d.get("fim_split_sample"),
                     fragment_fim_rate=float(d.get("fragment_fim_rate", 0.5)))
-    resuming = bool(t.get("resume", True)) and (ckpt_dir / "latest").exists()
     if resuming and spec.version is None:
-        spec.version = json.loads((ckpt_dir / "run.json").read_text())["table_version"]
+        spec.version = stored["table_version"]
     spec = spec.pinned()
     cfg["data"]["version"] = spec.version
     tokenizer = load_tokenizer(spec.tokenizer_path)
@@ -519,7 +552,7 @@ def train(cfg: dict) -> Path:
 
 
 def train_from_lake(lake_dir: str | Path, model_config: str = "tiny", steps: int = 10,
-                    output_dir: str | Path | None = None, deepspeed: str = "zero2", config: str | Path | None = None,
+                    output_dir: str | Path | None = None, deepspeed: str = "auto", config: str | Path | None = None,
                     **overrides) -> Path:
     """Train `model_config` for `steps` steps on <lake>/gold/tokens in this process (one rank).
 

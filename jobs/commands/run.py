@@ -51,10 +51,11 @@ def handle(args) -> int:
 
 
 def _train_tiny_model(ctx, steps: int) -> None:
-    """A few DeepSpeed (ZeRO-2) steps of the tiny GPTBigCode on the gold tokens just written:
-    proves the hand-off to training works end to end."""
+    """A few DeepSpeed steps of the tiny GPTBigCode on the gold tokens just written (one
+    process, so `auto` runs the engine without ZeRO partitioning): proves the hand-off to
+    training works end to end."""
     from trainer.train import train_from_lake
-    run_dir = train_from_lake(str(ctx.lake.root), model_config="tiny", steps=steps, deepspeed="zero2",
+    run_dir = train_from_lake(str(ctx.lake.root), model_config="tiny", steps=steps, deepspeed="auto",
                               output_dir=str(ctx.lake.root / "checkpoints" / ctx.run_id))
     print(f"tiny model trained {steps} steps on gold/tokens: checkpoint {run_dir}")
 

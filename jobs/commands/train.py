@@ -22,7 +22,8 @@ def add_train_options(p) -> None:
     p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
     p.add_argument("--config", help="training YAML (default: configs/train.yaml)")
     p.add_argument("--model", help="configs/models/<name> or a path: tiny, small, 1b, 3b, 7b, 15b")
-    p.add_argument("--deepspeed", help="zero1, zero2, zero3, zero2_offload, a JSON path, or none (plain PyTorch)")
+    p.add_argument("--deepspeed", help="auto (default: zero0 on one process, zero2 on more), zero0, zero1, zero2, zero3, "
+                                        "zero2_offload, a JSON path, or none (plain PyTorch)")
     p.add_argument("--steps", type=int, help="optimizer steps")
     p.add_argument("--output", help="run directory (checkpoints/, hf/, lineage.json)")
     p.add_argument("--version", type=int, help="gold/tokens Delta version to pin (default: latest)")
