@@ -79,11 +79,14 @@ def test_multiply_add_shift_equals_integer_arithmetic_on_edge_values():
     b = np.array([0, top, 5, 1 << 63, 7], dtype=np.uint64)
     h = np.array([0, 1, 2, (1 << 32) - 1, 123456789, 1 << 31], dtype=np.uint64)
     buf = np.empty((len(a), len(h)), np.uint64)
-    out = np.empty((len(a), len(h)), np.uint32)
-    mh._permute_into(h, a, b, buf, out)
+    mh._permute_into(h, a, b, buf)
     for i, j in itertools.product(range(len(a)), range(len(h))):
-        want = ((int(a[i]) * int(h[j]) + int(b[i])) % (1 << 64)) >> 32
-        assert int(out[i, j]) == want
+        want = (int(a[i]) * int(h[j]) + int(b[i])) % (1 << 64)
+        assert int(buf[i, j]) == want
+    # one document of these shingles: each permutation's minimum, then its high 32 bits
+    sig = mh.minhash_shingles(h, np.array([len(h)]), a, b)
+    want = [min(((int(ai) * int(x) + int(bi)) % (1 << 64)) >> 32 for x in h) for ai, bi in zip(a, b)]
+    assert [int(v) for v in sig[0]] == want
 
 
 def test_tokens_are_capped():

@@ -179,17 +179,16 @@ def shingle_hash_reference(token_hash_values: list[int]) -> int:
 
 # ---- permutations and minima ---------------------------------------------------------------
 
-def _permute_into(h: np.ndarray, a: np.ndarray, b: np.ndarray, buf: np.ndarray,
-                  out32: np.ndarray) -> None:
-    """out32[j, i] = ((a_j·h_i + b_j) mod 2^64) >> 32 for 32-bit shingle hashes h_i.
+def _permute_into(h: np.ndarray, a: np.ndarray, b: np.ndarray, buf: np.ndarray) -> None:
+    """buf[j, i] = (a_j·h_i + b_j) mod 2^64 for 32-bit shingle hashes h_i; the permuted value
+    is its high 32 bits, taken after the per-document minimum (below).
 
     Layout is (permutations × shingles) so every pass is contiguous and the per-document
     minimum reduces along rows. uint64 arithmetic wraps modulo 2^64, which is the scheme's
-    definition; the shift writes straight into the uint32 output.
+    definition.
     """
     np.multiply(a[:, None], h[None, :], out=buf)
     np.add(buf, b[:, None], out=buf)
-    np.right_shift(buf, _SHIFT_32, out=out32, casting="unsafe")
 
 
 def unique_per_doc(sh: np.ndarray, per_doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,17 +217,18 @@ def minhash_shingles(sh: np.ndarray, per_doc: np.ndarray, a: np.ndarray, b: np.n
     doc_ids = np.flatnonzero(nonempty)
     width = min(chunk, total)
     buf = np.empty((num_perm, width), dtype=np.uint64)
-    out32 = np.empty((num_perm, width), dtype=np.uint32)
     for c0 in range(0, total, chunk):
         c1 = min(c0 + chunk, total)
         m = c1 - c0
-        _permute_into(sh[c0:c1], a, b, buf[:, :m], out32[:, :m])
+        _permute_into(sh[c0:c1], a, b, buf[:, :m])
         # Segments of this chunk: the chunk start plus every doc start inside it.
         lo = np.searchsorted(doc_starts, c0, side="right")
         hi = np.searchsorted(doc_starts, c1, side="left")
         seg = np.concatenate(([c0], doc_starts[lo:hi]))
         seg_docs = doc_ids[np.searchsorted(doc_starts, seg, side="right") - 1]
-        partial = np.minimum.reduceat(out32[:, :m], seg - c0, axis=1).T
+        # x -> x >> 32 never decreases, so the high half of the minimum is the minimum of the
+        # high halves: shifting the (docs × perms) minima saves a pass over every element.
+        partial = (np.minimum.reduceat(buf[:, :m], seg - c0, axis=1).T >> _SHIFT_32).astype(np.uint32)
         sig[seg_docs] = np.minimum(sig[seg_docs], partial)
     return sig
 
