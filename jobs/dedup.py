@@ -443,6 +443,7 @@ def run(ctx: StageContext) -> StageResult:
             metrics["node_id_fallback"] = True
         if cfg.get("verify") and n_candidates:
             edges = verify_edges(ctx, cfg, files, nodes, edges, n_candidates, checkpoint, metrics)
+            step("candidate edges verified")
 
         # ---- clusters and survivors ----
         labels, rounds = connected_components(edges, int(cfg.get("max_cc_iterations", 40)), checkpoint, ctx.log)
@@ -458,12 +459,14 @@ def run(ctx: StageContext) -> StageResult:
         near_clusters = near.select("file_id", "repo_name", "path", F.col("_survivor").alias("cluster_id"),
                                     F.lit("near").alias("method"), (F.col("_n") == 1).alias("kept"))
         metrics["near_clusters"] = near.where("_n = 1").count()
+        step(f"{metrics['near_clusters']} near-duplicate clusters, survivors picked")
 
         rejected = checkpoint(exact_rejected.unionByName(near_rejected))
         stats = rejected.groupBy("reason").agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect()
         by_reason = {r["reason"]: r["n"] for r in stats}
         rejected_bytes = sum(r["b"] or 0 for r in stats)
         write_rejections(ctx, STAGE, rejected)
+        step("rejections written")
         clusters = exact_clusters.unionByName(near_clusters).withColumn("run_id", F.lit(ctx.run_id))
         rows_rejected = sum(by_reason.values())
         deduped = _conform_to(src.join(small_side(rejected.select("file_id"), rows_rejected, cfg), "file_id", "left_anti"),
@@ -473,6 +476,7 @@ def run(ctx: StageContext) -> StageResult:
             "silver/dup_clusters": ctx.lake.overwrite(clusters, "silver/dup_clusters"),
             sig_name: sig_version,
         }
+        step("silver/deduped and silver/dup_clusters written")
     finally:
         exact.unpersist()
         if ckpt_dir.exists():
