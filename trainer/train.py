@@ -78,7 +78,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict | No
 # state (stage 1) and gradients (stage 2) across ranks; in a group of one there is nothing to
 # partition and the stages only add work: a flat fp32 copy of the weights and a copy of every
 # gradient into it each step (tiny model on this CPU: ZeRO-2 0.91, ZeRO-1 0.92 of a plain loop's
-# tokens/s; ZeRO-0 0.99-1.02; benchmarks/train_throughput.py). More ranks get ZeRO-2.
+# tokens/s; ZeRO-0 0.99-1.07; benchmarks/train_throughput.py). More ranks get ZeRO-2.
 def resolve_deepspeed(name, world: int, resumed_from: str | None = None) -> str:
     """The DeepSpeed config a run uses: `name` itself, or for "auto" zero0 in a group of one and
     zero2 with more ranks. A resumed "auto" run keeps `resumed_from`, the config its checkpoint
@@ -405,7 +405,8 @@ def train(cfg: dict) -> Path:
     # 2. distributed set-up (a no-op group of one for plain `python` runs)
     rank, world, local_rank = ensure_launcher_env()
     resuming = bool(t.get("resume", True)) and (ckpt_dir / "latest").exists()
-    stored = json.loads((ckpt_dir / "run.json").read_text()) if resuming else {}
+    run_json = ckpt_dir / "run.json"  # written after each checkpoint: what the run was started with
+    stored = json.loads(run_json.read_text()) if resuming and run_json.exists() else {}
     cfg["deepspeed"] = resolve_deepspeed(cfg["deepspeed"], world, stored.get("config", {}).get("deepspeed"))
     deepspeed_run = str(cfg["deepspeed"]).lower() not in ("none", "false", "plain")
     if deepspeed_run:
@@ -421,6 +422,9 @@ def train(cfg: dict) -> Path:
                     fim_split_sample=d.get("fim_split_sample"),
                     fragment_fim_rate=float(d.get("fragment_fim_rate", 0.5)))
     if resuming and spec.version is None:
+        if "table_version" not in stored:
+            raise RuntimeError(f"{ckpt_dir} holds a checkpoint but no run.json: set data.version to the "
+                               "gold/tokens version it was trained on")
         spec.version = stored["table_version"]
     spec = spec.pinned()
     cfg["data"]["version"] = spec.version
