@@ -178,6 +178,8 @@ def main(argv=None) -> int:
     device = torch.device(args.device, 0) if args.device == "cuda" else torch.device("cpu")
     bf16 = {"on": True, "off": False}.get(args.bf16, device.type == "cuda" and torch.cuda.is_bf16_supported())
     if args.zero.lower() == "auto":
+        if args.offload:
+            p.error("--offload goes with --zero 2 (auto picks zero0 or zero2 without offload)")
         from trainer.train import resolve_deepspeed
         args.zero_config = resolve_deepspeed("auto", max(1, args.ranks))
     else:
