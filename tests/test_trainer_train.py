@@ -228,6 +228,13 @@ def test_set_overrides_read_exponents_without_a_dot_as_numbers():
     assert cfg["train"]["steps"] == 20 and cfg["model"] == "1b" and cfg["data"]["table"] == "e5"
 
 
+def test_model_configs_read_exponents_without_a_dot_as_numbers(tmp_path):
+    from trainer.model import build_config
+    spec = tmp_path / "m.yaml"
+    spec.write_text("n_layer: 1\nn_embd: 32\nn_head: 2\nn_positions: 64\nvocab_size: 64\nlayer_norm_epsilon: 1e-5\n")
+    assert build_config(spec).layer_norm_epsilon == 1e-5
+
+
 def test_deepspeed_adam_choice_follows_optim_fused():
     """DeepSpeed's fused Adam by default; torch's AdamW when optim.fused is off; the CPU Adam
     that ZeRO-Offload needs whatever optim.fused says."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
+from trainer.yaml_reader import read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO_ROOT / "configs" / "models"
@@ -29,7 +29,7 @@ def model_config_path(name_or_path: str | Path) -> Path:
 def load_model_spec(name_or_path: str | Path) -> dict:
     path = model_config_path(name_or_path)
     text = path.read_text()
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return json.loads(text) if path.suffix == ".json" else read_yaml(text)
 
 
 def build_config(spec: dict | str | Path, vocab_size: int | None = None, eod_id: int = 0):

@@ -21,7 +21,6 @@ import json
 import math
 import os
 import random
-import re
 import subprocess
 import sys
 import time
@@ -32,11 +31,11 @@ if __package__ in (None, ""):  # run as a script by the deepspeed launcher
 
 import numpy as np
 import torch
-import yaml
 
 from trainer.data import DataSpec, TokenStream, batch_digest, heldout_batches, lm_loss, load_tokenizer, \
     read_sequences, split_heldout, window
 from trainer.model import build_config, build_model, count_params
+from trainer.yaml_reader import read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
@@ -46,20 +45,6 @@ DEEPSPEED_DIR = REPO_ROOT / "configs" / "deepspeed"
 # ---------------------------------------------------------------------------------------------
 # 1. Config: one YAML file, optional dotted overrides ("train.steps=20")
 # ---------------------------------------------------------------------------------------------
-class _Loader(yaml.SafeLoader):
-    """PyYAML reads YAML 1.1, where an exponent without a dot (3e-4) is a string, so
-    `--set optim.lr=3e-4` would hand the optimizer a str; this loader reads it as YAML 1.2
-    (and Python) do, as a float."""
-
-
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-                              list("-+0123456789."))
-
-
-def read_yaml(text: str):
-    return yaml.load(text, Loader=_Loader)
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
     cfg = read_yaml(Path(path or DEFAULT_CONFIG).read_text())
     items = overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in (overrides or []))
@@ -88,6 +73,11 @@ def resolve_deepspeed(name, world: int, resumed_from: str | None = None) -> str:
     if resumed_from is not None:
         return resumed_from
     return "zero0" if world == 1 else "zero2"
+
+
+def is_plain_loop(name) -> bool:
+    """`deepspeed: none` (or false/plain): the plain PyTorch loop instead of DeepSpeed."""
+    return str(name).lower() in ("none", "false", "plain")
 
 
 def deepspeed_config_path(name: str) -> Path:
@@ -277,7 +267,7 @@ def deepspeed_config(cfg: dict, bf16: bool) -> dict:
 
 
 def build_engine(model, cfg: dict, bf16: bool, world: int):
-    if str(cfg["deepspeed"]).lower() in ("none", "false", "plain"):
+    if is_plain_loop(cfg["deepspeed"]):
         if world != 1:
             raise RuntimeError("the plain PyTorch loop runs on one process; use a DeepSpeed config for more")
         device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
@@ -408,7 +398,7 @@ def train(cfg: dict) -> Path:
     run_json = ckpt_dir / "run.json"  # written after each checkpoint: what the run was started with
     stored = json.loads(run_json.read_text()) if resuming and run_json.exists() else {}
     cfg["deepspeed"] = resolve_deepspeed(cfg["deepspeed"], world, stored.get("config", {}).get("deepspeed"))
-    deepspeed_run = str(cfg["deepspeed"]).lower() not in ("none", "false", "plain")
+    deepspeed_run = not is_plain_loop(cfg["deepspeed"])
     if deepspeed_run:
         import deepspeed
         deepspeed.init_distributed()
