@@ -18,9 +18,9 @@ permissive > no_license > non_permissive when the input has it, else a detected 
 before none; FACTS §4.1/§4.4), then more stars, then the smallest file_id.
 
 Near dedup (FACTS §4.3): signatures are computed per Arrow batch with numpy
-(udfs.minhash.signatures); band b of a signature is bucketed by Spark's xxhash64 of its
-`rows` values; each bucket links every member to the bucket's smallest member (star edges,
-so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the connected
+(udfs.minhash.signatures); band b of a signature is bucketed by a 64-bit hash of its
+`rows` values (udfs.minhash.band_hashes); each bucket links every member to the bucket's
+smallest member (star edges, so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the connected
 components of those edges, computed in Spark by alternating large-star / small-star
 (Kiveris et al., "Connected Components in MapReduce and Beyond", 2014) until every
 component is a star around its minimum node. Verification (dedup.verify, on by default;
@@ -141,6 +141,10 @@ def signature_batches(params: mh.MinHashParams, chunk: int = 1024):
     import pyarrow as pa
 
     def compute(batches):
+        torch = mh._torch()
+        if torch is not None:
+            # One Spark task per core: torch's own thread pool would oversubscribe it.
+            torch.set_num_threads(1)
         for whole in batches:
             # An Arrow batch holds spark.sql.execution.arrow.maxRecordsPerBatch rows (Spark's
             # default 10,000; codemill's local default 1,000); numpy's passes over slices of
@@ -165,13 +169,26 @@ def compute_signatures(df, params: mh.MinHashParams, chunk: int = 1024):
 
 
 def band_keys(df, bands: int, rows: int, node_col: str = "node"):
-    """(node, signature) → (node, band, h): one row per band, h = xxhash64 of the band's rows."""
-    from pyspark.sql import functions as F
-    per_band = F.transform(
-        F.sequence(F.lit(0), F.lit(bands - 1)),
-        lambda i: F.struct(i.alias("band"), F.xxhash64(F.slice("signature", i * rows + 1, F.lit(rows))).alias("h")))
-    return (df.select(node_col, F.explode(per_band).alias("b"))
-              .select(node_col, F.col("b.band").alias("band"), F.col("b.h").alias("h")))
+    """(node, signature) → (node, band, h): one row per band, h = udfs.minhash.band_hashes of
+    the band's rows, computed per Arrow batch with numpy (Spark's per-row array slicing,
+    hashing and explode took twice as long). Every signature must be non-empty."""
+    import numpy as np
+    import pyarrow as pa
+
+    def compute(batches):
+        for batch in batches:
+            n = batch.num_rows
+            values = batch.column("signature").flatten().to_numpy()
+            if len(values) % max(n, 1) or (n and len(values) // n < bands * rows):
+                raise ValueError("band_keys needs signatures of equal length ≥ bands × rows")
+            h = mh.band_hashes(values.reshape(n, -1), bands, rows)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(node_col).take(pa.array(np.repeat(np.arange(n), bands))),
+                 pa.array(np.tile(np.arange(bands, dtype=np.int32), n)), pa.array(h.reshape(-1))],
+                names=[node_col, "band", "h"])
+
+    node_type = df.schema[node_col].dataType.simpleString()
+    return df.select(node_col, "signature").mapInArrow(compute, f"{node_col} {node_type}, band int, h bigint")
 
 
 def estimated_jaccard_col(sig_a, sig_b, num_perm: int):
@@ -205,11 +222,13 @@ def node_ids(spark, sigs):
 
 
 def candidate_edges(bands_df):
-    """Star edges (src > dst): every bucket member linked to the bucket's smallest node."""
+    """Star edges (src > dst): every bucket member linked to the bucket's smallest node. The
+    minimum comes from a window over the bucket (one shuffle; a group-by joined back took two
+    and 1.5× the time)."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
-    centers = bands_df.groupBy("band", "h").agg(F.min("node").alias("center"), F.count(F.lit(1)).alias("size"))
-    multi = centers.where("size > 1")
-    return (bands_df.join(multi, ["band", "h"])
+    bucket = Window.partitionBy("band", "h")
+    return (bands_df.withColumn("center", F.min("node").over(bucket))
             .where(F.col("node") != F.col("center"))
             .select(F.col("node").alias("src"), F.col("center").alias("dst"))
             .distinct())
@@ -218,28 +237,40 @@ def candidate_edges(bands_df):
 PAIR_DDL = "src long, dst long, jaccard double"
 
 
-def verify_batches(ngram: int, max_tokens: int):
-    """mapInArrow function: (src, dst, content_src, content_dst) → (src, dst, exact Jaccard)."""
+def star_jaccards(ngram: int, max_tokens: int):
+    """mapInArrow function over rows (centre, node, content) sorted by centre, every star
+    complete (the centre's own row included): → (src=node, dst=centre, exact Jaccard) for
+    each node ≠ centre. A star may arrive split across Arrow batches, so the rows of the last
+    star of a batch wait for the next one."""
+    import numpy as np
     import pyarrow as pa
 
-    def shingle_sets_once(nodes, contents):
-        """Shingle sets by node, each distinct node of the batch tokenized once: the join
-        delivers the pairs grouped by dst, so a bucket centre recurs row after row."""
-        first = {}
-        for i, node in enumerate(nodes):
-            first.setdefault(node, i)
-        rows = list(first.values())
-        sets = mh.batch_shingle_sets(contents.take(pa.array(rows)), ngram, max_tokens)
-        return dict(zip(first, sets))
+    def jaccards(rows: pa.Table):
+        centre = rows.column("centre").to_numpy()
+        node = rows.column("node").to_numpy()
+        sets = mh.batch_shingle_sets(rows.column("content").combine_chunks(), ngram, max_tokens)
+        # Row of each star's centre: stars are contiguous, so map every row to its star's first
+        # row, then to the centre's row within the star.
+        is_centre = node == centre
+        centre_row = {int(c): i for i, c in zip(np.flatnonzero(is_centre), centre[is_centre])}
+        leaves = np.flatnonzero(~is_centre)
+        sims = [mh.sorted_jaccard(sets[i], sets[centre_row[int(centre[i])]]) for i in leaves]
+        return pa.RecordBatch.from_arrays([pa.array(node[leaves]), pa.array(centre[leaves]), pa.array(sims, pa.float64())],
+                                          names=["src", "dst", "jaccard"])
 
     def verify(batches):
+        pending = None
         for batch in batches:
-            src, dst = batch.column("src").to_pylist(), batch.column("dst").to_pylist()
-            left = shingle_sets_once(src, batch.column("content_src"))
-            right = shingle_sets_once(dst, batch.column("content_dst"))
-            sims = [mh.sorted_jaccard(left[a], right[b]) for a, b in zip(src, dst)]
-            yield pa.RecordBatch.from_arrays([batch.column("src"), batch.column("dst"), pa.array(sims, pa.float64())],
-                                             names=["src", "dst", "jaccard"])
+            rows = pa.Table.from_batches([batch]) if pending is None else pa.concat_tables([pending, pa.Table.from_batches([batch])])
+            if rows.num_rows == 0:
+                continue
+            centre = rows.column("centre").to_numpy()
+            cut = int(np.searchsorted(centre, centre[-1], side="left"))
+            if cut:
+                yield jaccards(rows.slice(0, cut))
+            pending = rows.slice(cut)
+        if pending is not None and pending.num_rows:
+            yield jaccards(pending)
     return verify
 
 
@@ -251,7 +282,8 @@ def verify_edges(ctx: StageContext, cfg: dict, files, nodes, edges, n_candidates
     = 0.15 (≥ 4.8 standard errors) a pair estimated at or above threshold + margin is kept
     and one at or below threshold − margin dropped, each wrong with probability below 1e-5.
     Only the pairs in between are checked by exact Jaccard over their contents, which are
-    fetched by a broadcast filter of the needed files (no shuffle of the whole table).
+    fetched by a broadcast filter of the needed files (no shuffle of the whole table) and
+    sent to Python one star (a bucket centre and its doubtful members) at a time.
     verify_margin: null checks every candidate pair exactly.
     """
     from pyspark.sql import functions as F
@@ -273,13 +305,18 @@ def verify_edges(ctx: StageContext, cfg: dict, files, nodes, edges, n_candidates
     n_doubtful = doubtful.count()
     passed = doubtful.limit(0)
     if n_doubtful:
-        needed = doubtful.select(F.col("src").alias("node")).union(doubtful.select(F.col("dst").alias("node"))).distinct()
-        needed_files = nodes.select("file_id", "node").join(needed, "node")
-        content = files.select("file_id", "content").join(small_side(needed_files, 2 * n_doubtful, cfg), "file_id")
-        pairs = (doubtful.join(content.select(F.col("node").alias("src"), F.col("content").alias("content_src")), "src")
-                 .join(content.select(F.col("node").alias("dst"), F.col("content").alias("content_dst")), "dst")
-                 .select("src", "dst", "content_src", "content_dst"))
-        checked = pairs.mapInArrow(verify_batches(params.ngram, params.max_tokens), PAIR_DDL)
+        # Each doubtful edge joins a node to its bucket's centre: group the edges into stars
+        # around their centres and send every star's files to Python together, so a file's
+        # content is read once and shuffled once per star it is in (joining content to both
+        # ends of every pair scanned it twice and shuffled it three times).
+        members = (doubtful.select(F.col("dst").alias("centre"), F.col("src").alias("node"))
+                   .unionByName(doubtful.select(F.col("dst").alias("centre"), F.col("dst").alias("node")))
+                   .distinct())
+        needed = nodes.select("file_id", "node").join(members, "node")
+        stars = (files.select("file_id", "content").join(small_side(needed, 2 * n_doubtful, cfg), "file_id")
+                 .select("centre", "node", "content")
+                 .repartition("centre").sortWithinPartitions("centre", "node"))
+        checked = stars.mapInArrow(star_jaccards(params.ngram, params.max_tokens), PAIR_DDL)
         passed = checked.where(F.col("jaccard") >= t).select("src", "dst")
     kept = checkpoint(sure.select("src", "dst").unionByName(passed))
     n_kept = kept.count()

@@ -43,10 +43,12 @@ class Lake:
         return self.spark.createDataFrame([], table_def(name).schema)
 
     def version(self, name: str) -> int | None:
-        if not self.exists(name):
-            return None
-        from delta.tables import DeltaTable
-        return DeltaTable.forPath(self.spark, self.path(name)).history(1).collect()[0]["version"]
+        """The table's latest version: the highest commit file in its _delta_log (a Delta
+        table's version is its newest commit's number). Listing the folder costs a millisecond;
+        asking Delta for history(1) ran a Spark job (0.25–0.35 s) once per table per stage."""
+        log = Path(self.path(name)) / "_delta_log"
+        commits = [int(p.name[:-len(".json")]) for p in log.glob("*.json") if p.name[:-len(".json")].isdigit()]
+        return max(commits) if commits else None
 
     def delta_table(self, name: str):
         from delta.tables import DeltaTable

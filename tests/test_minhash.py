@@ -35,8 +35,9 @@ TEXTS = [
 ]
 
 
-def test_signatures_equal_pure_python_reference():
-    sig, has = mh.signatures(TEXTS, SMALL)
+@pytest.mark.parametrize("use_torch", [True, False])
+def test_signatures_equal_pure_python_reference(use_torch):
+    sig, has = mh.signatures(TEXTS, SMALL, use_torch=use_torch)
     assert sig.shape == (len(TEXTS), SMALL.num_perm)
     for text, row, ok in zip(TEXTS, sig, has):
         ref = mh.signature_reference(text, SMALL)
@@ -83,10 +84,51 @@ def test_multiply_add_shift_equals_integer_arithmetic_on_edge_values():
     for i, j in itertools.product(range(len(a)), range(len(h))):
         want = (int(a[i]) * int(h[j]) + int(b[i])) % (1 << 64)
         assert int(buf[i, j]) == want
-    # one document of these shingles: each permutation's minimum, then its high 32 bits
-    sig = mh.minhash_shingles(h, np.array([len(h)]), a, b)
+    # one document of these shingles: each permutation's minimum, then its high 32 bits —
+    # with numpy's passes and with torch's int64 addcmul (signed, two's complement wrap)
     want = [min(((int(ai) * int(x) + int(bi)) % (1 << 64)) >> 32 for x in h) for ai, bi in zip(a, b)]
-    assert [int(v) for v in sig[0]] == want
+    for use_torch, chunk in itertools.product((True, False), (1, 4, 1024)):
+        sig = mh.minhash_shingles(h, np.array([len(h)]), a, b, chunk=chunk, use_torch=use_torch)
+        assert [int(v) for v in sig[0]] == want, (use_torch, chunk)
+
+
+def test_batch_tokens_equal_the_regex_definition_on_bytes():
+    """The byte-level tokenizer gives the tokens of TOKEN_SPLIT on the decoded text: non-ASCII
+    letters split, nulls are empty, tokens never run across documents, any Arrow layout."""
+    import pyarrow as pa
+    texts = TEXTS + [None, "日本語 kw_2 3", "tail_of_one", "head_of_next", "a\u00e9b", "Zz_09 @[`{ /:"]
+    th = {}
+
+    def expected(text):
+        toks = mh.tokenize(text or "")
+        for t in toks:
+            th.setdefault(t, int(mh.token_hashes(np.array([t], dtype=object))[0]))
+        return [th[t] for t in toks]
+    want = [expected(t) for t in texts]
+    for arr in (pa.array(texts, pa.large_string()), pa.array(texts, pa.string()),
+                pa.array(["skip me"] + texts, pa.string()).slice(1), pa.chunked_array([texts[:5], texts[5:]])):
+        hashes, counts = mh._batch_tokens(arr, None)
+        assert counts.tolist() == [len(w) for w in want]
+        assert [int(x) for x in hashes] == [x for w in want for x in w]
+    hashes, counts = mh._batch_tokens(pa.array(texts, pa.string()), 2)
+    assert counts.tolist() == [min(len(w), 2) for w in want]
+    assert [int(x) for x in hashes] == [x for w in want for x in w[:2]]
+    assert mh.word_bytes(np.arange(256, dtype=np.uint8)).tolist() == [
+        mh.TOKEN_SPLIT.fullmatch(chr(c)) is None if c < 128 else False for c in range(256)]
+
+
+def test_band_hashes_bucket_equal_bands_together():
+    rng = np.random.default_rng(3)
+    sig = rng.integers(0, 1 << 32, size=(4, 12), dtype=np.uint64)
+    sig[1, :4] = sig[0, :4]            # docs 0 and 1 share band 0 (rows 0–3) only
+    sig[2] = sig[0]                    # doc 2 equals doc 0
+    h = mh.band_hashes(sig.astype(np.int64), bands=3, rows=4)
+    assert h.shape == (4, 3) and h.dtype == np.int64
+    assert h[0, 0] == h[1, 0] and h[0, 1] != h[1, 1] and h[0, 2] != h[1, 2]
+    assert np.array_equal(h[0], h[2]) and len(set(h[3]) & set(h[0])) == 0
+    assert np.array_equal(mh.band_hashes(sig, 2, 4), h[:, :2])   # values past bands × rows unused
+    with pytest.raises(ValueError):
+        mh.band_hashes(sig, bands=4, rows=4)
 
 
 def test_tokens_are_capped():

@@ -43,7 +43,6 @@ from dataclasses import dataclass
 import numpy as np
 
 TOKEN_SPLIT = re.compile(r"[^A-Za-z_0-9]")
-TOKEN_SPLIT_PATTERN = "[^A-Za-z_0-9]+"
 MAX_HASH_32 = (1 << 32) - 1
 _MASK = np.uint64(MAX_HASH_32)
 _SHIFT_32 = np.uint64(32)
@@ -103,11 +102,25 @@ def token_hashes(tokens: np.ndarray) -> np.ndarray:
     return hash_array(tokens, categorize=False)
 
 
+def word_bytes(data: np.ndarray) -> np.ndarray:
+    """Which bytes (uint8) are token characters [A-Za-z_0-9]. The class is ASCII-only, so in
+    UTF-8 every byte of a non-ASCII character (all ≥ 0x80) is a separator: splitting the
+    encoded bytes gives exactly the tokens of splitting the decoded text. (Three vectorized
+    comparisons: 2.7× faster than a 256-entry lookup table.)"""
+    letter = (data | np.uint8(0x20)) - np.uint8(ord("a")) < np.uint8(26)
+    letter |= data - np.uint8(ord("0")) < np.uint8(10)
+    letter |= data == np.uint8(ord("_"))
+    return letter
+
+
 def _batch_tokens(contents, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
     """Tokens of a batch of documents as (hashes of all tokens in order, tokens per doc).
 
-    Splitting runs in Arrow's C++ regex kernel; every distinct token of the batch is hashed
-    once (dictionary encoding), so the Python-level work is per distinct token, not per token.
+    Tokens are found on the batch's UTF-8 bytes with numpy (word_bytes, then where each run
+    of word bytes begins and ends inside a document); the word bytes, packed together, are the
+    data of an Arrow string array of all tokens, whose distinct values are hashed once each
+    (dictionary encoding), so the Python-level work is per distinct token, not per token.
+    (Arrow's regex split did the same job at 5× the CPU.)
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -117,26 +130,45 @@ def _batch_tokens(contents, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
         arr = arr.combine_chunks()
     n_docs = len(arr)
     arr = pc.fill_null(arr, "")
-    parts = pc.split_pattern_regex(arr, pattern=TOKEN_SPLIT_PATTERN)
-    flat = pc.list_flatten(parts)
-    parent = pc.list_parent_indices(parts).to_numpy()
-    keep = pc.greater(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
-    flat = flat.filter(pa.array(keep))
-    parent = parent[keep]
-    counts = np.bincount(parent, minlength=n_docs).astype(np.int64)
-    if max_tokens is not None and counts.size and counts.max() > max_tokens:
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        pos = np.arange(len(parent)) - np.repeat(starts, counts)
-        capped = pos < max_tokens
-        flat = flat.filter(pa.array(capped))
-        counts = np.minimum(counts, max_tokens)
-    if len(flat) == 0:
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _, offsets_buf, data_buf = arr.buffers()
+    bounds = np.frombuffer(offsets_buf, dtype=np.int64, count=n_docs + 1, offset=arr.offset * 8)
+    size = int(bounds[-1] - bounds[0])
+    if size == 0:
+        return np.zeros(0, dtype=np.uint64), np.zeros(n_docs, dtype=np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8, count=size, offset=int(bounds[0]))
+    bounds = bounds - bounds[0]
+    word = word_bytes(data)
+    # A token starts at a word byte that follows a separator or begins a document, and ends
+    # at one followed by a separator or ending a document.
+    is_start = word.copy()
+    is_start[1:] &= ~word[:-1]
+    firsts = bounds[:-1][bounds[:-1] < bounds[1:]]
+    is_start[firsts] = word[firsts]
+    is_end = word.copy()
+    is_end[:-1] &= ~word[1:]
+    lasts = bounds[1:][bounds[:-1] < bounds[1:]] - 1
+    is_end[lasts] = word[lasts]
+    starts = np.flatnonzero(is_start)
+    counts = np.bincount(np.searchsorted(bounds, starts, side="right") - 1, minlength=n_docs).astype(np.int64)
+    if len(starts) == 0:
         return np.zeros(0, dtype=np.uint64), counts
-    encoded = pc.dictionary_encode(flat)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
+    # The tokens' bytes packed end to end are the data of one Arrow string array.
+    lengths = np.flatnonzero(is_end) + 1 - starts
+    tok_offsets = np.concatenate(([0], np.cumsum(lengths)))
+    packed = data[word]
+    tokens = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(tok_offsets), pa.py_buffer(packed))
+    encoded = pc.dictionary_encode(tokens)
     uniques = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
     hashes = token_hashes(uniques)[encoded.indices.to_numpy()]
+    if max_tokens is not None and counts.max() > max_tokens:
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        position = np.arange(len(hashes)) - np.repeat(first, counts)
+        hashes = hashes[position < max_tokens]
+        counts = np.minimum(counts, max_tokens)
     return hashes, counts
 
 
@@ -202,10 +234,25 @@ def unique_per_doc(sh: np.ndarray, per_doc: np.ndarray) -> tuple[np.ndarray, np.
     return keys & _MASK, counts
 
 
+def _torch():
+    """torch when importable (a project dependency; udfs work without it, on numpy alone)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is installed with codemill
+        return None
+    return torch
+
+
 def minhash_shingles(sh: np.ndarray, per_doc: np.ndarray, a: np.ndarray, b: np.ndarray,
-                     chunk: int = 1024) -> np.ndarray:
+                     chunk: int = 1024, use_torch: bool = True) -> np.ndarray:
     """Signatures (docs × perms, uint32, all-max for docs without shingles) of the shingle
-    hashes `sh` grouped by doc (`per_doc` shingles each), `chunk` shingles at a time."""
+    hashes `sh` grouped by doc (`per_doc` shingles each), `chunk` shingles at a time.
+
+    The multiply-add a·h + b runs in torch's fused int64 addcmul when torch is importable
+    (0.68 ns per element against numpy's 1.6 for a multiply and an add, which has no
+    vectorized 64-bit multiply; both wrap modulo 2^64, so the bits are the same — the tests
+    compare both paths with the plain-integer reference); `use_torch=False` forces numpy.
+    """
     n_docs, num_perm = len(per_doc), len(a)
     sig = np.full((n_docs, num_perm), MAX_HASH_32, dtype=np.uint32)
     total = len(sh)
@@ -216,11 +263,26 @@ def minhash_shingles(sh: np.ndarray, per_doc: np.ndarray, a: np.ndarray, b: np.n
     doc_starts = starts[nonempty]          # shingle index where each non-empty doc begins
     doc_ids = np.flatnonzero(nonempty)
     width = min(chunk, total)
-    buf = np.empty((num_perm, width), dtype=np.uint64)
+    torch = _torch() if use_torch else None
+    if torch is not None:
+        sh = np.ascontiguousarray(sh, dtype=np.uint64)
+        ta = torch.from_numpy(a.view(np.int64))[:, None]
+        tb = torch.from_numpy(b.view(np.int64))[:, None]
+        tbuf = torch.empty((num_perm, width), dtype=torch.int64)
+        buf = tbuf.numpy().view(np.uint64)
+    else:
+        buf = np.empty((num_perm, width), dtype=np.uint64)
     for c0 in range(0, total, chunk):
         c1 = min(c0 + chunk, total)
         m = c1 - c0
-        _permute_into(sh[c0:c1], a, b, buf[:, :m])
+        if torch is None:
+            _permute_into(sh[c0:c1], a, b, buf[:, :m])
+            block = buf[:, :m]
+        elif m == width:
+            torch.addcmul(tb, ta, torch.from_numpy(sh[c0:c1].view(np.int64))[None, :], out=tbuf)
+            block = buf
+        else:
+            block = torch.addcmul(tb, ta, torch.from_numpy(sh[c0:c1].view(np.int64))[None, :]).numpy().view(np.uint64)
         # Segments of this chunk: the chunk start plus every doc start inside it.
         lo = np.searchsorted(doc_starts, c0, side="right")
         hi = np.searchsorted(doc_starts, c1, side="left")
@@ -228,12 +290,12 @@ def minhash_shingles(sh: np.ndarray, per_doc: np.ndarray, a: np.ndarray, b: np.n
         seg_docs = doc_ids[np.searchsorted(doc_starts, seg, side="right") - 1]
         # x -> x >> 32 never decreases, so the high half of the minimum is the minimum of the
         # high halves: shifting the (docs × perms) minima saves a pass over every element.
-        partial = (np.minimum.reduceat(buf[:, :m], seg - c0, axis=1).T >> _SHIFT_32).astype(np.uint32)
+        partial = (np.minimum.reduceat(block, seg - c0, axis=1).T >> _SHIFT_32).astype(np.uint32)
         sig[seg_docs] = np.minimum(sig[seg_docs], partial)
     return sig
 
 
-def signatures(contents, params: MinHashParams = MinHashParams(), chunk: int = 1024):
+def signatures(contents, params: MinHashParams = MinHashParams(), chunk: int = 1024, use_torch: bool = True):
     """MinHash signatures of a batch of documents.
 
     Returns (sig, has_sig): sig is (docs × num_perm) uint32; has_sig is
@@ -243,7 +305,7 @@ def signatures(contents, params: MinHashParams = MinHashParams(), chunk: int = 1
     tok, counts = _batch_tokens(contents, params.max_tokens)
     sh, per_doc = shingle_hashes(tok, counts, params.ngram)
     sh, per_doc = unique_per_doc(sh, per_doc)
-    return minhash_shingles(sh, per_doc, a, b, chunk=chunk), per_doc > 0
+    return minhash_shingles(sh, per_doc, a, b, chunk=chunk, use_torch=use_torch), per_doc > 0
 
 
 def signature_reference(text: str, params: MinHashParams = MinHashParams()) -> list[int] | None:
@@ -263,6 +325,23 @@ def estimated_jaccard(sig_a, sig_b) -> float:
 
 
 # ---- LSH bands -------------------------------------------------------------------------------
+
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """LSH bucket keys: for a (docs × ≥ bands·rows) signature matrix, the (docs × bands) int64
+    hashes of each band's `rows` values (the shingle mix, 64 bits). Two docs share bucket
+    (band, h) when their band values are equal (up to 64-bit collisions, ~n²/2^65)."""
+    sig = np.asarray(sig)
+    if sig.ndim != 2 or sig.shape[1] < bands * rows:
+        raise ValueError(f"signatures of shape {sig.shape} have fewer than bands × rows = {bands * rows} values")
+    values = sig[:, :bands * rows].astype(np.uint64).reshape(len(sig), bands, rows)
+    acc = np.full((len(sig), bands), _MIX_INIT, dtype=np.uint64)
+    mul = np.uint64(_MIX_MUL)
+    for j in range(rows):
+        np.bitwise_xor(acc, values[:, :, j], out=acc)
+        np.multiply(acc, mul, out=acc)
+        np.bitwise_xor(acc, acc >> np.uint64(29), out=acc)
+    return acc.view(np.int64)
+
 
 def _integrate(f, lo: float, hi: float, steps: int = 2000) -> float:
     if hi <= lo:
