@@ -53,6 +53,7 @@ import shutil
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jobs.stage import StageContext, StageResult, UserError, stage_main, upstream, write_rejections  # noqa: E402
@@ -503,18 +504,26 @@ def run(ctx: StageContext) -> StageResult:
         stats = rejected.groupBy("reason").agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect()
         by_reason = {r["reason"]: r["n"] for r in stats}
         rejected_bytes = sum(r["b"] or 0 for r in stats)
-        write_rejections(ctx, STAGE, rejected)
-        step("rejections written")
         clusters = exact_clusters.unionByName(near_clusters).withColumn("run_id", F.lit(ctx.run_id))
         rows_rejected = sum(by_reason.values())
         deduped = _conform_to(src.join(small_side(rejected.select("file_id"), rows_rejected, cfg), "file_id", "left_anti"),
                               "silver/deduped")
-        versions = {
-            "silver/deduped": ctx.lake.overwrite(deduped, "silver/deduped"),
-            "silver/dup_clusters": ctx.lake.overwrite(clusters, "silver/dup_clusters"),
-            sig_name: sig_version,
-        }
-        step("silver/deduped and silver/dup_clusters written")
+
+        def write_small_tables():
+            """Rejections and clusters: small rows, so their time is Delta's fixed cost per
+            commit (driver-side snapshot jobs and the commit itself), which overlaps well with
+            the CPU-bound rewrite of the content in silver/deduped."""
+            write_rejections(ctx, STAGE, rejected)
+            step("rejections written")
+            return ctx.lake.overwrite(clusters, "silver/dup_clusters")
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            small_tables = pool.submit(write_small_tables)
+            deduped_version = ctx.lake.overwrite(deduped, "silver/deduped")
+            step("silver/deduped written")
+            versions = {"silver/deduped": deduped_version, "silver/dup_clusters": small_tables.result(),
+                        sig_name: sig_version}
+        step("rejections, silver/deduped and silver/dup_clusters written")
     finally:
         exact.unpersist()
         if ckpt_dir.exists():
