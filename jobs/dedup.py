@@ -208,18 +208,19 @@ def small_side(df, rows: int, cfg: dict):
 
 
 def node_ids(spark, sigs):
-    """(file_id, ...) → + node: a long that orders like file_id. file_ids are 32 hex digits of
-    a SHA-256, so the first 15 give a 60-bit id; if two ids ever collide (or a file_id is not
-    hex) the ids fall back to the rank of file_id (a sort + zipWithIndex)."""
+    """(file_id, ...) → (+ node, fallback used, row count): node is a long that orders like
+    file_id. file_ids are 32 hex digits of a SHA-256, so the first 15 give a 60-bit id; if two
+    ids ever collide (or a file_id is not hex) the ids fall back to the rank of file_id (a
+    sort + zipWithIndex)."""
     from pyspark.sql import functions as F
     with_node = sigs.withColumn("node", F.conv(F.substring("file_id", 1, 15), 16, 10).cast("long"))
     stats = with_node.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("node").alias("d"),
                           F.count("node").alias("nn")).collect()[0]
     if stats["n"] == stats["d"] == stats["nn"]:
-        return with_node, False
+        return with_node, False, stats["n"]
     ranked = (sigs.select("file_id").rdd.map(lambda r: r[0]).sortBy(lambda x: x)
               .zipWithIndex().toDF("file_id string, node long"))
-    return sigs.join(ranked, "file_id"), True
+    return sigs.join(ranked, "file_id"), True, stats["n"]
 
 
 def candidate_edges(bands_df):
@@ -459,17 +460,25 @@ def run(ctx: StageContext) -> StageResult:
         sig_version = ctx.lake.overwrite(new_sigs, sig_name)
     sig_rows = (ctx.lake.read(sig_name).where(F.col("minhash_params") == key)
                 .join(wanted, ["file_id", "content_sha256"], "left_semi"))
-    counts = sig_rows.agg(F.sum((F.col("run_id") == ctx.run_id).cast("long")).alias("computed"),
-                          F.sum((F.size("signature") == 0).cast("long")).alias("short")).collect()[0]
-    computed, short_docs = counts["computed"] or 0, counts["short"] or 0
-    usable = sig_rows.where(F.size("signature") > 0).select("file_id", "signature")
+    # Counted without the signature column (a pass over the arrays costs ~1 s per 45k files);
+    # the short ones are the rows node_ids does not count below.
+    counts = sig_rows.agg(F.count(F.lit(1)).alias("rows"),
+                          F.sum((F.col("run_id") == ctx.run_id).cast("long")).alias("computed")).collect()[0]
+    computed = counts["computed"] or 0
+    # Cached, not checkpointed: band keys, verification and survivor choice read it four more
+    # times, and a checkpoint (serialized rows) made each read decode every signature again.
+    # The cache fills on node_ids' first pass; if evicted it is rebuilt from the Delta table.
+    usable = sig_rows.where(F.size("signature") > 0).select("file_id", "signature").persist(StorageLevel.MEMORY_AND_DISK)
     step(f"signatures ready ({computed} computed" + (", the rest reused)" if cfg["incremental"] else ")"))
 
     # ---- LSH candidate edges ----
     checkpoint, ckpt_dir = _checkpointer(ctx)
     try:
-        nodes, fallback_ids = node_ids(ctx.spark, usable)
-        nodes = checkpoint(nodes.select("file_id", "node", "signature"))
+        nodes, fallback_ids, n_usable = node_ids(ctx.spark, usable)
+        short_docs = counts["rows"] - n_usable
+        nodes = nodes.select("file_id", "node", "signature")
+        if fallback_ids:
+            nodes = checkpoint(nodes)
         edges = checkpoint(candidate_edges(band_keys(nodes, cfg["bands"], cfg["rows"])))
         n_candidates = edges.count()
         step(f"{n_candidates} candidate edges from LSH buckets")
@@ -526,6 +535,7 @@ def run(ctx: StageContext) -> StageResult:
         step("rejections, silver/deduped and silver/dup_clusters written")
     finally:
         exact.unpersist()
+        usable.unpersist()
         if ckpt_dir.exists():
             shutil.rmtree(ckpt_dir, ignore_errors=True)
     for reason in (EXACT, NEAR):

@@ -120,7 +120,8 @@ def _batch_tokens(contents, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
     of word bytes begins and ends inside a document); the word bytes, packed together, are the
     data of an Arrow string array of all tokens, whose distinct values are hashed once each
     (dictionary encoding), so the Python-level work is per distinct token, not per token.
-    (Arrow's regex split did the same job at 5× the CPU.)
+    (Arrow's regex split did the same job in 1.5× the CPU: 5.7 s against 3.8 s for 22,000
+    real files.)
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -130,12 +131,12 @@ def _batch_tokens(contents, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
         arr = arr.combine_chunks()
     n_docs = len(arr)
     arr = pc.fill_null(arr, "")
-    if arr.type != pa.large_string():
+    if arr.type not in (pa.string(), pa.large_string()):
         arr = arr.cast(pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    offset_type = np.int32 if arr.type == pa.string() else np.int64
     _, offsets_buf, data_buf = arr.buffers()
-    bounds = np.frombuffer(offsets_buf, dtype=np.int64, count=n_docs + 1, offset=arr.offset * 8)
+    width = np.dtype(offset_type).itemsize
+    bounds = np.frombuffer(offsets_buf, dtype=offset_type, count=n_docs + 1, offset=arr.offset * width).astype(np.int64)
     size = int(bounds[-1] - bounds[0])
     if size == 0:
         return np.zeros(0, dtype=np.uint64), np.zeros(n_docs, dtype=np.int64)
