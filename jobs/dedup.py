@@ -17,20 +17,20 @@ Keep rule (one survivor per cluster, deterministic): higher licence rank first (
 permissive > no_license > non_permissive when the input has it, else a detected licence
 before none; FACTS §4.1/§4.4), then more stars, then the smallest file_id.
 
-Near dedup (FACTS §4.3): signatures are computed per Arrow batch with numpy
-(udfs.minhash.signatures); band b of a signature is bucketed by a 64-bit hash of its
-`rows` values (udfs.minhash.band_hashes); each bucket links every member to the bucket's
-smallest member (star edges, so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the connected
-components of those edges, computed in Spark by alternating large-star / small-star
-(Kiveris et al., "Connected Components in MapReduce and Beyond", 2014) until every
-component is a star around its minimum node. Verification (dedup.verify, on by default;
-`--no-verify` turns it off) drops candidate edges whose Jaccard is below the threshold and
-reports the share it dropped (ops/runs metrics verify_false_positive_rate): the signature
-estimate decides pairs at least dedup.verify_margin from the threshold, exact Jaccard (64-bit
-shingle hashes) the pairs in between (verify_edges). It checks the star edges, i.e. each member
-against its bucket's minimum: a member similar to another member but not to the minimum
-loses that edge (it may still join through another band) — the price of never listing a
-bucket's n² pairs.
+Near dedup (FACTS §4.3): signatures are computed per Arrow batch with numpy and torch
+(udfs.minhash.signatures); band b of a signature is bucketed by a 64-bit hash of its `rows`
+values (udfs.minhash.band_hashes); each bucket links every member to the bucket's smallest
+member (star edges, so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the
+connected components of those edges, computed in Spark by alternating large-star / small-star
+(Kiveris et al., "Connected Components in MapReduce and Beyond", 2014) until every component
+is a star around its minimum node. Verification (dedup.verify, on by default; `--no-verify`
+turns it off) drops candidate edges whose Jaccard is below the threshold and reports the share
+it dropped (ops/runs metrics verify_false_positive_rate): the signature estimate decides pairs
+at least dedup.verify_margin from the threshold, exact Jaccard (64-bit shingle hashes) the
+pairs in between (verify_edges), one star of doubtful edges at a time (star_jaccards). It
+checks the star edges, i.e. each member against its bucket's minimum: a member similar to
+another member but not to the minimum loses that edge (it may still join through another band)
+— the price of never listing a bucket's n² pairs.
 
 `--incremental` reuses stored signatures (same file_id, same content_sha256, same MinHash
 parameters) and computes only the missing ones; bucketing, components and the keep rule then
@@ -251,8 +251,7 @@ def star_jaccards(ngram: int, max_tokens: int):
         centre = rows.column("centre").to_numpy()
         node = rows.column("node").to_numpy()
         sets = mh.batch_shingle_sets(rows.column("content").combine_chunks(), ngram, max_tokens)
-        # Row of each star's centre: stars are contiguous, so map every row to its star's first
-        # row, then to the centre's row within the star.
+        # Each leaf is compared with the row holding its star's centre (node == centre).
         is_centre = node == centre
         centre_row = {int(c): i for i, c in zip(np.flatnonzero(is_centre), centre[is_centre])}
         leaves = np.flatnonzero(~is_centre)

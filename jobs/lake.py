@@ -77,8 +77,9 @@ class Lake:
         return self.version(name)
 
     def replace_where(self, df, name: str, condition: str) -> int:
-        """Replace only the rows matching `condition` (e.g. one stage's rows of one run)."""
-        self.ensure(name)
+        """Replace only the rows matching `condition` (e.g. one stage's rows of one run). A
+        table that does not exist yet is created by this write (one commit, not an empty one
+        first)."""
         self._writer(df, name, "overwrite").option("replaceWhere", condition).save(self.path(name))
         return self.version(name)
 

@@ -1,6 +1,7 @@
 """MinHash signatures, LSH band selection and exact Jaccard for near-deduplication.
 
-Pure numpy/pyarrow (no Spark): `jobs/dedup.py` calls `signatures()` once per Arrow batch.
+numpy/pyarrow, plus torch's int64 multiply-add for the permutations when torch is importable
+(no Spark): `jobs/dedup.py` calls `signatures()` once per Arrow batch.
 The recipe is the SantaCoder/StarCoder one (FACTS §4.3):
 
 * tokens: the content split on `[^A-Za-z_0-9]`, empty tokens dropped, case kept;
