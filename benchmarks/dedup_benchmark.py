@@ -223,7 +223,7 @@ def signature_cpu_seconds(contents: list[str], batch: int = 1000) -> dict:
     that other jobs on a shared machine disturb far less than wall-clock time."""
     from udfs import minhash as mh
     params = mh.MinHashParams()
-    torch = mh._torch()
+    torch = mh.optional_torch()
     if torch is not None:      # as in the Spark workers: imported before, one thread
         torch.set_num_threads(1)
     t0 = time.process_time()

@@ -142,7 +142,7 @@ def signature_batches(params: mh.MinHashParams, chunk: int = 1024):
     import pyarrow as pa
 
     def compute(batches):
-        torch = mh._torch()
+        torch = mh.optional_torch()
         if torch is not None:
             # One Spark task per core: torch's own thread pool would oversubscribe it.
             torch.set_num_threads(1)

@@ -236,7 +236,7 @@ def unique_per_doc(sh: np.ndarray, per_doc: np.ndarray) -> tuple[np.ndarray, np.
     return keys & _MASK, counts
 
 
-def _torch():
+def optional_torch():
     """torch when importable (a project dependency; udfs work without it, on numpy alone)."""
     try:
         import torch
@@ -265,7 +265,7 @@ def minhash_shingles(sh: np.ndarray, per_doc: np.ndarray, a: np.ndarray, b: np.n
     doc_starts = starts[nonempty]          # shingle index where each non-empty doc begins
     doc_ids = np.flatnonzero(nonempty)
     width = min(chunk, total)
-    torch = _torch() if use_torch else None
+    torch = optional_torch() if use_torch else None
     if torch is not None:
         sh = np.ascontiguousarray(sh, dtype=np.uint64)
         ta = torch.from_numpy(a.view(np.int64))[:, None]
