@@ -179,10 +179,12 @@ def band_keys(df, bands: int, rows: int, node_col: str = "node"):
     def compute(batches):
         for batch in batches:
             n = batch.num_rows
+            if n == 0:
+                continue
             values = batch.column("signature").flatten().to_numpy()
-            if len(values) % max(n, 1) or (n and len(values) // n < bands * rows):
-                raise ValueError("band_keys needs signatures of equal length ≥ bands × rows")
-            h = mh.band_hashes(values.reshape(n, -1), bands, rows)
+            if len(values) % n:
+                raise ValueError("band_keys needs signatures of equal length")
+            h = mh.band_hashes(values.reshape(n, -1), bands, rows)   # raises if shorter than bands × rows
             yield pa.RecordBatch.from_arrays(
                 [batch.column(node_col).take(pa.array(np.repeat(np.arange(n), bands))),
                  pa.array(np.tile(np.arange(bands, dtype=np.int32), n)), pa.array(h.reshape(-1))],
@@ -250,12 +252,12 @@ def star_jaccards(ngram: int, max_tokens: int):
     def jaccards(rows: pa.Table):
         centre = rows.column("centre").to_numpy()
         node = rows.column("node").to_numpy()
-        sets = mh.batch_shingle_sets(rows.column("content").combine_chunks(), ngram, max_tokens)
-        # Each leaf is compared with the row holding its star's centre (node == centre).
-        is_centre = node == centre
-        centre_row = {int(c): i for i, c in zip(np.flatnonzero(is_centre), centre[is_centre])}
-        leaves = np.flatnonzero(~is_centre)
-        sims = [mh.sorted_jaccard(sets[i], sets[centre_row[int(centre[i])]]) for i in leaves]
+        # A node that is a leaf of several stars is tokenized once.
+        distinct, first_row = np.unique(node, return_index=True)
+        sets = dict(zip(distinct.tolist(), mh.batch_shingle_sets(
+            rows.column("content").combine_chunks().take(pa.array(first_row)), ngram, max_tokens)))
+        leaves = np.flatnonzero(node != centre)
+        sims = [mh.sorted_jaccard(sets[n], sets[c]) for n, c in zip(node[leaves].tolist(), centre[leaves].tolist())]
         return pa.RecordBatch.from_arrays([pa.array(node[leaves]), pa.array(centre[leaves]), pa.array(sims, pa.float64())],
                                           names=["src", "dst", "jaccard"])
 
