@@ -337,15 +337,17 @@ def main(argv=None) -> int:
                "reference_seconds": ref_seconds, "reference_files_per_s": len(docs) / ref_seconds,
                "ratio": ratio, "codemill_metrics": cm_result.metrics, "reference_info": ref_info}
     if not args.skip_eval:
-        from jobs.dedup_eval import evaluate_clusters
-        cm_eval = evaluate_clusters(contents, cm_labels, args.threshold)
-        ref_eval = evaluate_clusters(contents, ref_labels, args.threshold)
+        from jobs.dedup_eval import ceilings_line, evaluate_clusters, ground_truth
+        truth = ground_truth(contents, args.threshold)
+        cm_eval = evaluate_clusters(contents, cm_labels, args.threshold, truth=truth)
+        ref_eval = evaluate_clusters(contents, ref_labels, args.threshold, truth=truth, ceilings=False)
         print(f"ground truth: {cm_eval['true_pairs']} pairs with exact Jaccard ≥ {args.threshold} among "
               f"{cm_eval['files_with_shingles']} files ({cm_eval['ground_truth_seconds']}s)")
         for name, ev in (("codemill", cm_eval), ("reference", ref_eval)):
             p, c = ev["pairs"], ev["closure"]
             print(f"  {name:9s} pairs:   P {p['precision']:.4f} R {p['recall']:.4f} F1 {p['f1']:.4f}   "
                   f"closure: P {c['precision']:.4f} R {c['recall']:.4f} F1 {c['f1']:.4f}")
+        print(ceilings_line(cm_eval["ceilings"]))
         figures.update(codemill_eval=cm_eval, reference_eval=ref_eval)
 
     cpu = signature_cpu_seconds(contents[: min(len(contents), 2000)])

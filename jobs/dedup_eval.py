@@ -8,6 +8,9 @@ n-gram sets (token sequences, no hashing) is ≥ t, found by prefix filtering
 the same `method = near` cluster of silver/dup_clusters. Metrics as defined in
 udfs/components.py: "pairs" (vs pairs with J ≥ t, the primary figure) and "closure" (vs the
 transitive closure of those pairs, which is what any cluster-based dedup can reach).
+For scale, the report adds what two clusterings that know every true pair score: the true
+pairs' own connected components, and a pivot clustering refined for pair F1 (where the true
+pairs chain, no clustering reaches high pair precision and recall at once).
 
 Runs on the driver: meant for corpora up to ~10^5 files (a sample of a larger lake).
 """
@@ -19,18 +22,33 @@ from udfs import components as ucc
 from udfs import minhash as mh
 
 
-def evaluate_clusters(contents: list[str], predicted: dict[int, object], threshold: float,
-                      ngram: int = 5, max_tokens: int | None = None) -> dict:
-    """Score a clustering of documents 0..n−1 (`predicted`: index → cluster label; absent =
-    singleton) against exact Jaccard ≥ threshold. Also returns the ground-truth sizes."""
+def ground_truth(contents: list[str], threshold: float, ngram: int = 5, max_tokens: int | None = None) -> dict:
+    """The documents with at least one n-gram and every pair of them with exact Jaccard ≥ threshold."""
     t0 = time.perf_counter()
     sets = mh.exact_shingle_ids(contents, ngram, max_tokens)
-    docs = [i for i, s in enumerate(sets) if len(s)]
-    true_pairs = mh.similar_pairs_exact(sets, threshold)
-    scores = ucc.pair_metrics({d: predicted[d] for d in docs if d in predicted}, list(true_pairs), docs)
-    return {"files": len(contents), "files_with_shingles": len(docs), "threshold": threshold,
-            "true_pairs": len(true_pairs), "ground_truth_seconds": round(time.perf_counter() - t0, 2),
-            **scores}
+    return {"files": len(contents), "docs": [i for i, s in enumerate(sets) if len(s)],
+            "true_pairs": list(mh.similar_pairs_exact(sets, threshold)), "threshold": threshold,
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def evaluate_clusters(contents: list[str], predicted: dict[int, object], threshold: float,
+                      ngram: int = 5, max_tokens: int | None = None, truth: dict | None = None,
+                      ceilings: bool = True) -> dict:
+    """Score a clustering of documents 0..n−1 (`predicted`: index → cluster label; absent =
+    singleton) against exact Jaccard ≥ threshold (`truth`: ground_truth's result, computed
+    here when not given). Also returns the ground-truth sizes and, with `ceilings`, what
+    clusterings that know every true pair score (udfs.components.pair_f1_ceilings)."""
+    if truth is None:
+        truth = ground_truth(contents, threshold, ngram, max_tokens)
+    elif truth["files"] != len(contents) or truth["threshold"] != threshold:
+        raise ValueError("the ground truth was computed for other documents or another threshold")
+    docs, true_pairs = truth["docs"], truth["true_pairs"]
+    scores = ucc.pair_metrics({d: predicted[d] for d in docs if d in predicted}, true_pairs, docs)
+    result = {"files": len(contents), "files_with_shingles": len(docs), "threshold": threshold,
+              "true_pairs": len(true_pairs), "ground_truth_seconds": truth["seconds"], **scores}
+    if ceilings:
+        result["ceilings"] = ucc.pair_f1_ceilings(true_pairs, docs)
+    return result
 
 
 def evaluate_lake(ctx, threshold: float | None = None, max_files: int = 200_000) -> dict:
@@ -77,4 +95,13 @@ def format_report(result: dict) -> str:
         m = result[key]
         lines.append(f"  {label}: precision {m['precision']:.4f}  recall {m['recall']:.4f}  F1 {m['f1']:.4f}  "
                      f"[{m['correct_pairs']} correct of {m['predicted_pairs']} predicted, {m['true_pairs']} true]")
+    if "ceilings" in result:
+        lines.append(ceilings_line(result["ceilings"]))
     return "\n".join(lines)
+
+
+def ceilings_line(ceilings: dict) -> str:
+    truth, oracle = ceilings["truth_components"], ceilings["oracle"]
+    return (f"  for scale, pair F1 of clusterings that know every true pair: the true pairs' own connected "
+            f"components {truth['f1']:.4f} (precision {truth['precision']:.4f}); pivot clustering refined for "
+            f"pair F1 {oracle['f1']:.4f} (precision {oracle['precision']:.4f}, recall {oracle['recall']:.4f})")

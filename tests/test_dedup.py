@@ -192,6 +192,7 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     ev = evaluate_lake(ctx2)
     assert ev["files"] == len(rows) - 7 and ev["true_pairs"] == 6 * 6
     assert ev["pairs"]["f1"] == 1.0 and ev["closure"]["f1"] == 1.0
+    assert ev["ceilings"]["truth_components"]["f1"] == 1.0 and ev["ceilings"]["oracle"]["f1"] == 1.0
     assert cli(["eval-dedup", "--lake", str(full_dir)]) == 0
     assert "F1 1.0000" in capsys.readouterr().out
 

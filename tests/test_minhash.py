@@ -252,3 +252,30 @@ def test_pair_metrics_definitions():
     perfect = cc.pair_metrics({0: 0, 1: 0, 2: 0}, true, docs)["closure"]
     assert perfect["f1"] == 1.0
     assert cc.pair_metrics({}, true, docs)["pairs"]["recall"] == 0.0
+
+
+def test_pair_f1_ceilings_on_a_chain_and_on_cliques():
+    # A path 0-1-2-3-4-5: its connected component predicts 15 pairs for 5 true ones (F1 0.5);
+    # pairs {0,1},{2,3},{4,5} hit 3 of 5 with precision 1 (F1 0.75), the best any partition does.
+    chain = [(i, i + 1) for i in range(5)]
+    ceilings = cc.pair_f1_ceilings(chain, range(6))
+    assert ceilings["truth_components"]["f1"] == pytest.approx(2 * 5 / (15 + 5))
+    assert ceilings["oracle"]["f1"] == pytest.approx(0.75)
+    # Disjoint cliques (plus an isolated document): both reach F1 1.
+    cliques = [(a, b) for group in ([0, 1, 2, 3], [4, 5, 6]) for a in group for b in group if a < b]
+    ceilings = cc.pair_f1_ceilings(cliques, range(8))
+    assert ceilings["truth_components"]["f1"] == 1.0 and ceilings["oracle"]["f1"] == 1.0
+
+
+def test_refine_for_pair_f1_never_lowers_f1_and_is_deterministic():
+    # Two 4-cliques joined by one bridge edge, started with node 4 on the wrong side.
+    edges = [(a, b) for group in ([0, 1, 2, 3], [4, 5, 6, 7]) for a in group for b in group if a < b] + [(3, 4)]
+    docs = range(8)
+    start = {d: "A" if d <= 4 else "B" for d in docs}
+    before = cc.pair_metrics(start, edges, docs)["pairs"]["f1"]
+    refined = cc.refine_for_pair_f1(start, edges)
+    after = cc.pair_metrics(refined, edges, docs)["pairs"]
+    assert after["f1"] > before
+    assert after["precision"] == 1.0 and after["correct_pairs"] == 12   # the two cliques, split at the bridge
+    assert refined == cc.refine_for_pair_f1(start, edges)
+    assert cc.pivot_clusters(edges, seed=3) == cc.pivot_clusters(edges, seed=3)
