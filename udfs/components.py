@@ -11,6 +11,7 @@ The counts are computed without listing P, so a cluster of 10^5 files costs O(10
 """
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Hashable, Iterable
 
@@ -142,8 +143,9 @@ def refine_for_pair_f1(label: dict, edges: Iterable[tuple], max_rounds: int = 50
     """
     adj = _adjacency(edges)
     label = dict(label)
+    fresh = itertools.count()        # ids of new one-node clusters, never reused
     for v in adj:
-        label.setdefault(v, ("alone", v))
+        label.setdefault(v, ("alone", next(fresh)))
     size = Counter(label[v] for v in adj)
     true = sum(len(n) for n in adj.values()) // 2
     nodes = sorted(adj, key=repr)
@@ -163,7 +165,7 @@ def refine_for_pair_f1(label: dict, edges: Iterable[tuple], max_rounds: int = 50
                 if c != own and gain > best_gain + 1e-9:
                     best, best_gain = c, gain
             if size[own] > 1 and -stay > best_gain + 1e-9:
-                best = ("alone", v)
+                best = ("alone", next(fresh))
             if best == own:
                 continue
             tp += links.get(best, 0) - links.get(own, 0)
