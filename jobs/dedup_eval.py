@@ -51,7 +51,7 @@ def evaluate_clusters(contents: list[str], predicted: dict[int, object], thresho
     return result
 
 
-def evaluate_lake(ctx, threshold: float | None = None, max_files: int = 200_000) -> dict:
+def evaluate_lake(ctx, threshold: float | None = None, max_files: int = 200_000, ceilings: bool = True) -> dict:
     """eval-dedup on a lake: the latest dedup output against the dedup stage's input."""
     from pyspark.sql import functions as F
 
@@ -75,7 +75,8 @@ def evaluate_lake(ctx, threshold: float | None = None, max_files: int = 200_000)
     index = {r["file_id"]: i for i, r in enumerate(rows)}
     near = clusters.where(F.col("method") == "near").select("file_id", "cluster_id").collect()
     predicted = {index[r["file_id"]]: r["cluster_id"] for r in near if r["file_id"] in index}
-    result = evaluate_clusters([r["content"] for r in rows], predicted, t, params.ngram, params.max_tokens)
+    result = evaluate_clusters([r["content"] for r in rows], predicted, t, params.ngram, params.max_tokens,
+                               ceilings=ceilings)
     result.update(input_table=input_name, dedup_threshold=cfg["threshold"],
                   predicted_clusters=len(set(predicted.values())), files_in_predicted_clusters=len(predicted))
     return result

@@ -194,7 +194,10 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     assert ev["pairs"]["f1"] == 1.0 and ev["closure"]["f1"] == 1.0
     assert ev["ceilings"]["truth_components"]["f1"] == 1.0 and ev["ceilings"]["oracle"]["f1"] == 1.0
     assert cli(["eval-dedup", "--lake", str(full_dir)]) == 0
-    assert "F1 1.0000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "F1 1.0000" in out and "for scale" in out
+    assert cli(["eval-dedup", "--lake", str(full_dir), "--no-ceilings"]) == 0
+    assert "for scale" not in capsys.readouterr().out
 
     # incremental: half first, then the rest, reusing the first half's signatures
     inc_dir = tmp_path / "inc"
