@@ -81,26 +81,37 @@ def _prf(hit: int, predicted: int, truth: int) -> dict:
             "predicted_pairs": predicted, "true_pairs": truth, "correct_pairs": hit}
 
 
+def _clusters_and_truth(predicted: dict, true_pairs: Iterable[tuple], docs: Iterable) -> tuple:
+    """(docs, doc → cluster with singletons filled in, true pairs as sorted (low, high) within docs)."""
+    docs = list(docs)
+    doc_set = set(docs)
+    cluster = {d: predicted.get(d, ("singleton", d)) for d in docs}
+    true_pairs = sorted({(min(a, b), max(a, b)) for a, b in true_pairs
+                         if a in doc_set and b in doc_set and a != b})
+    return docs, cluster, true_pairs
+
+
+def _pair_scores(cluster: dict, true_pairs: list) -> dict:
+    """The "pairs" figures of a complete doc → cluster map against normalized true pairs."""
+    n_pred = _pairs_within(Counter(cluster.values()).values())
+    hit = sum(1 for a, b in true_pairs if cluster[a] == cluster[b])
+    return _prf(hit, n_pred, len(true_pairs))
+
+
 def pair_metrics(predicted: dict, true_pairs: Iterable[tuple], docs: Iterable) -> dict:
     """Pair precision/recall/F1 of a clustering (`predicted`: doc → cluster id; documents not
     in it are singletons) against exact-Jaccard pairs, over the documents `docs`.
 
     Returns {"pairs": {...}, "closure": {...}} as defined in the module docstring.
     """
-    docs = list(docs)
-    doc_set = set(docs)
-    cluster = {d: predicted.get(d, ("singleton", d)) for d in docs}
-    true_pairs = sorted({(min(a, b), max(a, b)) for a, b in true_pairs
-                         if a in doc_set and b in doc_set and a != b})
-    n_pred = _pairs_within(Counter(cluster.values()).values())
-    hit = sum(1 for a, b in true_pairs if cluster[a] == cluster[b])
-    pairs = _prf(hit, n_pred, len(true_pairs))
+    docs, cluster, true_pairs = _clusters_and_truth(predicted, true_pairs, docs)
+    pairs = _pair_scores(cluster, true_pairs)
 
     truth_label = components(true_pairs, docs)
     n_true_closure = _pairs_within(Counter(truth_label.values()).values())
     cells = Counter((cluster[d], truth_label[d]) for d in docs)
     hit_closure = _pairs_within(cells.values())
-    return {"pairs": pairs, "closure": _prf(hit_closure, n_pred, n_true_closure)}
+    return {"pairs": pairs, "closure": _prf(hit_closure, pairs["predicted_pairs"], n_true_closure)}
 
 
 # ---- how high can pair F1 go on a given ground truth? ------------------------------------------
@@ -118,9 +129,12 @@ def pivot_clusters(edges: Iterable[tuple], seed: int = 0) -> dict:
     """Pivot clustering (KwikCluster) of a graph: visit the nodes in a seeded random order; an
     unassigned node opens a cluster and takes its unassigned neighbours. node → pivot, for
     every node with an edge."""
+    return _pivot(_adjacency(edges), seed)
+
+
+def _pivot(adj: dict, seed: int) -> dict:
     import random
 
-    adj = _adjacency(edges)
     order = sorted(adj)
     random.Random(seed).shuffle(order)
     label: dict = {}
@@ -141,7 +155,10 @@ def refine_for_pair_f1(label: dict, edges: Iterable[tuple], max_rounds: int = 50
     ratios). A move takes one node to the cluster of a neighbour or to a cluster of its own;
     rounds sweep the nodes in sorted order and stop when no move gains.
     """
-    adj = _adjacency(edges)
+    return _refine(label, _adjacency(edges), max_rounds)
+
+
+def _refine(label: dict, adj: dict, max_rounds: int) -> dict:
     label = dict(label)
     fresh = itertools.count()        # ids of new one-node clusters, never reused
     for v in adj:
@@ -188,12 +205,13 @@ def pair_f1_ceilings(true_pairs: Iterable[tuple], docs: Iterable, seeds: Iterabl
       maximum (the best partition is NP-hard to find), a level any clustering must beat to
       claim more.
     """
-    docs = list(docs)
-    true_pairs = list(true_pairs)
-    truth = pair_metrics(components(true_pairs, docs), true_pairs, docs)["pairs"]
+    docs, _, true_pairs = _clusters_and_truth({}, true_pairs, docs)
+    truth = _pair_scores(components(true_pairs, docs), true_pairs)
+    adj = _adjacency(true_pairs)          # built once for every seed
     best = None
     for seed in seeds:
-        scores = pair_metrics(refine_for_pair_f1(pivot_clusters(true_pairs, seed), true_pairs), true_pairs, docs)["pairs"]
+        label = _refine(_pivot(adj, seed), adj, max_rounds=50)
+        scores = _pair_scores({d: label.get(d, ("singleton", d)) for d in docs}, true_pairs)
         if best is None or scores["f1"] > best["f1"]:
             best = {**scores, "seed": seed}
     return {"truth_components": truth, "oracle": best}
