@@ -6,8 +6,9 @@ Input: silver/filtered (or silver/selected, or bronze/files when the optional st
 dedup have not run). Outputs:
 
 * silver/deduped — the input rows that survive, unchanged;
-* silver/dup_clusters — every file that was in a duplicate cluster: cluster_id (the file_id of
-  the cluster's survivor), method exact|near, kept;
+* silver/dup_clusters — one row per file that is in a duplicate cluster: cluster_id (the
+  file_id of the one file silver/deduped keeps for the cluster), method exact|near (how this
+  file was matched), kept (true for the survivor only); see cluster_rows and docs/dedup.md;
 * silver/minhash_signatures — the MinHash signature of every file that went into near dedup
   (an EMPTY signature for files with fewer tokens than the n-gram size: they are left out of
   near dedup, see udfs/minhash.py);
@@ -386,6 +387,36 @@ def connected_components(edges, max_iterations: int = 40, checkpoint=None, log=N
     return labels, rounds
 
 
+# ---- duplicate clusters ------------------------------------------------------------------------
+
+def cluster_rows(exact_members, near):
+    """silver/dup_clusters: ONE row per file that is in a duplicate cluster (docs/dedup.md).
+
+    A cluster is everything that collapses onto one survivor: the near-duplicate component of
+    the exact survivors, plus the byte-identical copies of each of its members. So
+    `cluster_id` is the file_id of the file silver/deduped keeps for it, `kept` is true for
+    that file only, and `method` says how the row's file was matched: `exact` for a copy
+    removed by exact dedup (and for the survivor of an exact group that has no near
+    duplicate), `near` for a member of a near-duplicate component (survivor included).
+
+    exact_members: rows of exact groups of two or more files (file_id, repo_name, path,
+    _survivor = the group's representative, _n = 1 for it); near: the component members
+    (file_id, repo_name, path, _survivor = the component's survivor, _n = 1 for it).
+    """
+    from pyspark.sql import functions as F
+
+    final = near.select(F.col("file_id").alias("_rep"), F.col("_survivor").alias("_final"))
+    exact = (exact_members.join(final, exact_members["_survivor"] == final["_rep"], "left")
+             # a representative that is also in a near component gets its row from `near`
+             .where(~((F.col("_n") == 1) & F.col("_final").isNotNull()))
+             .select("file_id", "repo_name", "path",
+                     F.coalesce("_final", "_survivor").alias("cluster_id"), F.lit("exact").alias("method"),
+                     ((F.col("_n") == 1) & F.col("_final").isNull()).alias("kept")))
+    near_rows = near.select("file_id", "repo_name", "path", F.col("_survivor").alias("cluster_id"),
+                            F.lit("near").alias("method"), (F.col("_n") == 1).alias("kept"))
+    return exact.unionByName(near_rows)
+
+
 # ---- the stage -----------------------------------------------------------------------------
 
 def _checkpointer(ctx: StageContext):
@@ -435,9 +466,7 @@ def run(ctx: StageContext) -> StageResult:
                       .select("file_id", "repo_name", "path", F.lit(EXACT).alias("reason"),
                               F.col("_survivor").alias("detail"), "size_bytes",
                               *(["language"] if "language" in exact.columns else [])))
-    exact_clusters = (exact.where("_size > 1")
-                      .select("file_id", "repo_name", "path", F.col("_survivor").alias("cluster_id"),
-                              F.lit("exact").alias("method"), (F.col("_n") == 1).alias("kept")))
+    exact_members = exact.where("_size > 1").select("file_id", "repo_name", "path", "_survivor", "_n")
     survivors = exact.where("_n = 1").drop("_n", "_survivor", "_size")
     step(f"exact dedup over {rows_in} files")
 
@@ -505,8 +534,7 @@ def run(ctx: StageContext) -> StageResult:
                          .select("file_id", "repo_name", "path", F.lit(NEAR).alias("reason"),
                                  F.col("_survivor").alias("detail"), "size_bytes",
                                  *(["language"] if "language" in near.columns else [])))
-        near_clusters = near.select("file_id", "repo_name", "path", F.col("_survivor").alias("cluster_id"),
-                                    F.lit("near").alias("method"), (F.col("_n") == 1).alias("kept"))
+        clusters = cluster_rows(exact_members, near)
         metrics["near_clusters"] = near.where("_n = 1").count()
         step(f"{metrics['near_clusters']} near-duplicate clusters, survivors picked")
 
@@ -514,7 +542,7 @@ def run(ctx: StageContext) -> StageResult:
         stats = rejected.groupBy("reason").agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect()
         by_reason = {r["reason"]: r["n"] for r in stats}
         rejected_bytes = sum(r["b"] or 0 for r in stats)
-        clusters = exact_clusters.unionByName(near_clusters).withColumn("run_id", F.lit(ctx.run_id))
+        clusters = clusters.withColumn("run_id", F.lit(ctx.run_id))
         rows_rejected = sum(by_reason.values())
         deduped = _conform_to(src.join(small_side(rejected.select("file_id"), rows_rejected, cfg), "file_id", "left_anti"),
                               "silver/deduped")

@@ -160,11 +160,14 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
     else:
         md.append("Dedup not configured.")
     if lake.exists("silver/dup_clusters"):
-        rows = lake.read("silver/dup_clusters").groupBy("method").agg(
-            F.countDistinct("cluster_id").alias("clusters"), F.count("*").alias("files"),
-            F.sum(F.when(~F.col("kept"), 1).otherwise(0)).alias("removed")).collect()
-        md += [""] + _md_table(["method", "clusters", "files in clusters", "removed"],
-                               [[r["method"], int(r["clusters"]), int(r["files"]), int(r["removed"])] for r in rows])
+        clusters = lake.read("silver/dup_clusters")
+        n_clusters = clusters.select("cluster_id").distinct().count()
+        rows = clusters.groupBy("method").agg(F.count("*").alias("files"),
+                                              F.sum(F.when(~F.col("kept"), 1).otherwise(0)).alias("removed")).collect()
+        md += ["", f"{n_clusters:,} duplicate clusters, one file kept from each; files in them by how they "
+               "were matched:", ""]
+        md += _md_table(["method", "files in clusters", "removed"],
+                        [[r["method"], int(r["files"]), int(r["removed"])] for r in sorted(rows, key=lambda r: r["method"])])
     md.append("")
 
     # PII.

@@ -271,6 +271,19 @@ def one_survivor_per_cluster(env: Env) -> CheckOutcome:
     return CheckOutcome(n, samples, f"{n} duplicate clusters do not keep exactly one file")
 
 
+def survivors_present(env: Env) -> CheckOutcome:
+    """The file each cluster keeps is in silver/deduped (and is its own cluster's id)."""
+    if not env.lake.exists("silver/deduped"):
+        return CheckOutcome(None, [], "skipped: silver/deduped does not exist")
+    kept = env.df.where("kept").select("file_id", "cluster_id")
+    wrong_id = kept.where("file_id != cluster_id")
+    missing = kept.select("file_id").join(env.lake.read("silver/deduped").select("file_id"), "file_id", "left_anti")
+    bad = wrong_id.select("file_id").unionByName(missing).distinct()
+    n = bad.count()
+    return CheckOutcome(n, env.ids(bad) if n else [],
+                        f"{n} cluster survivors are missing from silver/deduped or are not their cluster's id")
+
+
 def dropped_duplicates_absent(env: Env) -> CheckOutcome:
     if not env.lake.exists("silver/deduped"):
         return CheckOutcome(None, [], "skipped: silver/deduped does not exist")
@@ -356,6 +369,8 @@ def aggregate_checks(table_name: str, stage: str) -> list[AggregateCheck]:
     if table_name == "silver/dup_clusters":
         checks += [AggregateCheck("one_survivor_per_cluster", "each duplicate cluster keeps exactly one file",
                                   one_survivor_per_cluster),
+                   AggregateCheck("survivors_present", "each cluster's survivor is in silver/deduped",
+                                  survivors_present),
                    AggregateCheck("dropped_duplicates_absent", "dropped duplicates are not in silver/deduped",
                                   dropped_duplicates_absent)]
     if table_name == "silver/redacted":

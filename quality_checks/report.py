@@ -236,16 +236,19 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
     # Duplicate clusters.
     s = Section("Duplicates")
     if lake.exists("silver/dup_clusters"):
-        per_cluster = lake.read("silver/dup_clusters").groupBy("method", "cluster_id").count()
-        hist = per_cluster.groupBy("method", F.col("count").alias("size")).agg(F.count("*").alias("clusters")).collect()
+        # One row per file; a cluster is "near" when any member was matched as a near duplicate.
+        per_cluster = lake.read("silver/dup_clusters").groupBy("cluster_id").agg(
+            F.count("*").alias("size"),
+            F.when(F.max((F.col("method") == "near").cast("int")) == 1, "near").otherwise("exact").alias("kind"))
+        hist = per_cluster.groupBy("kind", "size").agg(F.count("*").alias("clusters")).collect()
         if hist:
             sizes_all: dict[int, int] = {}
             for r in hist:
                 sizes_all[int(r["size"])] = sizes_all.get(int(r["size"]), 0) + int(r["clusters"])
             s.body.append(_img(_histogram(sizes_all, "duplicate-cluster sizes (exact and near)"), "cluster sizes"))
-            s.body.append(_table(["method", "cluster size", "clusters"],
-                                 [[r["method"], int(r["size"]), int(r["clusters"])]
-                                  for r in sorted(hist, key=lambda r: (r["method"], r["size"]))]))
+            s.body.append(_table(["cluster kind", "cluster size", "clusters"],
+                                 [[r["kind"], int(r["size"]), int(r["clusters"])]
+                                  for r in sorted(hist, key=lambda r: (r["kind"], r["size"]))]))
         else:
             s.body.append("<p>No duplicate clusters found.</p>")
     else:

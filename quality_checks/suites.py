@@ -31,7 +31,7 @@ def id_column(table_name: str) -> str:
 
 def unique_columns(table_name: str) -> list[str]:
     """Columns that must be unique on their own."""
-    if table_name in ("silver/dup_clusters", "silver/pii_findings"):
+    if table_name == "silver/pii_findings":
         return []
     return [id_column(table_name)]
 
@@ -70,7 +70,6 @@ def table_expectations(table_name: str, config: dict) -> list:
         out.append(gxe.ExpectColumnValuesToBeInSet(column="reason", value_set=list(settings.QUARANTINE_REASONS)))
     if table_name == "silver/dup_clusters":
         out.append(gxe.ExpectColumnValuesToBeInSet(column="method", value_set=list(settings.DEDUP_METHODS)))
-        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=["file_id", "method"]))
     if table_name == "silver/pii_findings":
         out.append(gxe.ExpectColumnValuesToBeInSet(column="type", value_set=list(settings.PII_TYPES)))
         out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end", column_B="start"))

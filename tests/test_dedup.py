@@ -156,16 +156,23 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     assert {_file_id("tiny/b", "b.py"), _file_id("tiny/c", "c.py")} <= survivors
     assert (_file_id("tiny/a", "a.py"), "exact_duplicate", _file_id("tiny/c", "c.py")) in rejected
 
-    # keep rule: every cluster's survivor is the one udfs.minhash.choose_survivor picks
+    # keep rule: every cluster's survivor is the one udfs.minhash.choose_survivor picks among
+    # all its members (exact copies included); one row per file
+    assert len({fid for fid, *_ in clusters}) == len(clusters)
     members: dict = {}
     for fid, cluster_id, method, kept in clusters:
-        members.setdefault((cluster_id, method), []).append((fid, kept))
-    for (cluster_id, method), group in members.items():
+        members.setdefault(cluster_id, []).append((fid, kept))
+    for cluster_id, group in members.items():
         chosen = mh.choose_survivor([by_id[f] for f, _ in group], has_license_type=False)["file_id"]
         assert chosen == cluster_id
         assert [f for f, kept in group if kept] == [chosen]
+    cluster_of = {fid: cluster_id for fid, cluster_id, _, _ in clusters}
     for fid, reason, detail in rejected:
-        assert detail in {c for c, _ in members} and fid not in survivors
+        assert fid not in survivors
+        if reason == "near_duplicate":     # detail: the survivor of its component
+            assert detail == cluster_of[fid]
+        else:                              # detail: the byte-identical file exact dedup kept
+            assert by_id[detail]["content_sha256"] == by_id[fid]["content_sha256"]
 
     # determinism: the same input gives the same decisions
     ctx2, _ = _dedup(make_ctx, full_dir, "full-2")
@@ -215,6 +222,49 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     # old signatures were not recomputed: their rows still carry the first run's id
     sig_runs = {r["file_id"]: r["run_id"] for r in inc_lake.read("silver/minhash_signatures").collect()}
     assert all(sig_runs[f] == "inc-1" for f in stored_before & exact_survivors)
+
+
+def test_exact_survivor_with_near_duplicates_is_one_cluster_and_passes_the_gate(spark, make_ctx, tmp_path):
+    """The shape real code has and the sample corpus had not (issue: the dedup gate stopped the
+    first real run): the survivor of an exact group also has near duplicates (a vendored copy
+    of a file, several releases of one package). Its exact copies, its near duplicates and
+    their own copies form ONE cluster with one survivor; silver/dup_clusters holds one row per
+    file, and the dedup gate passes."""
+    from jobs.lake import Lake
+    from quality_checks.gates import run_gate
+    rng = random.Random(21)
+    base = _code(rng, 60)
+    release2, release3 = _mutate(rng, base, 2), _mutate(rng, base, 3)
+    other = _code(rng, 40)
+    rows = [_row("pkg/a-1.0", "src/core.py", base, stars=10),
+            _row("vendor/x", "third_party/core.py", base, license=None, stars=0),       # exact copy
+            _row("pkg/a-2.0", "src/core.py", release2, stars=5),                        # near
+            _row("vendor/y", "_vendor/core.py", release2, license=None, stars=0),       # copy of a near one
+            _row("pkg/a-3.0", "src/core.py", release3, stars=1),                        # near
+            _row("solo/b", "b.py", other), _row("solo/b-copy", "b.py", other, license=None)]  # exact only
+    lake_dir = tmp_path / "shape"
+    lake_dir.mkdir()
+    from schemas import table
+    selected = [{**r, "language": "Python", "extension": "py",
+                 "license_type": "permissive" if r["license"] else "no_license"} for r in rows]
+    Lake(spark, lake_dir).overwrite(spark.createDataFrame(selected, table("silver/selected").schema),
+                                    "silver/selected")
+    ctx, res = _dedup(make_ctx, lake_dir, "shape-1")
+    survivors, clusters, rejected = _state(ctx, "shape-1")
+    base_id, other_id = _file_id("pkg/a-1.0", "src/core.py"), _file_id("solo/b", "b.py")
+    assert survivors == {base_id, other_id}
+    assert res.rejected_by_reason == {"exact_duplicate": 3, "near_duplicate": 2}
+    by_file = {fid: (cluster_id, method, kept) for fid, cluster_id, method, kept in clusters}
+    assert len(by_file) == len(clusters) == len(rows)
+    assert by_file[base_id] == (base_id, "near", True)
+    assert by_file[_file_id("vendor/x", "third_party/core.py")] == (base_id, "exact", False)
+    assert by_file[_file_id("pkg/a-2.0", "src/core.py")] == (base_id, "near", False)
+    assert by_file[_file_id("vendor/y", "_vendor/core.py")] == (base_id, "exact", False)
+    assert by_file[other_id] == (other_id, "exact", True)
+    report = run_gate(ctx.lake, ctx.config, "dedup", "shape-1", docs=False)
+    assert report.ok, report.message()
+    names = {r.expectation for r in report.rows}
+    assert {"one_survivor_per_cluster", "survivors_present", "dropped_duplicates_absent"} <= names
 
 
 def test_star_verification_handles_stars_split_across_batches():
