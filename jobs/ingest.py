@@ -1,13 +1,17 @@
 """Ingest stage: raw input → bronze/files + bronze/quarantine.
 
-    spark-submit jobs/ingest.py --input PATH [--input-format jsonl|parquet|repos] --lake DIR
+    spark-submit jobs/ingest.py --input PATH [--input-format jsonl|parquet|repos|repo] --lake DIR
 
-Inputs:
-* jsonl  — *.jsonl / *.jsonl.gz / *.json files, one JSON object per line (The Stack's
-           column names or plain ones, see udfs.ingest.FIELD_ALIASES);
-* parquet — Parquet files with The Stack's column names;
-* repos  — a folder with one sub-folder per repository; its LICENSE/COPYING file gives
-           the license, an optional .codemill-repo.json gives repo_name/stars/license.
+Inputs (one file or a folder; the format is detected, see detect_format):
+* jsonl   — *.jsonl / *.jsonl.gz: one JSON object per line; *.json / *.json.gz: one object per
+            line or one JSON array of objects (The Stack's column names or plain ones, see
+            udfs.ingest.FIELD_ALIASES);
+* parquet — Parquet files with the same columns;
+* repos   — a folder with one sub-folder per repository; repo — one repository's folder
+            (it has .git, .codemill-repo.json or a LICENSE file at its top). A LICENSE/COPYING
+            file gives the license, an optional .codemill-repo.json repo_name/stars/license.
+A folder mixing JSONL and Parquet files, or holding data files next to repository content,
+is refused with a message saying what to give instead.
 
 How it reads: the driver only lists the input files (pyarrow.fs, so hidden `_`/`.` names
 that Spark's file sources skip are kept, on local disk, HDFS or object stores); Python
@@ -39,25 +43,70 @@ from jobs.stage import StageContext, StageResult, UserError, now_utc, stage_main
 from udfs import ingest as rules  # noqa: E402
 
 STAGE = "ingest"
-FORMATS = ("jsonl", "parquet", "repos")
+# repos: a folder with one sub-folder per repository; repo: one repository's folder.
+FORMATS = ("jsonl", "parquet", "repos", "repo")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
+PARQUET_SUFFIXES = (".parquet",)
+# Files Spark and Hadoop write next to Parquet parts: not data, not repository content.
+_WRITER_MARKERS = ("_SUCCESS", "_committed_", "_started_", ".crc")
 
 # Intermediate record: either a file (reason null) or a quarantine entry.
 RECORD_DDL = ("kind string, source string, locator string, repo_name string, path string, "
               "content string, license string, stars long, size_bytes long, reason string, detail string")
 
 
-def detect_format(input_path: Path) -> str:
-    if input_path.is_file():
-        name = input_path.name.lower()
-        if name.endswith(".parquet"):
-            return "parquet"
+def _kind(name: str) -> str:
+    low = name.lower()
+    if low.endswith(JSONL_SUFFIXES):
         return "jsonl"
-    files = [p for p in input_path.rglob("*") if p.is_file()][:200]
-    if files and all(p.name.lower().endswith(".parquet") for p in files):
+    if low.endswith(PARQUET_SUFFIXES):
         return "parquet"
-    if files and all(p.name.lower().endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")) for p in files):
-        return "jsonl"
-    return "repos"
+    if name.startswith(_WRITER_MARKERS[:3]) or low.endswith(_WRITER_MARKERS[3]):
+        return "marker"
+    return "other"
+
+
+def is_single_repository(folder: Path) -> bool:
+    """A folder is one repository (not a folder of repositories) when it holds a .git entry,
+    a .codemill-repo.json, or a LICENSE/COPYING file at its top: a folder of repositories
+    has those one level down."""
+    return any((folder / name).exists() for name in (".git", rules.REPO_METADATA_FILE)) or any(
+        p.is_file() and rules.is_license_file(p.name) for p in folder.iterdir())
+
+
+def detect_format(input_path: Path, listed: list[tuple[str, int]] | None = None) -> str:
+    """The input's format, from what it holds (UserError when it cannot be told or is mixed).
+
+    A file: by its suffix. A folder of only .jsonl/.json(.gz) files: jsonl; of only Parquet
+    files: parquet; of both: refused. Any other folder holds repositories: one repository
+    (`repo`, see is_single_repository) or a folder of them (`repos`); JSONL/Parquet data files
+    at its top level next to other files are refused, as they belong to no repository."""
+    if input_path.is_file():
+        kind = _kind(input_path.name)
+        if kind in ("jsonl", "parquet"):
+            return kind
+        raise UserError(f"cannot tell the format of {input_path} from its name: expected "
+                        f"{', '.join(JSONL_SUFFIXES + PARQUET_SUFFIXES)} (or give --input-format)")
+    listed = list_input_files(input_path, None) if listed is None else listed
+    if not listed:
+        raise UserError(f"no input files found under {input_path}")
+    counts: dict[str, int] = {}
+    for uri, _size in listed:
+        kind = _kind(uri.rsplit("/", 1)[-1])
+        counts[kind] = counts.get(kind, 0) + 1
+    data = {k: counts.get(k, 0) for k in ("jsonl", "parquet")}
+    if not counts.get("other"):
+        if data["jsonl"] and data["parquet"]:
+            raise UserError(f"{input_path} mixes input formats ({data['jsonl']} JSONL and {data['parquet']} Parquet "
+                            f"files): give one format per input folder, or --input-format to read only one")
+        return "jsonl" if data["jsonl"] else "parquet"
+    top_data = sorted(p.name for p in input_path.iterdir()
+                      if p.is_file() and _kind(p.name) in ("jsonl", "parquet"))
+    if top_data:
+        raise UserError(f"{input_path} holds data files ({', '.join(top_data[:3])}"
+                        f"{', ...' if len(top_data) > 3 else ''}) next to other files: give the data files' "
+                        f"folder, or --input-format repos to read the folder as repositories")
+    return "repo" if is_single_repository(input_path) else "repos"
 
 
 # ---- the Arrow functions run inside Python workers -------------------------------------
@@ -72,6 +121,14 @@ def _add(cols: dict, **values) -> None:
         cols[name].append(values.get(name))
 
 
+def _json_lines(raw: bytes, max_bytes: int):
+    """(locator, record, size) of every non-blank line of a JSON Lines file."""
+    for lineno, line in enumerate(io.BytesIO(raw), start=1):
+        line = line.rstrip(b"\r\n")
+        if line.strip():
+            yield f"line {lineno}", rules.parse_json_record(line, max_bytes), len(line)
+
+
 def _expand_jsonl(source: str, raw: bytes, max_bytes: int, cols: dict) -> None:
     if source.endswith(".gz"):
         try:
@@ -80,13 +137,9 @@ def _expand_jsonl(source: str, raw: bytes, max_bytes: int, cols: dict) -> None:
             _add(cols, kind="quarantine", source=source, locator="file", reason=rules.UNREADABLE,
                  detail=f"gzip: {type(err).__name__}", size_bytes=len(raw))
             return
-    for lineno, line in enumerate(io.BytesIO(raw), start=1):
-        line = line.rstrip(b"\r\n")
-        if not line.strip():
-            continue
-        rec = rules.parse_json_record(line, max_bytes)
-        common = dict(source=source, locator=f"line {lineno}", repo_name=rec.repo_name, path=rec.path,
-                      size_bytes=len(line))
+    array = rules.parse_json_array(raw, max_bytes) if source.lower().endswith((".json", ".json.gz")) else None
+    for locator, rec, size in (array if array is not None else _json_lines(raw, max_bytes)):
+        common = dict(source=source, locator=locator, repo_name=rec.repo_name, path=rec.path, size_bytes=size)
         if rec.reason:
             _add(cols, kind="quarantine", reason=rec.reason, detail=rec.detail, **common)
         else:
@@ -167,39 +220,49 @@ def _arrow_schema():
 
 # ---- reading each format ---------------------------------------------------------------
 
-def list_input_files(input_path: Path, fmt: str) -> list[tuple[str, int]]:
-    """(uri, size) of every input file, hidden ones included.
+def list_input_files(input_path: Path, fmt: str | None) -> list[tuple[str, int]]:
+    """(uri, size) of every input file, hidden ones included (one file: just it).
 
     Spark's file sources silently skip names starting with '_' or '.' (e.g. `__init__.py`,
     `.codemill-repo.json`), which would lose files without a trace; so the driver lists the
-    input itself. VCS folders are not repository content.
+    input itself. VCS folders are not repository content. fmt jsonl keeps only JSONL files.
     """
     from pyarrow import fs as pafs
 
     uri = str(input_path) if "://" in str(input_path) else input_path.resolve().as_uri()
     filesystem, base = pafs.FileSystem.from_uri(uri)
-    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
     prefix = uri[: len(uri) - len(base)] if uri.endswith(base) else "file://"
+    top = filesystem.get_file_info(base)
+    if top.type == pafs.FileType.File:
+        return [(prefix + top.path, top.size)]
+    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
     listed = []
     for info in infos:
         if info.type != pafs.FileType.File or "/.git/" in info.path + "/":
             continue
-        if fmt == "jsonl" and not info.base_name.lower().endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")):
+        if fmt == "jsonl" and _kind(info.base_name) != "jsonl":
             continue
         listed.append((prefix + info.path, info.size))
     return sorted(listed)
 
 
-def _read_listed(ctx: StageContext, input_path: Path, fmt: str, max_bytes: int):
-    files = list_input_files(input_path, fmt)
+def _read_listed(ctx: StageContext, input_path: Path, fmt: str, max_bytes: int, files: list[tuple[str, int]]):
+    if fmt == "jsonl":
+        kept = [f for f in files if _kind(f[0].rsplit("/", 1)[-1]) == "jsonl"]
+        if len(kept) < len(files):
+            ctx.log(f"ingest: WARNING {len(files) - len(kept)} files that are not JSONL are not read "
+                    f"(--input-format jsonl)")
+        files = kept
     if not files:
         raise UserError(f"no input files found under {input_path}")
     ctx.log(f"ingest: {len(files)} input files listed")
     # Enough partitions to keep every core busy, few enough that task overhead stays small.
     partitions = max(2 * ctx.spark.sparkContext.defaultParallelism, min(len(files) // 2000, 2000))
     listed = ctx.spark.createDataFrame(files, "uri string, size long").repartition(partitions)
-    root = str(input_path.resolve()) if fmt == "repos" else ""
-    return listed.mapInArrow(expand_input_files(fmt, root, max_bytes), RECORD_DDL)
+    # A repository's files are named relative to the folder holding the repositories: the
+    # input itself (repos) or its parent (repo), so the first path part is the repository.
+    root = {"repos": str(input_path.resolve()), "repo": str(input_path.resolve().parent)}.get(fmt, "")
+    return listed.mapInArrow(expand_input_files("repos" if fmt == "repo" else fmt, root, max_bytes), RECORD_DDL)
 
 
 def _first_present(columns: list[str], names: tuple[str, ...]):
@@ -266,8 +329,12 @@ def _with_repo_metadata(records):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--input", required=True, help="input file or folder")
-    parser.add_argument("--input-format", choices=FORMATS, help="default: detected from the input")
+    parser.add_argument("--input", required=True,
+                        help="input file or folder: a .jsonl/.jsonl.gz/.json/.parquet file, a folder of such files, "
+                             "one repository's folder, or a folder of repository folders")
+    parser.add_argument("--input-format", choices=FORMATS,
+                        help="default: detected from the input (repo = one repository folder, repos = a folder of "
+                             "repository folders)")
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -277,15 +344,18 @@ def run(ctx: StageContext) -> StageResult:
     input_path = Path(ctx.args.input)
     if not input_path.exists():
         raise UserError(f"input not found: {input_path}")
-    fmt = getattr(ctx.args, "input_format", None) or detect_format(input_path)
+    listed = list_input_files(input_path, None)
+    fmt = getattr(ctx.args, "input_format", None) or detect_format(input_path, listed)
+    if fmt == "repo" and input_path.is_file():
+        raise UserError(f"--input-format repo needs a repository folder, not the file {input_path}")
     max_bytes = int(ctx.config["ingest"]["max_file_bytes"])
     ctx.log(f"ingest: reading {input_path} as {fmt} (max {max_bytes} bytes per file)")
 
     if fmt == "parquet":
         records = _read_parquet(ctx, input_path, max_bytes)
     else:
-        records = _read_listed(ctx, input_path, fmt, max_bytes)
-        if fmt == "repos":
+        records = _read_listed(ctx, input_path, fmt, max_bytes, listed)
+        if fmt in ("repos", "repo"):
             records = _with_repo_metadata(records)
     from pyspark.sql import Window
 

@@ -141,6 +141,34 @@ def parse_json_record(line: bytes, max_bytes: int) -> ParsedRecord:
     return record_from_dict(record, max_bytes)
 
 
+def parse_json_array(raw: bytes, max_bytes: int) -> list[tuple[str, ParsedRecord, int]] | None:
+    """A `.json` file that holds ONE JSON array of records (the other common way to hand over
+    JSON, besides one object per line): [(locator, record, size in bytes)], or None when the
+    file does not start with '[' (read it as JSON Lines). An array that does not parse is one
+    malformed record: its items cannot be told apart."""
+    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"["):
+        return None
+    try:
+        items = json.loads(head.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return [("file", ParsedRecord(reason=INVALID_UTF8, detail=f"invalid UTF-8 at byte {err.start}"), len(raw))]
+    except ValueError as err:
+        return [("file", ParsedRecord(reason=MALFORMED_JSON, detail=f"JSON array: {type(err).__name__} at line "
+                                                                      f"{getattr(err, 'lineno', '?')}"), len(raw))]
+    if not isinstance(items, list):
+        return [("file", ParsedRecord(reason=MALFORMED_JSON, detail="not a JSON array"), len(raw))]
+    out = []
+    for i, item in enumerate(items):
+        size = len(json.dumps(item, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if not isinstance(item, dict):
+            rec = ParsedRecord(reason=MALFORMED_JSON, detail=f"item is a JSON {type(item).__name__}, not an object")
+        else:
+            rec = record_from_dict(item, max_bytes)
+        out.append((f"item {i}", rec, size))
+    return out
+
+
 def record_from_dict(record: dict, max_bytes: int) -> ParsedRecord:
     repo, path, content = (pick_field(record, f) for f in ("repo_name", "path", "content"))
     missing = [name for name, value in (("repo_name", repo), ("path", path), ("content", content))
