@@ -152,6 +152,30 @@ def spark_defaults_conf() -> str:
     return "".join(f"{k} {v}\n" for k, v in lines.items())
 
 
+SPARK_HOME_MARK = "# codemill setup: SPARK_HOME of this environment"
+
+
+def install_spark_home_hint() -> Path | None:
+    """Make this environment's own `spark-submit` (and pyspark's other launchers) find its Spark
+    without the venv being activated, as a scheduler or a script calling `.venv/bin/spark-submit`
+    does: pip's launchers source `find-spark-home`, which asks `python3` on PATH where pyspark
+    is, and without the venv on PATH that interpreter has no pyspark. The line written at the
+    top of the venv's `find-spark-home` sets SPARK_HOME to this interpreter's pyspark when it
+    is unset. Returns the file changed, or None when there is none (pyspark not pip-installed)."""
+    import pyspark
+
+    script = Path(sys.executable).parent / "find-spark-home"
+    if not script.is_file():
+        return None
+    home = Path(pyspark.__file__).resolve().parent
+    line = (f'if [ -z "${{SPARK_HOME}}" ] && [ -d "{home}" ]; then export SPARK_HOME="{home}"; '
+            f'return 0 2>/dev/null || exit 0; fi  {SPARK_HOME_MARK}\n')
+    lines = [x for x in script.read_text().splitlines(keepends=True) if SPARK_HOME_MARK not in x]
+    at = 1 if lines and lines[0].startswith("#!") else 0
+    script.write_text("".join(lines[:at] + [line] + lines[at:]))
+    return script
+
+
 def install_spark_defaults() -> Path:
     """Write spark-defaults.conf into the pyspark installation this interpreter uses."""
     import pyspark

@@ -37,17 +37,25 @@ def handle(args) -> int:
     except GateFailed as err:
         print(f"codemill: {err}", file=sys.stderr)
         print(f"run {ctx.run_id} stopped by a data-quality gate", file=sys.stderr)
+        _print_tables(ctx)
         _write_reports(ctx)
         return 1
     print(f"run {ctx.run_id} finished")
-    print(f"lake: {ctx.lake.root}")
-    for name in ("bronze/files", "bronze/quarantine"):
-        if ctx.lake.exists(name):
-            print(f"  {name}: {ctx.lake.read(name).count()} rows  ({ctx.lake.path(name)})")
+    _print_tables(ctx)
     _write_reports(ctx)
     if args.train_steps > 0 and ctx.lake.exists("gold/tokens"):
         _train_tiny_model(ctx, args.train_steps)
     return 0
+
+
+def _print_tables(ctx) -> None:
+    """Every table of the lake with its row count and Delta version (what the run left)."""
+    from schemas import TABLES
+    print(f"lake: {ctx.lake.root}")
+    present = [name for name in TABLES if ctx.lake.exists(name)]
+    width = max((len(n) for n in present), default=0)
+    for name in present:
+        print(f"  {name:<{width}}  {ctx.lake.read(name).count():>9,} rows  version {ctx.lake.version(name)}")
 
 
 def _train_tiny_model(ctx, steps: int) -> None:

@@ -9,10 +9,13 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from jobs.session import cache_dir, cached_jars, get_spark, install_spark_defaults
+    from jobs.session import cache_dir, cached_jars, get_spark, install_spark_defaults, install_spark_home_hint
     spark = get_spark("codemill-setup")
     spark.stop()
     jars = cached_jars()
     print(f"{len(jars)} jars cached under {cache_dir()}")
     print(f"wrote {install_spark_defaults()}")
+    hint = install_spark_home_hint()
+    if hint:
+        print(f"wrote SPARK_HOME into {hint} (this venv's spark-submit works without activating it)")
     return 0
