@@ -27,19 +27,20 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import random
 import re
 import sys
-import tarfile
 import time
-import zipfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import real_corpus  # noqa: E402  (benchmarks/real_corpus.py: the shared PyPI fetching and archive reading)
+from real_corpus import FetchError, fetch_sdist, find_sdist  # noqa: E402
 
 # Pinned (name, version): popular pure-Python packages, several versions each.
 PACKAGES = [
@@ -61,7 +62,6 @@ LARGE_EXTRA = [
     ("sympy", "1.12"),
 ]
 CORPORA = {"standard": PACKAGES, "large": PACKAGES + LARGE_EXTRA}
-PYPI_SIMPLE = "https://pypi.org/simple/{name}/"
 NON_ALPHA = re.compile("[^A-Za-z_0-9]")
 
 
@@ -69,68 +69,26 @@ def sdist_dir() -> Path:
     return Path(os.environ.get("CODEMILL_BENCH_SDISTS", Path.home() / ".cache" / "codemill" / "bench_sdists"))
 
 
-def _find_archive(folder: Path, name: str, version: str) -> Path | None:
-    for p in folder.iterdir():
-        low = p.name.lower().replace("_", "-")
-        if low.startswith(f"{name.lower()}-{version}.") and low.endswith((".tar.gz", ".zip", ".tgz")):
-            return p
-    return None
-
-
-def _fetch_sdist(name: str, version: str, folder: Path) -> Path:
-    """The package's source archive from PyPI's JSON simple index (PEP 691), checked against
-    the index's sha256. No build step: an sdist is only read, never installed."""
-    import urllib.request
-    request = urllib.request.Request(PYPI_SIMPLE.format(name=name),
-                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        files = json.load(response)["files"]
-    wanted = {f"{n}-{version}{ext}" for n in {name, name.replace("-", "_"), name.capitalize(), name.title()}
-              for ext in (".tar.gz", ".zip")}
-    match = next((f for f in files if f["filename"] in wanted), None)
-    if match is None:
-        raise SystemExit(f"no source archive of {name}=={version} in {PYPI_SIMPLE.format(name=name)}")
-    target = folder / match["filename"]
-    partial = target.with_name(target.name + ".part")
-    digest = hashlib.sha256()
-    with urllib.request.urlopen(match["url"], timeout=600) as response, open(partial, "wb") as out:
-        for block in iter(lambda: response.read(1 << 20), b""):
-            digest.update(block)
-            out.write(block)
-    if digest.hexdigest() != match["hashes"].get("sha256", digest.hexdigest()):
-        partial.unlink()
-        raise SystemExit(f"{match['filename']}: sha256 differs from PyPI's index")
-    partial.rename(target)
-    return target
-
-
 def download(packages=PACKAGES) -> list[tuple[str, str, Path]]:
+    """(name, version, archive) of each sdist, fetched once into sdist_dir() (sha256 checked)."""
     folder = sdist_dir()
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, version in packages:
-        archive = _find_archive(folder, name, version)
+        archive = find_sdist(folder, name, version)
         if archive is None:
             print(f"[bench] fetching {name}=={version} from PyPI", flush=True)
-            archive = _fetch_sdist(name, version, folder)
+            try:
+                archive = fetch_sdist(name, version, folder)
+            except FetchError as err:
+                raise SystemExit(str(err)) from err
         out.append((name, version, archive))
     return out
 
 
 def archive_members(archive: Path):
     """(member name, bytes) of every .py file in an sdist (.tar.gz or .zip)."""
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as z:
-            for info in z.infolist():
-                if info.filename.endswith(".py") and not info.is_dir():
-                    yield info.filename, z.read(info)
-    else:
-        with tarfile.open(archive) as t:
-            for m in t.getmembers():
-                if m.isfile() and m.name.endswith(".py"):
-                    f = t.extractfile(m)
-                    if f is not None:
-                        yield m.name, f.read()
+    return real_corpus.archive_members(archive, want=lambda name: name.endswith(".py"))
 
 
 def build_corpus(archives, max_files: int | None, seed: int = 0) -> list[dict]:
