@@ -21,12 +21,33 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.stage import UserError
+try:  # jobs/core/ (the layout being moved in) or jobs/ (before)
+    from jobs.core.stage import UserError
+except ImportError:  # pragma: no cover
+    from jobs.stage import UserError
 
 RULE_TYPES = ("EMAIL", "IP_ADDRESS", "KEY", "PASSWORD")
+
+
+def pii_config(path: str | None = None) -> dict:
+    """The pii: section of configs/pipeline.yaml (merged with `path`) as a plain dict, from
+    either config loader (the typed PipelineConfig of jobs/core/config.py or the older dict)."""
+    import dataclasses
+    try:
+        from jobs.core.config import load_config
+    except ImportError:  # the layout before jobs/core/
+        from jobs.config import load_config
+    cfg = load_config(path)
+    section = getattr(cfg, "pii", None)
+    if section is None and isinstance(cfg, dict):
+        section = cfg.get("pii")
+    if dataclasses.is_dataclass(section):
+        section = dataclasses.asdict(section)
+    return dict(section or {})
 
 
 @dataclass
@@ -236,3 +257,189 @@ def as_json(result: dict) -> dict:
                                 "recall": round(c.recall, 4), "f1": round(c.f1, 4)} for t, c in r.by_type.items()}}
     return {"records": result["records"], "negatives": result["negatives"],
             **{k: rep(v) for k, v in result.items() if isinstance(v, Report)}}
+
+
+# ---------------------------------------------------------------------------------------
+# The real-file set (benchmarks/pii_evalset.py, issue 20): kinds, families, look-alikes
+# ---------------------------------------------------------------------------------------
+# A gold value counts as found when a prediction of the same class overlaps it: secrets are
+# one class (a password redacted as <KEY> is still gone), EMAIL, IP_ADDRESS and NAME one
+# each. For codemill spans a second figure counts "partial" finds: overlapped but not fully
+# covered, i.e. part of the value would survive redaction. detect-secrets reports lines, so
+# its predictions are whole lines of class SECRET (generous to it: a reported line counts as
+# finding every secret on it, and as flagging every look-alike on it).
+KINDS = ("api_key", "aws_secret", "password", "private_key", "token", "email", "ip", "name")
+SECRET_KIND_SET = frozenset(("api_key", "aws_secret", "password", "private_key", "token"))
+_CLASS = {"KEY": "SECRET", "PASSWORD": "SECRET", "SECRET": "SECRET", "EMAIL": "EMAIL", "IP_ADDRESS": "IP_ADDRESS",
+          "NAME": "NAME", "USERNAME": "USERNAME"}
+
+
+def is_real_set(records: list[dict]) -> bool:
+    return bool(records) and all("family" in r and "lookalikes" in r for r in records)
+
+
+@dataclass
+class KindCounts:
+    gold: int = 0
+    found: int = 0
+    partial: int = 0
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.gold if self.gold else float("nan")
+
+
+@dataclass
+class SystemScores:
+    name: str
+    kinds: dict = field(default_factory=dict)          # kind -> KindCounts
+    families: dict = field(default_factory=dict)       # family -> {"secrets": KindCounts, "pii": KindCounts, ...}
+    lookalikes: dict = field(default_factory=dict)     # look-alike kind -> [total, kept]
+    fam_lookalikes: dict = field(default_factory=dict)  # family -> [total, kept]
+    predictions: int = 0
+    false_positives: int = 0                            # predictions overlapping no gold value
+    fp_on_lookalikes: int = 0
+    fp_by_family: Counter = field(default_factory=Counter)
+    fp_by_detector: Counter = field(default_factory=Counter)
+    handles: frozenset = frozenset()                    # entity classes this system predicts at all
+
+    def kind(self, k: str) -> KindCounts:
+        return self.kinds.setdefault(k, KindCounts())
+
+
+def line_spans(text: str, lines: set[int]) -> list[tuple[int, int]]:
+    """Character spans of the given 1-based line numbers."""
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    out = []
+    for ln in sorted(lines):
+        if 0 < ln <= len(starts):
+            s = starts[ln - 1]
+            e = starts[ln] - 1 if ln < len(starts) else len(text)
+            out.append((s, max(e, s + 1)))
+    return out
+
+
+def score_real(name: str, records: list[dict], predictions: list[list], handles=("SECRET", "EMAIL", "IP_ADDRESS", "NAME")
+               ) -> SystemScores:
+    """predictions[i]: objects with start, end, type (and detector) for records[i]."""
+    sc = SystemScores(name, handles=frozenset(handles))
+    for rec, preds in zip(records, predictions):
+        fam = rec["family"]
+        fs = sc.families.setdefault(fam, {"secrets": KindCounts(), "pii": KindCounts()})
+        pcls = [(p.start, p.end, _CLASS.get(p.type, p.type), getattr(p, "detector", "")) for p in preds]
+        for g in rec["spans"]:
+            k, gcls = g["kind"], _CLASS[g["type"]]
+            hits = [(s, e) for s, e, c, _ in pcls if c == gcls and s < g["end"] and g["start"] < e]
+            covered = _covered(hits, g["start"], g["end"])
+            for counts in (sc.kind(k), fs["secrets"] if k in SECRET_KIND_SET else fs["pii"]):
+                counts.gold += 1
+                counts.found += bool(hits)
+                counts.partial += bool(hits) and not covered
+        fl = sc.fam_lookalikes.setdefault(fam, [0, 0])
+        for la in rec["lookalikes"]:
+            flagged = any(s < la["end"] and la["start"] < e for s, e, _, _ in pcls)
+            tot = sc.lookalikes.setdefault(la["kind"], [0, 0])
+            tot[0] += 1
+            tot[1] += not flagged
+            fl[0] += 1
+            fl[1] += not flagged
+        for s, e, c, det in pcls:
+            sc.predictions += 1
+            if any(s < g["end"] and g["start"] < e for g in rec["spans"]):
+                continue
+            sc.false_positives += 1
+            sc.fp_by_family[fam] += 1
+            sc.fp_by_detector[det or c] += 1
+            sc.fp_on_lookalikes += any(s < la["end"] and la["start"] < e for la in rec["lookalikes"])
+    return sc
+
+
+def _covered(hits: list[tuple[int, int]], start: int, end: int) -> bool:
+    pos = start
+    for s, e in sorted(hits):
+        if s > pos:
+            return False
+        pos = max(pos, e)
+        if pos >= end:
+            return True
+    return pos >= end
+
+
+def detect_secrets_line_predictions(records: list[dict]) -> list[list]:
+    """detect-secrets' reported lines as SECRET spans (whole lines)."""
+    from udfs.pii import Span
+    out = []
+    for rec, found in zip(records, detect_secrets_predictions(records)):
+        lines = {ln for ln, _ in found}
+        out.append([Span(s, e, "SECRET", "detect-secrets") for s, e in line_spans(rec["content"], lines)])
+    return out
+
+
+def _pct(x: float) -> str:
+    return "   —  " if x != x else f"{x:6.3f}"
+
+
+def format_real(scores: list[SystemScores], records: list[dict], title: str) -> str:
+    """Tables by kind, by family and by look-alike kind: counts and rates, never a value."""
+    rows = [title, ""]
+    w = max(14, *(len(s.name) for s in scores)) + 1
+    rows.append(f"  {'recall by type':<15}{'gold':>6} " + "".join(f"{s.name:>{w}}" for s in scores))
+    for k in KINDS:
+        g = scores[0].kinds.get(k, KindCounts()).gold
+        if not g:
+            continue
+        cls = "SECRET" if k in SECRET_KIND_SET else {"email": "EMAIL", "ip": "IP_ADDRESS", "name": "NAME"}[k]
+        cells = []
+        for s in scores:
+            c = s.kinds.get(k, KindCounts())
+            cells.append(f"{'—':>{w}}" if cls not in s.handles else f"{c.recall:>{w}.3f}")
+        rows.append(f"  {k:<15}{g:>6} " + "".join(cells))
+    partial = {s.name: sum(c.partial for c in s.kinds.values()) for s in scores if s.name != "detect-secrets"}
+    rows.append("  found only in part (part of the value would survive redaction): "
+                + ", ".join(f"{n} {v}" for n, v in partial.items()))
+    rows.append("")
+    rows.append(f"  {'look-alikes kept':<15}{'total':>6} " + "".join(f"{s.name:>{w}}" for s in scores))
+    kinds = sorted(scores[0].lookalikes)
+    for k in kinds:
+        t = scores[0].lookalikes[k][0]
+        rows.append(f"  {k:<15}{t:>6} " + "".join(f"{s.lookalikes[k][1] / t:>{w}.3f}" for s in scores))
+    tot = sum(scores[0].lookalikes[k][0] for k in kinds)
+    if tot:
+        rows.append(f"  {'all':<15}{tot:>6} " + "".join(
+            f"{sum(s.lookalikes[k][1] for k in kinds) / tot:>{w}.3f}" for s in scores))
+    rows.append("")
+    rows.append("  false positives (predictions overlapping no planted value; of them on look-alikes): "
+                + ", ".join(f"{s.name} {s.false_positives} ({s.fp_on_lookalikes})" for s in scores))
+    for s in scores:
+        if s.fp_by_detector:
+            rows.append(f"    {s.name} by detector: " + ", ".join(f"{d} {n}" for d, n in s.fp_by_detector.most_common()))
+    rows.append("")
+    n_by_fam = Counter(r["family"] for r in records)
+    head = "".join(f"{s.name[:w - 1]:>{w}}" for s in scores)
+    rows.append(f"  by family: secret recall | other PII recall (email, ip, name) | look-alikes kept")
+    rows.append(f"  {'family':<10}{'recs':>5} {'secrets':>7} " + head + f" {'pii':>5} " + head
+                + f" {'looks':>5} " + head)
+    for fam in sorted(n_by_fam):
+        f0 = scores[0].families.get(fam, {})
+        sg, pg = f0.get("secrets", KindCounts()).gold, f0.get("pii", KindCounts()).gold
+        lt = scores[0].fam_lookalikes.get(fam, [0, 0])[0]
+        cells_s = "".join(f"{s.families[fam]['secrets'].recall:>{w}.3f}" if sg else f"{'—':>{w}}" for s in scores)
+        cells_p = "".join(f"{'—':>{w}}" if not pg or not (s.handles - {'SECRET'})
+                          else f"{s.families[fam]['pii'].recall:>{w}.3f}" for s in scores)
+        cells_l = "".join(f"{s.fam_lookalikes[fam][1] / lt:>{w}.3f}" if lt else f"{'—':>{w}}" for s in scores)
+        rows.append(f"  {fam:<10}{n_by_fam[fam]:>5} {sg:>7} " + cells_s + f" {pg:>5} " + cells_p + f" {lt:>5} " + cells_l)
+    return "\n".join(rows)
+
+
+def real_as_json(scores: list[SystemScores]) -> dict:
+    out = {}
+    for s in scores:
+        out[s.name] = {
+            "recall": {k: {"gold": c.gold, "found": c.found, "partial": c.partial,
+                           "recall": None if c.gold == 0 else round(c.recall, 4)} for k, c in s.kinds.items()},
+            "lookalikes_kept": {k: {"total": t, "kept": kept} for k, (t, kept) in s.lookalikes.items()},
+            "families": {f: {part: {"gold": c.gold, "found": c.found} for part, c in d.items()}
+                         for f, d in s.families.items()},
+            "false_positives": s.false_positives, "false_positives_on_lookalikes": s.fp_on_lookalikes,
+            "predictions": s.predictions}
+    return out

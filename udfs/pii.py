@@ -15,6 +15,7 @@ FACTS §5.2 (email delimiters, IP false-positive filters, hash filters for keys)
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -124,10 +125,65 @@ IPV4_REPLACEMENTS = ("172.16.31.10", "172.16.58.3", "172.16.17.32", "192.168.127
 IPV6_REPLACEMENTS = ("fd00:c2b6:b24b:be67:2827:688d:e6a1:6a3b", "fd00:a516:7c1b:17cd:6d81:2137:bd2a:2c5b",
                      "fc00:e968:6179::de52:7100", "fc00:db20:35b:7399::5", "fdf8:f53e:61e4::18")
 # Numbers that look like IPv4 but are versions, OIDs or section numbers (codemill's addition).
-_VERSION_CONTEXT = re.compile(r"(?i)version|release|\bver\b|\boid\b|objectidentifier|section|chapter|\brfc\b|§|\bfigure\b|\btable\b")
+# A dotted quad with every part <= 255 is an address by shape alone; what decides is the
+# context, never the octets: a version word, `v`, `==`/`>=`, `pkg@`, `?v=` before it, or a
+# line that is a changelog heading (`## 1.2.3.4 (2021-03-04)`, `1.2.3.4` over an rst underline).
+_VERSION_CONTEXT = re.compile(
+    r"(?i)version|release|\bver\b|\brev\b|\bbuild\b|\btag\b|\bbump|\bupgrade|\bupdate[ds]? to\b|\bsince\b|"
+    r"\boid\b|objectidentifier|section|chapter|\brfc\b|§|\bfigure\b|\btable\b|\bfirmware\b|\bsdk\b|"
+    r"\bchangelog\b|\bpatch\b|\bhotfix\b|\bder\b|\basn\.?1\b|x\.?509|whatwg|\bw3c\b|\becma|\bieee\b|\biso\b")
+# SVG path data and other runs of decimals: "1.08.58 1.23.82.72 1.21"
+_NUMERIC_RUN = re.compile(r"(?:-?\d*\.\d+[ ,\-]){2}$")
+_VERSION_QUERY = re.compile(r"(?i)[?&;](?:v|ver|version|rev|build|_)=$")
+_HEADING_MARK = re.compile(r"[ \t]*(?:#{1,6}|=+)[ \t]*\[?[ \t]*$")
+_LINE_START_ONLY = re.compile(r"[ \t]*\[?$")
+_HEADING_AFTER = re.compile(r"[ \t]*\]?:?[ \t]*(?P<date>\(?[ \t]*\d{4}-\d{2}-\d{2}[ \t]*\)?|\([^)\n]{0,40}\)|"
+                            r"[-–][ \t]*\d{4}[-/]\d{2}[-/]\d{2})?[ \t]*$")
+_RST_UNDERLINE = re.compile(r"\n[ \t]*([=\-~^\"'`#*+])\1{2,}[ \t]*(?:\n|$)")
+# Evidence of an address: a network word before it, a port or CIDR suffix after it.
+_NETWORK_BEFORE = re.compile(r"(?i)\b(?:ip|ips|ipv4|host|hosts|addr|address|server|proxy|gateway|dns|remote|peer|from|"
+                             r"src|dst|ping|ssh|connect|listen|bind|route|upstream|origin|mirror|node|nameserver|"
+                             r"allow|deny|whitelist|allowlist|blacklist|firewall|subnet|client|resolver|endpoint)\b")
 _IMAGE_TAG_BEFORE = re.compile(r"(?:^|[\s\"'=])[a-z0-9][\w.\-/]*:$")
 _ADDRESS_WORD_BEFORE = re.compile(r"(?i)(?:ip|host|addr|address|server|proxy|gateway|dns|remote|peer|from|to|src|dst):$")
 _SERVER_CONTEXT = re.compile(r"(?i)dns|server")
+_REMOTE_LOGIN = re.compile(r"\b(?:ssh|scp|sftp|rsync|mosh|telnet|ftp|rsh|ssh-copy-id)\b")
+
+
+def _is_version_context(text: str, start: int, end: int) -> bool:
+    """Does the context say that the dotted quad at text[start:end] is a version?"""
+    ls = text.rfind("\n", 0, start) + 1
+    le = text.find("\n", end)
+    le = len(text) if le < 0 else le
+    before = text[max(ls, start - 100):start]
+    if text[start - 1:start] in ("v", "V"):
+        return True  # v1.2.3.4
+    if text[start - 1:start] == "@":
+        # pkg@1.2.3.4, unless it is user@host of a remote shell or copy
+        return not (_REMOTE_LOGIN.search(text, ls, start) or text.startswith((":/", ":~"), end))
+    if _VERSION_CONTEXT.search(before[-24:]) or _VERSION_QUERY.search(before):
+        return True
+    stripped = before.rstrip()
+    if stripped[-2:] in (">=", "<=", "==", "~=", "!=") or stripped[-1:] in ("<", ">", "~", "^"):
+        return True  # requirement specifiers (pkg>=21.13.231.56)
+    if _IMAGE_TAG_BEFORE.search(before) and not _ADDRESS_WORD_BEFORE.search(before):
+        return True  # image tags (postgres:16.5.107.94)
+    if _NUMERIC_RUN.search(before[-24:]):
+        return True
+    octets = text[start:end].split(".")
+    if all(len(o) <= 2 and int(o) <= 31 for o in octets) and not _NETWORK_BEFORE.search(before):
+        # every part <= 31 and no network word: a version (5.12.1.0, 1.20.3.4); random public
+        # addresses have all four octets <= 31 with probability (32/256)^4 ≈ 0.02%
+        return True
+    after = _HEADING_AFTER.match(text, end, le)
+    if after:
+        # a changelog heading: `## 1.2.3.4`, `1.2.3.4 (2021-03-04)`, or the number alone on a
+        # line over an rst underline
+        if _HEADING_MARK.fullmatch(text, ls, start):
+            return True
+        if _LINE_START_ONLY.fullmatch(text, ls, start) and (after.group("date") or _RST_UNDERLINE.match(text, le)):
+            return True
+    return False
 
 
 def _is_public_ip(value: str) -> bool:
@@ -156,16 +212,10 @@ def detect_ips(text: str) -> list[Span]:
             value = text[start:end]
             if not _IPV4_STRICT.fullmatch(value) or not _is_public_ip(value):
                 continue
-            before = text[max(0, start - 100):start]
             # FACTS §5.2: a 7-char dotted string (1.2.3.4) is a version unless dns/server is near.
             if len(value) == 7 and not _SERVER_CONTEXT.search(text[max(0, start - 100):end + 100]):
                 continue
-            # codemill's addition: "version 10.2.3.4" / "v10.2.3.4" are versions too.
-            if _VERSION_CONTEXT.search(before[-24:]) or text[start - 1:start] in ("v", "V"):
-                continue
-            # requirement specifiers (pkg>=21.13.231.56) and image tags (postgres:16.5.107.94)
-            if before.rstrip()[-2:] in (">=", "<=", "==", "~=", "!=") or before.rstrip()[-1:] in ("<", ">", "~", "^") or (_IMAGE_TAG_BEFORE.search(before)
-                                                                      and not _ADDRESS_WORD_BEFORE.search(before)):
+            if _is_version_context(text, start, end):
                 continue
             spans.append(Span(start, end, IP_ADDRESS, "ipv4"))
     if "::" in text or text.count(":") >= 7:
@@ -212,7 +262,7 @@ _VENDOR_KEYS = [
                 re.S)),
 ]
 _PLACEHOLDER_WORDS = re.compile(r"(?i)example|sample|dummy|fake|placeholder|changeme|change_me|your[_\-]?|"
-                                r"redacted|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|%s|todo|insert|replace")
+                                r"redacted|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|(?-i:%s)|todo|insert|replace")
 
 
 def _is_placeholder(value: str) -> bool:
@@ -246,38 +296,102 @@ def detect_vendor_keys(text: str) -> list[Span]:
     return spans
 
 
-# Assignments: NAME (= | : | := | => | ->) VALUE, in code, config files and .env files.
-_PASSWORD_NAME = r"(?:password|passwd|passphrase|(?<![a-z])pass(?![a-z])|pwd)"
-_KEY_NAME = (r"(?:secret|token|(?:api|secret|access|private|auth|encryption|signing|master|app|client|consumer|session|"
-             r"license|account|service|subscription|storage|shared|webhook)[_\-.]?key|apikey|credentials?|bearer|"
-             r"auth)")
-_NAME_WORDS = re.compile(rf"(?i)({_PASSWORD_NAME}|{_KEY_NAME})")
-_PASSWORD_WORD = re.compile(_PASSWORD_NAME, re.I)
+# Assignments: a secret-like NAME, an operator or connector, a VALUE, in any syntax:
+#   NAME = "v"   NAME: "v"   NAME := "v"   NAME => "v"   "NAME": "v"   NAME="v" (kwargs)
+#   const NAME: &str = "v";   static const char NAME[] = "v";   #define NAME "v"
+#   define('NAME', 'v')   setProperty("NAME", "v")   setPassword("v")   String::from("v")
+#   NAME=v / name: v / name = v as config, .env and shell lines, in comments of every syntax
+#   (# // /* * <!-- ; --) and in prose ("Set NAME=v before…", "set the API key to `v`",
+#   "the password is ``v``", "API key: v").
+# The NAME is split into words (snake_case, camelCase, kebab-case, "API key" in prose):
+# password words make a PASSWORD, secret/token/credential words or a qualified `key`
+# (api key, client key…) make a KEY; metadata words at the end (…_url, …_length, …_hash,
+# …_field) make no secret at all.
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_PASSWORD_WORDS = frozenset({"password", "passwd", "passphrase", "pass", "pwd", "passw", "pw", "passcode"})
+_SECRET_WORDS = frozenset({"secret", "secrets", "token", "credential", "credentials", "apikey", "bearer",
+                           "privatekey", "secretkey", "accesskey", "authkey", "appkey", "masterkey", "apitoken",
+                           "authtoken", "accesstoken", "clientsecret", "appsecret"})
+# words before `key` that make it something other than a secret (a dictionary key, a public key…)
+_PLAIN_KEY_QUALIFIERS = frozenset({
+    "public", "pub", "primary", "foreign", "sort", "partition", "cache", "dict", "map", "hash", "lookup", "row",
+    "column", "col", "index", "unique", "composite", "group", "routing", "object", "registry", "translation",
+    "i18n", "message", "config", "setting", "settings", "env", "the", "a", "any", "each", "this", "that", "its",
+    "of", "by", "no", "new", "old", "next", "prev", "last", "first", "dom", "react", "item", "list", "sorting",
+    "meta", "label", "field", "attr", "attribute", "json", "yaml", "dns", "idempotency", "event", "query",
+    "param", "header", "headers", "record", "node", "tree", "state", "store", "local", "shortcut", "hot",
+    "keyboard", "press", "up", "down", "enter", "escape", "tab", "ctrl", "alt", "shift", "music", "piano",
+    "sub", "parent", "child", "cluster", "shard", "bucket", "s3", "file", "path", "name", "type", "lock",
+    "mutex", "redis", "db", "table", "task", "job", "queue", "metric", "counter", "media", "entry", "default",
+    "host", "ssh", "gpg", "pgp", "pem", "rsa", "ecdsa", "x509", "cert", "certificate", "verify", "verification"})
+_NON_SECRET_LAST = frozenset({
+    "type", "types", "url", "uri", "endpoint", "count", "len", "length", "size", "max", "min", "expiry", "expires",
+    "expire", "expiration", "ttl", "timeout", "file", "files", "path", "paths", "dir", "name", "names", "id", "ids",
+    "header", "prefix", "suffix", "field", "fields", "label", "hint", "prompt", "regex", "regexp", "pattern", "env",
+    "var", "policy", "format", "kind", "class", "enabled", "required", "mode", "hash", "hashed", "salt", "digest",
+    "reset", "confirm", "confirmation", "placeholder", "help", "text", "title", "message", "msg", "error", "column",
+    "col", "input", "form", "widget", "validator", "strength", "rule", "rules", "hasher", "manager", "provider",
+    "store", "storage", "service", "cache", "index", "idx", "limit", "usage", "budget", "cost", "counts",
+    "tokenizer", "char", "chars", "location", "loc", "version", "ref", "arn", "source", "mount", "key_id", "param",
+    "params", "option", "options", "flag", "flags", "changed", "changes", "expired", "valid", "invalid", "policy",
+    "algorithm", "alg", "algo", "encoding", "scheme", "method", "methods", "handler", "callback", "factory",
+    "class", "cls", "func", "fn", "util", "utils", "test", "tests", "spec", "len", "bits", "bytes", "offset",
+    "position", "pos", "start", "end", "begin", "stop", "span", "spans", "ids", "list", "map", "dict", "set",
+    "lookup", "table", "schema", "model", "config", "settings", "setting", "meta", "info", "details", "entry",
+    "entries", "value_type", "prefixes", "page", "view", "template", "link", "button", "modal", "dialog", "string",
+    "str", "number", "num", "key_name", "keyname", "format", "kwargs", "args", "arg", "context", "ctx", "state",
+    "status", "event", "events", "request", "response", "result", "results", "stream", "parser", "reader",
+    "writer", "loader", "builder", "generator", "gen", "encoder", "decoder", "validation", "policy", "rotation",
+    "expiry", "lifetime", "age", "window", "interval", "delay", "retries", "retry", "exchange", "refresh_url"})
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in _CAMEL.findall(name)]
+
+
+@functools.lru_cache(maxsize=65536)
+def secret_name_kind(name: str) -> str | None:
+    """PASSWORD, KEY or None for an identifier or a short phrase ("API key", "dbPass")."""
+    words = _words(name)
+    if not words or words[-1] in _NON_SECRET_LAST or (len(words) > 1 and words[-2] + "_" + words[-1] in
+                                                         _NON_SECRET_LAST):
+        return None
+    if any(w in _PASSWORD_WORDS or (len(w) > 8 and w.endswith(("password", "passwd"))) for w in words):
+        return PASSWORD
+    for i, w in enumerate(words):
+        if w in _SECRET_WORDS or (len(w) > 6 and w.endswith(("secret", "token"))):
+            return KEY
+        if w in ("key", "keys") and i > 0 and words[i - 1] not in _PLAIN_KEY_QUALIFIERS \
+                and not words[i - 1].isdigit():
+            return KEY
+        if w == "auth" and i == len(words) - 1 and len(words) > 1:
+            return KEY  # x_auth, http_auth (…_auth_url and auth alone stay out)
+    return None
+
+
 _REGEX_LIKE = re.compile(r"\(\?|\\[dwsSbB]|\[[a-zA-Z0-9]-|\{\d+(?:,\d*)?\}")
 _WORD_RUN = re.compile(r"[A-Z]?[a-z]{4,}")
 
 
+_VOWELS = frozenset("aeiouyAEIOUY")
+
+
 def _wordy(value: str) -> bool:
-    """Mostly made of natural-language words (CamelCaseTypeNames, snake_case_words)."""
-    return sum(len(w) for w in _WORD_RUN.findall(value)) * 2 >= len(value)
-# Names that look secret but hold metadata (FIELD names, lengths, URLs, env-var names...).
-_NON_SECRET_NAME = re.compile(
-    r"(?i)(?:^|[_\-.])(?:type|url|uri|endpoint|count|len|length|size|max|min|expiry|expires?|expiration|ttl|timeout|"
-    r"file|path|dir|name|id|header|prefix|suffix|field|label|hint|prompt|regex|pattern|env|var|policy|format|kind|"
-    r"class|enabled|required|mode|hash|hashed|salt|digest|reset|confirm|confirmation|placeholder|help|text|title|"
-    r"message|msg|error|column|col|input|form|widget|validator|strength|rules?|hasher|manager|provider|store|"
-    r"storage|service|cache|ids?|index|idx|limit|usage|budget|cost|counts?|tokenizer|regexp|char|chars)s?$")
-_IDENT_TAIL = re.compile(r"[\w.\-$]*")
-_ASSIGN_TAIL = re.compile(
-    r"""(?P<nq>["']?)\]?[ \t]*                        # closing quote of a JSON/dict key
-        (?::[ \t]*[A-Za-z_][\w\[\], .|]{0,40}?(?=[ \t]*=[^=>]))?[ \t]*  # annotation (password: str = ...)
-        (?::=|=>|->|==|=|:|(?<=["'],)|(?<=["']),)(?!=)[ \t]*   # operator; define('NAME', 'value')
-        (?:[rbuf]{0,2}(?P<q>["'`])(?P<qv>[^"'`\n]{1,400})(?P=q)   # quoted literal
-          |(?P<uv>[^\s"'`,;#)\]}]{1,400}))             # or bare value (config/env files)
-    """, re.X)
+    """Mostly made of natural-language words (CamelCaseTypeNames, snake_case_words). A run of
+    letters counts as a word when at least 30% of it is vowels: English words average ~40%,
+    random letters 6/26 ≈ 23% (so random base62 keys are not "wordy" by chance)."""
+    if "+" in value or value.endswith("="):
+        return False  # base64
+    n = 0
+    for w in _WORD_RUN.findall(value):
+        if sum(c in _VOWELS for c in w) * 10 >= 3 * len(w):
+            n += len(w)
+    return n * 2 >= len(value)
+
+
 _NON_LITERAL = re.compile(
     r"""^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$]|[\[(]|->|::)|process\.env|os\.|getenv|environ|None$|null$|nil$|undefined$|
-        true$|false$|True$|False$|self\.|this\.|\$|%|\{|\(|\[|<|\\)""", re.X)
+        true$|false$|True$|False$|self\.|this\.|\$|%|\{|\(|\[|<|\\|&)""", re.X)
 _URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{1,64}):([^\s@/'\"`<>]{1,128})@(?=[\w\-\[])")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -285,15 +399,38 @@ _HASH_CONTEXT = re.compile(r"(?i)sha|md5|hash|byte|checksum|digest|commit|integr
 _LOCK_FILES = ("package-lock.json", "yarn.lock", "pnpm-lock.yaml", "cargo.lock", "poetry.lock", "pipfile.lock",
                "composer.lock", "gemfile.lock", "go.sum", "packages.lock.json", "podfile.lock", "mix.lock",
                "flake.lock", "pubspec.lock", "gradle.lockfile", "uv.lock", "bun.lock")
+_PATH_SEGMENT = re.compile(r"[a-z][a-z0-9_\-]{2,}|[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
+_FILE_EXT = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
 
 
 def is_lock_file(path: str | None) -> bool:
     return bool(path) and path.rsplit("/", 1)[-1].lower() in _LOCK_FILES
 
 
+def _is_path(value: str) -> bool:
+    """A URL, file path or URL path, not base64 that happens to hold slashes: a path has a
+    scheme, or a file extension, or mostly word segments; base64 (`+`, `=` padding, random
+    segments) has none of these."""
+    if "://" in value:
+        return True
+    if "/" not in value or "+" in value or value.endswith("="):
+        return False
+    segments = [s for s in value.split("/") if s]
+    if not segments:
+        return True
+    if _FILE_EXT.search(value) and (len(segments) >= 2 or value.startswith(("/", "./", "../", "~/"))):
+        return True
+    words = sum(1 for s in segments if _PATH_SEGMENT.fullmatch(s))
+    return words * 2 > len(segments)
+
+
 def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0, min_length: int = 16) -> bool:
-    """A high-entropy literal that is not a hash, UUID, integrity value or placeholder."""
-    if len(value) < min_length or " " in value or _is_placeholder(value) or _is_sequential(value):
+    """A high-entropy literal that is not a hash, UUID, integrity value, path or placeholder.
+
+    Entropy (bits per character, Shannon): random base62/base64 keys of 16-64 characters
+    measure 3.8-5.5, random hex 3.3-4.0, English words and identifiers 2.5-3.5; a hex value
+    must reach `entropy_threshold`, any other value that + 0.5 (pii.entropy_threshold)."""
+    if len(value) < min_length or " " in value or "," in value or _is_placeholder(value) or _is_sequential(value):
         return False
     if _REGEX_LIKE.search(value) or _wordy(value):
         return False
@@ -304,7 +441,7 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     # (codemill also counts digest/checksum/commit/integrity/revision).
     if is_hex and len(value) in (32, 40, 64, 128) and _HASH_CONTEXT.search(line):
         return False
-    if value.startswith(("http://", "https://", "/", "./", "../")) or value.count("/") >= 3:
+    if _is_path(value):
         return False  # URLs and paths
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
@@ -314,21 +451,46 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     return shannon_entropy(value) >= threshold
 
 
-def _looks_like_password(value: str) -> bool:
+_NOT_PASSWORDS = frozenset({
+    "password", "passwd", "secret", "pass", "pwd", "changeit", "admin", "root", "none", "null", "empty", "required",
+    "optional", "string", "text", "hidden", "test", "default", "guest", "str", "bool", "int", "bytes", "unicode",
+    "char", "secretstr", "optional[str]", "true", "false", "yes", "no", "on", "off", "prompt", "stdin", "env",
+    "file", "keyring", "ask", "auto", "plain", "plaintext", "md5", "sha256", "bcrypt", "argon2", "scram-sha-256",
+    "trust", "peer", "ident", "reject", "interactive", "n/a", "tbd", "value", "values", "secure", "insecure"})
+
+
+# crypt(3) and framework password hashes: $1$ $5$ $6$ $y$ $2b$ $argon2id$, pbkdf2_sha256$…, sha1$…
+_HASHED_PASSWORD = re.compile(r"\$(?:[0-9][a-z]?|y|gy|7|argon2\w*|scrypt|bcrypt|pbkdf2[\w\-]*|sha\d*|md5)\$|"
+                              r"(?:pbkdf2_sha\d+|argon2|bcrypt(?:_sha256)?|sha1|md5|scrypt|crypt)\$|sha\d*[:$]")
+_NUMBER_LITERAL = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oObB][0-7_]+|\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?)[uUlLfF]*")
+
+
+def _looks_like_password(value: str, bare: bool = False) -> bool:
+    """A plausible literal password. A bare value (no quotes: config lines, comments, prose)
+    must also hold a digit or a symbol: a bare dictionary word there is prose ("password:
+    required", ":param password: hashed"), and real passwords mostly mix classes."""
     if len(value) < 5 or len(value) > 128 or " " in value.strip() or _is_placeholder(value):
         return False
     low = value.lower()
     if "password" in low or "passwd" in low or _REGEX_LIKE.search(value):
         return False
-    if low in {"password", "passwd", "secret", "pass", "pwd", "changeit", "admin", "root", "none", "null", "empty",
-               "required", "optional", "string", "text", "hidden", "test", "default", "guest", "string"}:
+    if low in _NOT_PASSWORDS:
         return False
     if low.isdigit() and len(low) < 6:
         return False
-    if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", value) or re.fullmatch(r"[A-Z]+(?:_[A-Z]+)+", value):
-        return False  # identifiers / constants (PASSWORD_FIELD)
-    if value.startswith(("http://", "https://", "/", "./", "sha", "$2", "pbkdf2")):
-        return False  # URLs, paths, and hashed (not plain) passwords
+    if re.fullmatch(r"[a-z]+(?:_[a-z]+)+", value) or re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", value):
+        return False  # identifiers / constants (PASSWORD_FIELD, DB_PASS_2)
+    if value.startswith(("http://", "https://", "/", "./", "{", "[")) or _HASHED_PASSWORD.match(value):
+        return False  # URLs, paths, markup, and hashed (not plain) passwords
+    if _NUMBER_LITERAL.fullmatch(value):
+        return False  # 0x216, 1_000_000
+    if bare:
+        if value.startswith((":", "=")):
+            return False  # markup (:setting:`X`), a second operator
+        if value.isalpha() or _wordy(value) and not any(c.isdigit() for c in value):
+            return False
+        if re.fullmatch(r"[A-Za-z_][\w]*\(\)?|[\w.]+\(.*", value):
+            return False  # calls
     return True
 
 
@@ -340,72 +502,183 @@ def _line_bounds(text: str, pos: int) -> tuple[int, int]:
 
 _KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "bearer")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$")
+_IDENT_TAIL = re.compile(r"[\w.\-$]*")
+# "API key", "client secret", "access token": one word before a bare keyword word, in prose
+_PHRASE_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]{1,20})[ \t]+$")
+# What follows the NAME: closing quotes of a quoted name, C array brackets, a type annotation
+# (Rust/TS/Go/Python: `: &'static str`, `: Option<String>`), then an operator or a connector.
+_AFTER_NAME = re.compile(
+    r"""(?P<nq>["'`]{0,2})(?:\[\d*\])?[ \t]*
+        (?P<ann>:[ \t]*[&*]?(?:'static[ \t]+)?(?:mut[ \t]+)?[A-Za-z_][\w\[\], .|<>:]{0,40}?(?=[ \t]*=[ \t]*(?:[\w:]+\([ \t]*)?[rbuf]{0,2}\\?["'`]))?
+        (?P<op>[ \t]*(?::=|=>|==|=|:|,)|\((?=[ \t]*[rbuf]{0,2}\\?["'`])|[ \t]+(?:is|to|as|are)[ \t]+
+          |(?<=["'])[ \t]+(?:content|value)[ \t]*=|[ \t]+)""",
+    re.X)
+_VALUE = re.compile(
+    r"""[ \t]*(?:(?:String::from|String|Some|SecretStr|SecretString|Secret|str|new[ \t]+String)\([ \t]*)?
+        (?:[rbuf]{0,2}\\?(?P<q>``|["'`])(?P<qv>[^"'`\n]{1,400}?)\\?(?P=q)
+          |(?P<uv>[^\s"'`,;)\]}>]{1,400}))""", re.X)
+_SNAKE_IDENT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+# plain words that are verbs or common nouns in prose: never a NAME before a connector
+_PROSE_VERB = re.compile(r"(?i)pass(?:es|ed|ing)?|bypass|keys?|auth")
+# comment openers and list/prose starts after which a bare NAME=value / NAME: value counts
+_LINE_STARTS = ("", "export", "set", "SET", "-", "*", "#", "##", "//", "///", "//!", "/*", "/**", "<!--", ";", "--",
+                "%", "rem", "REM", "::", '"""', "'''", "#:", "|", ">", "+", "$", "env", "ENV", "setenv")
+_PROSE_WORDS = re.compile(r"(?i)\b(?:set|use|export|the|your|default|is|with|login|admin|demo|test|our|this|a|an|"
+                          r"initial|new|example|staging|prod(?:uction)?|dev|local|redis|db|database|smtp|ftp|mysql|"
+                          r"postgres|ldap|mail|app|service|user|root|api)[ \t]*$")
+# user / password pairs in prose and comments: "login with admin / pw", "`admin` / `pw`"
+# Both are matched only at the anchor words, found with str.find (never scanned over a file).
+_LOGIN_PAIR = re.compile(r"(?i)(?:log[ \t-]?in|sign[ \t-]?in|credentials?|account|user(?:name)?)\b[^\n/]{0,30}?"
+                         r"(?:`[\w.\-]{2,32}`[ \t]*/[ \t]*`([^\s`'\"]{5,64})`|"
+                         r"\b[\w.\-]{2,32}[ \t]+/[ \t]+([^\s`'\"/]{5,64}?))(?=[\s.,;)]|$)")
+_LOGIN_ANCHORS = ("login", "log in", "log-in", "sign", "credential", "account", "user")
+# connection calls whose positional arguments are (…, "user", "password", …): JDBC's
+# getConnection(url, user, password), MySQL's mysql_real_connect(conn, host, user, password, …)
+_CONNECT_CALL = re.compile(r"(?i)(?:connect\w*|login|logon|authenticate|credentials?)[ \t]*\(")
+_CONNECT_ANCHORS = ("connect", "login", "logon", "authenticate", "credential")
+_STRING_PAIR = re.compile(r"""(["'])([\w.\-@]{1,32})\1[ \t]*,[ \t]*(["'])([^"'\n]{5,128}?)\3""")
+
+
+_IDENT_BACK = re.compile(r"[\w.\-$]{1,80}$")
+# after a NAME, a character that can start an operator, a connector or a value; anything else
+# (a newline, `)`, `;`, `.`…) ends the check at once: most keyword hits in code are `pass`
+# statements, `key)` arguments and `token.` attributes
+_AFTER_OK = frozenset(" \t=:,(\"'`[]\\")
 
 
 def _identifier_at(text: str, pos: int) -> tuple[int, int]:
-    start = pos
-    while start > 0 and text[start - 1] in _IDENT_CHARS and pos - start < 80:
-        start -= 1
-    m = _IDENT_TAIL.match(text, pos)
-    return start, m.end()
+    m = _IDENT_BACK.search(text, max(0, pos - 80), pos)
+    start = m.start() if m else pos
+    return start, _IDENT_TAIL.match(text, pos).end()
+
+
+def _bare_allowed(prefix: str, text: str, start: int) -> bool:
+    """May a bare (unquoted) value follow a NAME that starts after `prefix` on its line?"""
+    p = prefix.strip(" \t\"'`")
+    if p in _LINE_STARTS or p.endswith((";", "?", "&", "(", "[", "{", ",")) or text.startswith("--", start):
+        return True
+    if p.startswith(("#", "//", "/*", "*", "<!--", ";", "--", "%", ">", "|", "-", "rem ", "REM ", "::")):
+        return True  # anywhere inside a comment, a quote, a list item or a table row
+    return bool(_PROSE_WORDS.search(p)) or p.endswith((":", "."))
 
 
 def detect_assignments(text: str, path: str | None = None, entropy_threshold: float = 3.0) -> list[Span]:
-    """Passwords and high-entropy secrets assigned to password/key/secret/token-like names.
+    """Passwords and high-entropy secrets given to password/key/secret/token-like names.
 
     Speed: the keywords are found with str.find on the lower-cased text (C speed); only at
-    those hits is the identifier around them taken and the assignment regex *matched* at
-    its end (never scanned over the file)."""
+    those hits is the identifier around them taken and the operator/value regexes *matched*
+    at its end (never scanned over the file)."""
     skip_keys = is_lock_file(path)
     low = text.lower()
     names = set()
+    n = len(text)
     for kw in _KEYWORDS:
         i = low.find(kw)
         while i >= 0:
-            names.add(_identifier_at(text, i))
-            i = low.find(kw, i + len(kw))
+            e = _IDENT_TAIL.match(text, i).end()
+            if e < n and text[e] in _AFTER_OK:
+                names.add(_identifier_at(text, i))
+            i = low.find(kw, e if e > i else i + len(kw))
     spans = []
     for start, end in sorted(names):
         name = text[start:end].lstrip(".-$").rstrip(".-")
         if not name:
             continue
-        kind = _NAME_WORDS.search(name)
-        if kind is None or _NON_SECRET_NAME.search(name):
+        kind = secret_name_kind(name.rsplit(".", 1)[-1] if "." in name else name)
+        phrase = False
+        if kind is None and name.lower() in ("key", "secret", "token", "password", "keys"):
+            pb = _PHRASE_BEFORE.search(text, max(0, start - 24), start)
+            if pb:  # "API key", "client secret"
+                kind = secret_name_kind(pb.group(1) + "_" + name)
+                phrase = kind is not None
+        if kind is None or (kind == KEY and skip_keys):
             continue
-        m = _ASSIGN_TAIL.match(text, end)
-        if m is None:
+        after = _AFTER_NAME.match(text, end)
+        if after is None:
             continue
-        quoted = m.group("qv") is not None
-        value = m.group("qv") if quoted else m.group("uv")
-        vstart = m.start("qv") if quoted else m.start("uv")
-        if "://" in value:
+        op = after.group("op")
+        vm = _VALUE.match(text, after.end())
+        if vm is None:
+            continue
+        quoted = vm.group("qv") is not None
+        value = vm.group("qv") if quoted else vm.group("uv")
+        vstart = vm.start("qv") if quoted else vm.start("uv")
+        if not quoted:
+            if value.endswith(("*/", "-->")):
+                value = value[:-2] if value.endswith("*/") else value[:-3]
+            value = value.rstrip(".")
+        if not value or "://" in value:
             continue  # URLs: detect_url_passwords looks inside them
         ls, le = _line_bounds(text, start)
+        prefix = text[ls:start]
+        op = op.strip()
+        connector = op in ("", "is", "to", "as", "are")
+        if connector and not phrase and _PROSE_VERB.fullmatch(name):
+            continue  # "pass `x` to", "key to success": English words, not names
+        if op == ",":
+            if not after.group("nq") or not quoted:
+                continue  # define('NAME', 'v') / setProperty("name", "v"): a quoted name, then a literal
+        elif op.startswith("("):
+            if not quoted:
+                continue  # setPassword("v")
+        elif connector and not quoted and not op and kind == PASSWORD:
+            continue  # "password reset", "pass through": no bare value after a plain space
         if not quoted:
-            # A bare value is a literal only in config/env files: `NAME=value` / `name: value`
-            # as the first thing on the line; elsewhere it is code (a reference, a type).
-            # Also after `;`, `?`, `&`: connection strings (Server=db;Password=x;) and query strings.
-            prefix = text[ls:start]
-            # And command-line flags: --password=VALUE.
-            if _NON_LITERAL.match(value) or (prefix.strip(" \t\"'") not in ("", "export", "-", "set", "SET")
-                                             and not prefix.endswith((";", "; ", "?", "&"))
-                                             and not text.startswith("--", start)):
+            if _NON_LITERAL.match(value) or not _bare_allowed(prefix, text, start):
                 continue
+            if _SNAKE_IDENT.fullmatch(value):
+                continue  # a constant or variable (FP32_FLAT_GROUPS, default_token), not a literal
         line = text[ls:le]
-        if _PASSWORD_WORD.search(kind.group(1)):
+        if kind == PASSWORD:
+            if _HASHED_PASSWORD.match(value):
+                continue  # a password hash is not the password
+            if text[start - 1:start] == "$" and after.group("nq"):
+                continue  # "$pass" = "x": a shell test compares a variable, it assigns nothing
             # bare words in code (`password = form_value`) are references, not literals
             if not quoted and value.isidentifier() and not any(c.isdigit() for c in value):
                 continue
-            if looks_like_secret(value, line, entropy_threshold) or _looks_like_password(value):
+            if looks_like_secret(value, line, entropy_threshold) or _looks_like_password(
+                    value, bare=not quoted or op == ","):
                 spans.append(Span(vstart, vstart + len(value), PASSWORD, "password_assignment"))
-        elif not skip_keys and looks_like_secret(value, line, entropy_threshold):
+        elif looks_like_secret(value, line, entropy_threshold):
             detector = "aws_secret_key" if "aws" in name.lower() else "secret_assignment"
             spans.append(Span(vstart, vstart + len(value), KEY, detector))
+    return spans + _detect_login_pairs(text, low)
+
+
+def _detect_login_pairs(text: str, low: str) -> list[Span]:
+    spans = []
+    if "/" in text:
+        for anchor in _LOGIN_ANCHORS:
+            i = low.find(anchor)
+            while i >= 0:
+                if i == 0 or not low[i - 1].isalnum():
+                    m = _LOGIN_PAIR.match(text, i)
+                    if m:
+                        g = 1 if m.group(1) else 2
+                        v = m.group(g)
+                        if _looks_like_password(v, bare=True) and not _is_path(v):
+                            spans.append(Span(m.start(g), m.end(g), PASSWORD, "login_pair"))
+                i = low.find(anchor, i + len(anchor))
+    for anchor in _CONNECT_ANCHORS:
+        i = low.find(anchor)
+        while i >= 0:
+            m = _CONNECT_CALL.match(text, i)
+            if m:
+                close = text.find(")", m.end(), m.end() + 300)
+                args = text[m.end():close if close >= 0 else m.end() + 300]
+                p = _STRING_PAIR.search(args)
+                if p and _looks_like_password(p.group(4), bare=True):
+                    s = m.end() + p.start(4)
+                    spans.append(Span(s, s + len(p.group(4)), PASSWORD, "login_call"))
+            i = low.find(anchor, i + len(anchor))
     return spans
 
 
+# RFC 2606 documentation hosts: credentials in their URLs are examples
+_DOC_HOST = re.compile(r"@(?:[\w\-]+\.)*example\.(?:com|org|net)\b|@(?:[\w\-]+\.)*(?:test|example|invalid)(?![\w.\-])")
 _MYSQL_P_RE = re.compile(r"(?<=\s)-p([^\s'\"\-$][^\s'\"]{3,127})(?=\s|$)")  # mysql -pSECRET (no space)
-_DSN_RE = re.compile(r"(?<![\w.\-])[\w.\-]{1,64}:([^\s@/'\"`<>:]{1,128})@(?:tcp|unix|udp)\(")
+_DSN_RE = re.compile(r"(?<![\w.\-])[\w.\-]{1,64}:([^\s/'\"`<>:]{1,128})@(?:tcp|unix|udp)\(")
 _URL_USER_ONLY = re.compile(r"([^\s:/@'\"`<>{}]{16,128})@(?=[\w\-\[])")
 
 
@@ -430,8 +703,10 @@ def detect_url_passwords(text: str, entropy_threshold: float = 3.0) -> list[Span
             spans.append(Span(u.start(1), u.end(1), KEY, "url_token"))
         if m:
             value = m.group(2)
-            if not (_is_placeholder(value) or value.lower() in {"password", "pass", "passwd", "pwd", "secret", "token"}
-                    or value.startswith(("$", "%", "{")) or value.isdigit()):
+            low = value.lower()
+            if not (_is_placeholder(value) or low in {"pass", "pwd", "token", "pw"} or value.startswith(("$", "%", "{"))
+                    or "password" in low or "passwd" in low or "secret" in low or value.isdigit()
+                    or _DOC_HOST.match(text, m.end() - 1)):
                 spans.append(Span(m.start(2), m.end(2), PASSWORD, "url_password"))
         i = text.find("://", i + 3)
     return spans
@@ -450,19 +725,50 @@ def detect_bearer(text: str, entropy_threshold: float = 3.0) -> list[Span]:
     return spans
 
 
-# Full names on author/maintainer/contact lines: the one place code reliably names people.
-# Copyright lines are left to the model tier (udfs/pii_model.py): they name organisations
-# ("Copyright (c) 2023 Cloudhop Networks") as often as people. FACTS §5.1: NAME only with ≥ 2 words.
-_NAME_WORD = r"[A-Z][a-zà-öø-ÿ]+(?:['\-][A-Z]?[a-zà-öø-ÿ]+)*"
+# Personal names where code and docs name people: author tags and fields (`@author`,
+# `__author__ = "…"`, `"author": "…"`, `authors = ["…"]`, `.. moduleauthor::`, `:Author:`,
+# `<meta name="author" content="…">`), "Written/Created/Maintained/Contributed by", and
+# copyright lines (`Copyright (c) 2019-2021 First Last`). FACTS §5.1: NAME only with >= 2 words.
+# A name is 2-4 capitalised words (any script's letters, O'Connor, Jean-Luc) with the
+# particles of family names between them (van der, de la, von, bin); a copyright holder that
+# carries an organisation word (Inc, Foundation, Project, Authors, Networks…) is no person.
+_CAP = r"(?:[A-ZÀ-ÖØ-ÞĀ-ſ][a-zß-öø-ÿā-ſ]+|[A-Z](?=['’]))(?:['’\-][A-ZÀ-ÖØ-ÞĀ-ſ]?[a-zß-öø-ÿā-ſ]+)*"
+_PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|das|dos|du|la|le|bin|binti|ibn|al|el|ter|ten|zu)"
+_NAME_RE = _CAP + r"(?:[ \t]+(?:[A-Z]\.[ \t]+)?(?:" + _PARTICLE + r"[ \t]+){0,2}" + _CAP + r"){1,3}"
 _AUTHOR_RE = re.compile(
-    r"(?:@author|\b[Aa]uthors?\s*[:=]|\b[Mm]aintainers?\s*[:=]|\b[Cc]ontact\s*:|\b[Cc]reated by|\b[Ww]ritten by)"
-    r"[ \t]*[\"']?[ \t]*(" + _NAME_WORD + r"(?:[ \t]+(?:[A-Z]\.[ \t]+)?" + _NAME_WORD + r"){1,3})")
-_ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation", "Project", "Authors", "Contributors",
-                        "Team", "Software", "Labs", "Limited", "Company", "Group", "Developers", "Systems", "Gmbh",
-                        "Technologies", "University", "The", "All", "Rights", "Reserved", "Free", "Open", "Source",
-                        "Apache", "Google", "Microsoft", "Facebook", "Meta", "Amazon", "Mozilla", "Python", "License",
-                        "Community", "Organization", "Institute", "Association", "Holdings", "Partners"})
-_AUTHOR_GATE = ("uthor", "aintainer", "ontact", "ritten by", "reated by")
+    r"(?:@author|@maintainer|\b__author__\s*=|\b[Aa]uthors?\b[\"']?\s*[:=]|\b[Mm]aintainers?\b[\"']?\s*[:=]|"
+    r"\b[Cc]ontributors?\b[\"']?\s*[:=]|\b[Oo]wner\b[\"']?\s*[:=]|\b[Cc]ontact\s*:|"
+    r"\b(?:[Cc]reated|[Ww]ritten|[Mm]aintained|[Cc]ontributed|[Dd]eveloped|[Cc]oded|[Pp]orted)\s+by|"
+    r"\.\.\s+(?:module|section|code)author::|:[Aa]uthor:|name=[\"']author[\"']\s+content=|"
+    r"\b[Cc]opyright\b(?:\s*(?:\([Cc]\)|©))?|\([Cc]\)|©|mailto:[^\s\"'<>]{3,80}[\"']?>)"
+    r"[ \t]*[:=]?[ \t]*(?:\[[ \t]*)?\\?[\"']?[ \t]*(?:(?:\d{4}(?:[ \t]*[-–,][ \t]*\d{4})*,?[ \t]+)?(?:by[ \t]+)?)"
+    r"(" + _NAME_RE + r")(?![\w@])")
+_ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation", "Project", "Projects", "Authors",
+                        "Contributors", "Team", "Software", "Labs", "Limited", "Company", "Group", "Developers",
+                        "Systems", "Gmbh", "Technologies", "Technology", "University", "The", "All", "Rights",
+                        "Reserved", "Free", "Open", "Source", "Apache", "Google", "Microsoft", "Facebook", "Meta",
+                        "Amazon", "Mozilla", "Python", "License", "Licensed", "Community", "Organization",
+                        "Institute", "Association", "Holdings", "Partners", "Networks", "Network", "Solutions",
+                        "Studio", "Studios", "Works", "Industries", "Media", "Games", "Digital", "Cloud", "Data",
+                        "Security", "Consulting", "Services", "Ventures", "Capital", "Interactive", "Research",
+                        "Analytics", "Platforms", "Platform", "Society", "Consortium", "Council", "Agency",
+                        "Laboratory", "Laboratories", "Lab", "Center", "Centre", "College", "School", "Department",
+                        "Co", "Sa", "Ag", "Bv", "Pty", "Plc", "Srl", "Oy", "Ab", "As", "Kk", "Contributor",
+                        "Maintainers", "Owners", "Members", "Others", "Et", "Al", "See", "Copyright", "Permission",
+                        "Use", "Version", "Released", "Under", "Mit", "Bsd", "Gnu", "General", "Public", "Notice",
+                        "This", "File", "Code", "Module", "Package", "Library", "Framework", "Toolkit", "Tools",
+                        "Xcode", "Visual", "Studio", "Jetbrains", "Github", "Gitlab", "Sphinx", "Jupyter",
+                        "Generated", "Automatically", "Auto", "Unknown", "Anonymous", "Various", "Original",
+                        "Alibaba", "Tencent", "Baidu", "Huawei", "Samsung", "Intel", "Nvidia", "Oracle", "Ibm",
+                        "Red", "Hat", "Canonical", "Adobe", "Apple", "Netflix", "Uber", "Twitter", "Salesforce",
+                        "Vmware", "Cisco", "Dell", "Hp", "Sap", "Linux", "Kernel", "Debian", "Ubuntu", "Eclipse",
+                        "Rust", "Go", "Node", "Js", "Org", "Net", "Com", "Io", "Ansible", "Core",
+                        # heading words ("For Maintainers: Release Process")
+                        "Release", "Process", "Guide", "Notes", "Information", "Section", "Only", "Required",
+                        "Optional", "Details", "Overview", "Usage", "Example", "Examples", "Name", "Email"})
+_NEXT_WORD = re.compile(r"[ \t]*,?[ \t]*([A-Za-z]{2,})\b")
+_AUTHOR_GATE = ("uthor", "mailto:", "aintain", "ontact", "ritten by", "reated by", "ontribut", "opyright", "(c)", "(C)", "©",
+                "eveloped by", "oded by", "orted by", "wner")
 
 
 def detect_author_names(text: str) -> list[Span]:
@@ -477,8 +783,11 @@ def detect_author_names(text: str) -> list[Span]:
     for ls, le in sorted(lines):
         for m in _AUTHOR_RE.finditer(text, ls, le):
             words = re.split(r"[ \t]+", m.group(1))
-            if any(w.strip(".") in _ORG_WORDS for w in words):
+            if any(w.strip(".").capitalize() in _ORG_WORDS for w in words):
                 continue
+            nxt = _NEXT_WORD.match(text, m.end(1))
+            if nxt and nxt.group(1).capitalize() in _ORG_WORDS:
+                continue  # "Type Supply LLC", "Acme Widgets, Inc."
             spans.append(Span(m.start(1), m.end(1), NAME, "author_line"))
     return spans
 

@@ -21,10 +21,9 @@ def handle(args) -> int:
     import json
     from pathlib import Path
 
-    from jobs.config import load_config
-    from jobs.pii_eval import as_json, evaluate, print_evaluation
+    from jobs.pii_eval import as_json, evaluate, pii_config, print_evaluation
 
-    cfg = load_config(args.config).get("pii", {}) or {}
+    cfg = pii_config(args.config)
     model_path = args.model_path or cfg.get("model_path")
     result = evaluate(args.dataset, model_path, cfg, baseline=not args.no_baseline, id_prefix=args.ids)
     print_evaluation(result, args.dataset)

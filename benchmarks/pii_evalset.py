@@ -1,0 +1,1190 @@
+"""The PII evaluation set built from real files (issue 20): real code, config and docs of
+every language family codemill keeps, screened so that the only PII is what is planted, then
+planted with secrets, emails, IPs and names the way each format writes them, and with
+look-alikes (private and documentation IPs, versions, hashes, UUIDs, placeholders, decorators,
+package specs) that must stay.
+
+    .venv/bin/python benchmarks/pii_evalset.py --split holdout --out /tmp/holdout.jsonl
+    .venv/bin/python benchmarks/pii_evalset.py --sample      # rewrites tests/data/pii_real_sample.jsonl
+
+Sources of real files: benchmarks/real_corpus.py's `build("main")` for the tuning split and
+`build("holdout")` (a disjoint package list) for the held-out split; `--source DIR` takes any
+folder with one sub-folder per package release instead (e.g. a site-packages folder).
+
+Splits are disjoint in both files and templates: TUNE_* templates, key names, person names and
+mail domains are used only for the tuning split, HOLDOUT_* only for the held-out split. The
+rules of udfs/pii.py were tuned by looking at the tuning split only.
+
+Screening (before planting, per window of real lines): a line is dropped when codemill's rules
+fire on it, when detect-secrets (default plugins and filters) reports it, or when the
+generator's own broad screen matches (anything email-like, any dotted quad, key/password
+assignments, PEM markers, author/copyright lines: real names), so that planted values are the
+only PII; the counts per screen and family are in the split's `stats`.
+
+Each record (JSONL):
+    {"id", "split", "family", "path", "source", "content",
+     "spans": [{"start", "end", "type", "kind", "template"}],
+     "lookalikes": [{"start", "end", "kind", "template"}]}
+`type` is codemill's entity type (KEY, PASSWORD, EMAIL, IP_ADDRESS, NAME); `kind` the finer
+secret type the issue's targets name (api_key, aws_secret, password, private_key, token, email,
+ip, name). Every value is random (seeded): no real credential, no real person's address.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import random
+import re
+import string
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SEED = 20250120
+SAMPLE = ROOT / "tests" / "data" / "pii_real_sample.jsonl"
+
+# ---------------------------------------------------------------------------------------
+# Language families (the extensions udfs/languages.py keeps for each)
+# ---------------------------------------------------------------------------------------
+FAMILIES = {
+    "python": (".py", ".pyi", ".pyx"),
+    "js_ts": (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts"),
+    "java": (".java", ".kt"),
+    "c_cpp": (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh"),
+    "go": (".go",),
+    "rust": (".rs",),
+    "shell": (".sh", ".bash", ".zsh"),
+    "config": (".yaml", ".yml", ".toml", ".ini", ".cfg", ".json", ".conf", ".properties"),
+    "html_css": (".html", ".htm", ".css", ".scss", ".less", ".vue"),
+    "markdown": (".md", ".markdown"),
+    "rst": (".rst",),
+    "text": (".txt",),
+    "notebook": (".ipynb",),
+}
+EXT_FAMILY = {ext: fam for fam, exts in FAMILIES.items() for ext in exts}
+CODE_FAMILIES = {"python", "js_ts", "java", "c_cpp", "go", "rust", "shell"}
+# a family's templates: config files by their own syntax
+CONFIG_SYNTAX = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".ini": "ini", ".cfg": "ini", ".conf": "ini",
+                 ".properties": "ini", ".json": "json"}
+STYLE_SYNTAX = {".css": "css", ".scss": "css", ".less": "css"}
+
+KIND_TYPE = {"api_key": "KEY", "aws_secret": "KEY", "private_key": "KEY", "token": "KEY", "password": "PASSWORD",
+             "email": "EMAIL", "ip": "IP_ADDRESS", "name": "NAME"}
+SECRET_KINDS = ("api_key", "aws_secret", "password", "private_key", "token")
+LOOKALIKE_KINDS = ("private_ip", "doc_ip", "version", "hash", "integrity", "uuid", "placeholder_email", "decorator",
+                   "pkg_spec", "placeholder_secret", "public_key", "org_name")
+
+ALNUM = string.ascii_letters + string.digits
+B64 = ALNUM + "+/"
+HEXL = "0123456789abcdef"
+
+
+# ---------------------------------------------------------------------------------------
+# Value pools, one per split (disjoint)
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pools:
+    first: tuple
+    last: tuple
+    domains: tuple
+    words: tuple
+    key_names: tuple      # words of generic key names
+    token_names: tuple
+    pass_names: tuple
+    token_vendors: tuple  # vendor token formats drawn for `token`
+    password_styles: tuple
+    orgs: tuple
+
+
+TUNE_POOLS = Pools(
+    first=("maria", "wei", "fatima", "lukas", "aiko", "carlos", "olga", "samir", "priya", "diego", "hannah", "yusuf",
+           "ingrid", "kenji", "amara", "tomasz", "elena", "rafael", "sofia", "mehmet"),
+    last=("garcia", "zhang", "khan", "müller", "tanaka", "silva", "ivanova", "haddad", "patel", "rossi", "novak",
+          "okafor", "larsen", "dubois", "kowalski", "nguyen", "schmidt", "moreau", "van der berg", "o'connor"),
+    domains=("gmail.com", "outlook.com", "protonmail.ch", "acme-corp.io", "univ-lyon1.fr", "cs.stanford.edu",
+             "mail.ru", "yahoo.co.jp", "fastmail.fm", "startup.ai"),
+    words=("sunflower", "dragon", "winter", "coffee", "rocket", "purple", "tiger", "harbor", "maple", "falcon"),
+    key_names=(("api", "key"), ("stripe", "api", "key"), ("secret", "key"), ("client", "secret"), ("app", "secret"),
+               ("openai", "api", "key"), ("maps", "api", "key"), ("encryption", "key"), ("signing", "key"),
+               ("private", "api", "key")),
+    token_names=(("github", "token"), ("access", "token"), ("auth", "token"), ("slack", "token"), ("api", "token"),
+                 ("bot", "token")),
+    pass_names=(("password",), ("db", "password"), ("admin", "password"), ("smtp", "password"), ("passwd",),
+                ("db", "pass"), ("redis", "password"), ("pwd",)),
+    token_vendors=("ghp", "xoxb", "jwt", "glpat", "sk_live", "npm"),
+    password_styles=("word_digits_symbol", "random12", "leet"),
+    orgs=("The Apache Software Foundation", "Google LLC", "Microsoft Corporation", "The Project Authors",
+          "Cloudhop Networks Inc"),
+)
+HOLDOUT_POOLS = Pools(
+    first=("anika", "joão", "chen", "oluwaseun", "marta", "hiroshi", "leila", "pavel", "ines", "kwame", "astrid",
+           "ravi", "nadia", "mateus", "yuki", "emre", "sigrid", "tariq", "lucia", "bogdan"),
+    last=("fernandes", "liu", "adeyemi", "sorensen", "yamamoto", "rahimi", "petrov", "almeida", "mensah", "lindqvist",
+          "sharma", "hosseini", "costa", "kobayashi", "yilmaz", "halvorsen", "aziz", "romero", "popescu", "de la cruz"),
+    domains=("hotmail.com", "icloud.com", "posteo.de", "fincorp.co.uk", "tu-berlin.de", "uni-heidelberg.de",
+             "yandex.ru", "naver.com", "zoho.com", "bigdata-labs.io"),
+    words=("lantern", "glacier", "meadow", "cobalt", "ember", "willow", "quartz", "thunder", "saffron", "orbit"),
+    key_names=(("sendgrid", "api", "key"), ("mapbox", "key"), ("license", "key"), ("hmac", "secret"),
+               ("webhook", "secret"), ("consumer", "secret"), ("master", "key"), ("x", "api", "key"),
+               ("mailgun", "key"), ("service", "account", "key")),
+    token_names=(("refresh", "token"), ("deploy", "token"), ("personal", "access", "token"), ("oauth", "token"),
+                 ("session", "token"), ("ci", "token")),
+    pass_names=(("mysql", "root", "password"), ("ldap", "bind", "password"), ("keystore", "pass"),
+                ("postgres", "password"), ("user", "pass"), ("mail", "passwd"), ("vault", "password"),
+                ("ftp", "pwd")),
+    token_vendors=("gho", "github_pat", "xoxp", "jwt", "aiza", "rk_live"),
+    password_styles=("random16", "two_words_digits", "pronounceable"),
+    orgs=("Mozilla Foundation", "Meta Platforms Inc", "The Rust Project Developers", "Free Software Foundation",
+          "Example Systems Ltd"),
+)
+
+
+def _rand(r: random.Random, alphabet: str, n: int) -> str:
+    return "".join(r.choice(alphabet) for _ in range(n))
+
+
+def _ensure_mixed(r: random.Random, value: str) -> str:
+    """Random base62 strings of 20+ characters almost always mix letters and digits; make it sure."""
+    if not any(c.isdigit() for c in value):
+        i = r.randrange(len(value))
+        value = value[:i] + r.choice(string.digits) + value[i + 1:]
+    if not any(c.isalpha() for c in value):
+        value = "k" + value[1:]
+    return value
+
+
+def gen_api_key(r: random.Random, split: str) -> str:
+    styles = ["b62_32", "b62_40", "hex_32", "hex_40", "b64_44"] if split == "tune" else \
+        ["b62_36", "hex_48", "key_hex", "b64url_43", "sg"]
+    s = r.choice(styles)
+    if s.startswith("b62"):
+        return _ensure_mixed(r, _rand(r, ALNUM, int(s[4:])))
+    if s.startswith("hex"):
+        return _ensure_mixed(r, _rand(r, HEXL, int(s[4:])))
+    if s == "b64_44":
+        return _ensure_mixed(r, _rand(r, B64, 42)) + "=="
+    if s == "key_hex":
+        return "key-" + _ensure_mixed(r, _rand(r, HEXL, 32))
+    if s == "b64url_43":
+        return _ensure_mixed(r, _rand(r, ALNUM + "-_", 43))
+    return "SG." + _ensure_mixed(r, _rand(r, ALNUM + "-_", 22)) + "." + _ensure_mixed(r, _rand(r, ALNUM + "-_", 43))
+
+
+def gen_aws_secret(r: random.Random, split: str) -> str:
+    return _ensure_mixed(r, _rand(r, B64, 40))
+
+
+def gen_token(r: random.Random, split: str, pools: Pools) -> str:
+    v = r.choice(pools.token_vendors)
+    if v in ("ghp", "gho"):
+        return f"{v}_" + _ensure_mixed(r, _rand(r, ALNUM, 36))
+    if v == "github_pat":
+        return "github_pat_" + _rand(r, ALNUM, 22) + "_" + _ensure_mixed(r, _rand(r, ALNUM, 59))
+    if v in ("xoxb", "xoxp"):
+        return f"{v}-{r.randint(10**11, 10**12 - 1)}-{r.randint(10**12, 10**13 - 1)}-" + _ensure_mixed(r, _rand(r, ALNUM, 24))
+    if v == "jwt":
+        def part(obj):
+            return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+        head = part({"alg": r.choice(["HS256", "RS256"]), "typ": "JWT"})
+        body = part({"sub": str(r.randint(10**6, 10**9)), "iat": r.randint(1.5e9, 1.8e9),
+                     "scope": r.choice(pools.words)})
+        return f"{head}.{body}." + _rand(r, ALNUM + "-_", 43)
+    if v == "glpat":
+        return "glpat-" + _ensure_mixed(r, _rand(r, ALNUM + "_-", 20))
+    if v in ("sk_live", "rk_live"):
+        return f"{v}_" + _ensure_mixed(r, _rand(r, ALNUM, 24 + r.randrange(0, 76, 4)))
+    if v == "npm":
+        return "npm_" + _ensure_mixed(r, _rand(r, ALNUM, 36))
+    if v == "aiza":
+        return "AIza" + _rand(r, ALNUM + "-_", 35)
+    raise ValueError(v)
+
+
+_SYMBOLS = "!@#$%^&*-_+=?"
+
+
+def gen_password(r: random.Random, split: str, pools: Pools) -> str:
+    s = r.choice(pools.password_styles)
+    if s == "word_digits_symbol":
+        return r.choice(pools.words).capitalize() + r.choice(_SYMBOLS) + str(r.randint(10, 9999))
+    if s == "random12":
+        return _ensure_mixed(r, _rand(r, ALNUM + "!#%&*+-=?", 12))
+    if s == "leet":
+        w = r.choice(pools.words)
+        return w.replace("a", "4").replace("e", "3").replace("o", "0").capitalize() + str(r.randint(1, 99)) + r.choice("!?#")
+    if s == "random16":
+        return _ensure_mixed(r, _rand(r, ALNUM + "!#%&*+-=?^~", 16))
+    if s == "two_words_digits":
+        a, b = r.sample(pools.words, 2)
+        return a + b.capitalize() + str(r.randint(10, 999))
+    if s == "pronounceable":
+        cons, vow = "bcdfghjklmnprstvz", "aeiou"
+        syl = "".join(r.choice(cons) + r.choice(vow) for _ in range(3))
+        return syl.capitalize() + r.choice("#$%&*") + str(r.randint(100, 999))
+    raise ValueError(s)
+
+
+def gen_private_key(r: random.Random, split: str) -> str:
+    label = r.choice(["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"]
+                     if split == "tune" else ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
+                                              "DSA PRIVATE KEY", "OPENSSH PRIVATE KEY"])
+    n = r.randint(4, 12)
+    lead = {"OPENSSH PRIVATE KEY": "b3BlbnNzaC1rZXktdjEAAAAA"}.get(label, "MII" + r.choice("EBCD") + r.choice("vpowg"))
+    body = lead + _rand(r, B64, 64 * n - len(lead) - r.randint(0, 40))
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----"
+
+
+def gen_name(r: random.Random, pools: Pools) -> str:
+    def cap(w):
+        return " ".join(p if p in ("van", "der", "de", "la") else
+                        re.sub(r"(^|['\-])(\w)", lambda m: m.group(1) + m.group(2).upper(), p) for p in w.split())
+    return cap(r.choice(pools.first)) + " " + cap(r.choice(pools.last))
+
+
+def gen_email(r: random.Random, pools: Pools) -> str:
+    import unicodedata
+
+    def ascii_part(w):
+        return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode())
+    f, last = ascii_part(r.choice(pools.first)), ascii_part(r.choice(pools.last))
+    local = r.choice([f"{f}.{last}", f"{f[0]}{last}", f"{f}_{last}{r.randint(1, 99)}", f"{f}{r.randint(70, 99)}",
+                      f"{last}.{f}"])
+    return f"{local}@{r.choice(pools.domains)}"
+
+
+def gen_ipv4(r: random.Random) -> str:
+    import ipaddress
+    from udfs.pii import PUBLIC_DNS
+    while True:
+        ip = f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+        a = ipaddress.ip_address(ip)
+        if a.is_global and not a.is_multicast and ip not in PUBLIC_DNS and len(ip) > 7:
+            return ip
+
+
+def gen_ipv6(r: random.Random) -> str:
+    head = r.choice(["2001:67c", "2a00:1450", "2a03:2880", "2604:a880", "2600:1f18", "2406:da00", "2a01:4f8",
+                     "2001:41d0", "2620:0:2d0", "2a02:6b8"])
+    groups = head.split(":") + [f"{r.randint(1, 0xffff):x}" for _ in range(8 - len(head.split(":")))]
+    if r.random() < 0.5:
+        cut = r.randint(len(head.split(":")), 6)
+        return ":".join(groups[:cut]) + "::" + groups[-1]
+    return ":".join(groups)
+
+
+def gen_ip(r: random.Random) -> str:
+    return gen_ipv6(r) if r.random() < 0.2 else gen_ipv4(r)
+
+
+# look-alikes ------------------------------------------------------------------------------
+def gen_lookalike(kind: str, r: random.Random, pools: Pools) -> str:
+    if kind == "private_ip":
+        return r.choice([f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+                         f"192.168.{r.randint(0, 255)}.{r.randint(1, 254)}",
+                         f"172.{r.randint(16, 31)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+                         "127.0.0.1", "0.0.0.0", f"fd{r.randint(0, 255):02x}:{r.randint(1, 0xffff):x}::{r.randint(1, 99)}"])
+    if kind == "doc_ip":
+        return r.choice([f"192.0.2.{r.randint(1, 254)}", f"198.51.100.{r.randint(1, 254)}",
+                         f"203.0.113.{r.randint(1, 254)}", f"2001:db8::{r.randint(1, 0xffff):x}"])
+    if kind == "version":  # dotted quads whose parts are all <= 255: a public IP by shape
+        while True:
+            v = f"{r.randint(1, 30)}.{r.randint(0, 40)}.{r.randint(0, 255)}.{r.randint(1, 255)}"
+            if len(v) > 7 and not v.startswith(("10.", "0.")):
+                return v
+    if kind == "hash":
+        return _rand(r, HEXL, r.choice([32, 40, 64]))
+    if kind == "integrity":
+        return f"sha{r.choice([256, 384, 512])}-" + _rand(r, B64, 64) + "=="
+    if kind == "uuid":
+        return str(uuid.UUID(int=r.getrandbits(128), version=4))
+    if kind == "placeholder_email":
+        return r.choice(["user@example.com", "jane.doe@example.org", "you@example.com", "admin@example.net",
+                         "noreply@github.com", "your.name@example.com", "someone@example.test"])
+    if kind == "pkg_spec":
+        return r.choice([f"lodash@4.17.{r.randint(0, 21)}", f"@babel/core@7.{r.randint(0, 24)}.{r.randint(0, 9)}",
+                         f"react@18.{r.randint(0, 3)}.{r.randint(0, 9)}", f"typescript@5.{r.randint(0, 5)}.{r.randint(1, 9)}",
+                         f"left-pad@1.{r.randint(0, 3)}.0"])
+    raise ValueError(kind)
+
+
+# ---------------------------------------------------------------------------------------
+# Templates
+# ---------------------------------------------------------------------------------------
+# Slots: [[kind]] a planted value (its labelled span), [[~kind]] a look-alike (must stay),
+# [[$pool:STYLE]] a variable name from the split's name pools (key, token, pass, aws) in a
+# style (UPPER, snake, camel, kebab, words, Title), [[name_of:x]] plain fillers (word, user,
+# host, port, year). A `|json` after a kind writes the value JSON-escaped (\n for newlines).
+# Templates are keyed by "family" or "family/syntax" (config and css files by syntax).
+
+TUNE_TEMPLATES: dict[str, list[str]] = {
+    "python": [
+        '[[$key:UPPER]] = "[[api_key]]"',
+        '[[$key:snake]]: str = "[[api_key]]"',
+        'client = Client(api_key="[[api_key]]", timeout=30)',
+        '# [[$key:UPPER]]: [[api_key]]',
+        'AWS_SECRET_ACCESS_KEY = "[[aws_secret]]"',
+        "session = boto3.Session(aws_access_key_id=key_id, aws_secret_access_key='[[aws_secret]]')",
+        '[[$pass:UPPER]] = "[[password]]"',
+        'conn = psycopg2.connect(host=host, user="app", password="[[password]]")',
+        "# default [[$pass:words]]: [[password]]",
+        '[[$tok:UPPER]] = "[[token]]"',
+        'headers = {"Authorization": "Bearer [[token]]"}',
+        'PRIVATE_KEY = """[[private_key]]"""',
+        "DATABASE_URL = 'postgresql://app:[[password]]@db.[[host]]:5432/main'",
+        "__author__ = \"[[name]] <[[email]]>\"",
+        "# Author: [[name]] <[[email]]>",
+        '"""Helpers for the export job.\n\nWritten by [[name]].\n"""',
+        'ALLOWED_HOSTS = ["[[ip]]", "localhost"]',
+        "# the upstream mirror lives at [[ip]]",
+        'SERVER = "[[ip]]"',
+        '__version__ = "[[~version]]"',
+        'INTERNAL_HOST = "[[~private_ip]]"',
+        'SHA256 = "[[~hash]]"',
+        'RUN_ID = "[[~uuid]]"',
+        "# questions: [[~placeholder_email]]",
+        "[[~decorator=@app.route('/health')]]",
+        'API_KEY = os.environ["API_KEY"]',
+        'password = getpass.getpass("[[$pass:words]]: ")',
+        "# Copyright (c) [[year]] [[~org_name]]",
+        'TEST_NET = "[[~doc_ip]]"',
+        '# Copyright (c) [[year]] [[name]]',
+        "copyright = '[[year]], [[name]]'",
+    ],
+    "js_ts": [
+        "const [[$key:camel]] = '[[api_key]]';",
+        "  [[$key:camel]]: \"[[api_key]]\",",
+        "// [[$key:UPPER]]=[[api_key]]",
+        "const s3 = new S3({ accessKeyId: keyId, secretAccessKey: '[[aws_secret]]' });",
+        "const [[$pass:camel]] = \"[[password]]\";",
+        "  password: '[[password]]',",
+        "/* login with admin / [[password]] on staging */",
+        "const [[$tok:camel]] = '[[token]]';",
+        "fetch(url, { headers: { Authorization: `Bearer [[token]]` } });",
+        "const PRIVATE_KEY = `[[private_key]]`;",
+        " * @author [[name]] <[[email]]>",
+        "// Maintainer: [[email]]",
+        "const UPSTREAM = 'http://[[ip]]:8080/api';",
+        "const version = '[[~version]]';",
+        "const localApi = 'http://[[~private_ip]]:3000';",
+        "const id = '[[~uuid]]';",
+        "// install with npm i [[~pkg_spec]]",
+        "const apiKey = process.env.API_KEY;",
+        "const token = await getToken(user);",
+        "[[~decorator=@Component({ selector: 'app-root' })]]",
+        "// Copyright [[year]] [[~org_name]]",
+        "/* Copyright [[year]] [[name]] <[[email]]> */",
+    ],
+    "java": [
+        'private static final String [[$key:UPPER]] = "[[api_key]]";',
+        'String [[$key:camel]] = "[[api_key]]";',
+        '// [[$key:words]]: [[api_key]]',
+        'props.setProperty("aws.secretKey", "[[aws_secret]]");',
+        'private static final String [[$pass:UPPER]] = "[[password]]";',
+        'DriverManager.getConnection(url, "admin", "[[password]]");',
+        'private static final String [[$tok:UPPER]] = "[[token]]";',
+        ' * @author [[name]]',
+        ' * Contact: [[email]]',
+        'private static final String HOST = "[[ip]]";',
+        'public static final String VERSION = "[[~version]]";',
+        '[[~decorator=@Override]]',
+        'String sha = "[[~hash]]";',
+        'String password = System.getenv("DB_PASSWORD");',
+        ' * Copyright (c) [[year]] [[~org_name]]',
+    ],
+    "c_cpp": [
+        '#define [[$key:UPPER]] "[[api_key]]"',
+        'static const char *[[$key:snake]] = "[[api_key]]";',
+        '/* [[$key:words]]: [[api_key]] */',
+        'const std::string aws_secret_access_key = "[[aws_secret]]";',
+        '#define [[$pass:UPPER]] "[[password]]"',
+        'static const char password[] = "[[password]]";',
+        '#define [[$tok:UPPER]] "[[token]]"',
+        ' * Author: [[name]] <[[email]]>',
+        '#define SERVER_IP "[[ip]]"',
+        '#define LIB_VERSION "[[~version]]"',
+        'static const char *loopback = "[[~private_ip]]";',
+        '/* sha256: [[~hash]] */',
+        ' * Copyright (C) [[year]] [[~org_name]]',
+        ' * Copyright (C) [[year]] [[name]]',
+    ],
+    "go": [
+        'const [[$key:camel]] = "[[api_key]]"',
+        '\t[[$key:Title]]: "[[api_key]]",',
+        '// [[$key:UPPER]]=[[api_key]]',
+        'awsSecretAccessKey := "[[aws_secret]]"',
+        '[[$pass:camel]] := "[[password]]"',
+        'dsn := "app:[[password]]@tcp(db:3306)/main"',
+        'var [[$tok:camel]] = "[[token]]"',
+        '// Author: [[name]] <[[email]]>',
+        'addr := "[[ip]]:443"',
+        'const Version = "[[~version]]"',
+        'listen := "[[~private_ip]]:8080"',
+        'const commit = "[[~hash]]"',
+        '// Copyright [[year]] [[~org_name]]. All rights reserved.',
+    ],
+    "rust": [
+        'const [[$key:UPPER]]: &str = "[[api_key]]";',
+        'let [[$key:snake]] = "[[api_key]]";',
+        '// [[$key:UPPER]]: [[api_key]]',
+        'let aws_secret_access_key = String::from("[[aws_secret]]");',
+        'const [[$pass:UPPER]]: &str = "[[password]]";',
+        'let [[$tok:snake]] = "[[token]]".to_string();',
+        '/// Written by [[name]] <[[email]]>',
+        'let upstream: IpAddr = "[[ip]]".parse().unwrap();',
+        'pub const VERSION: &str = "[[~version]]";',
+        'let bind = "[[~private_ip]]:8000";',
+        '#[derive(Debug, Clone)]  // [[~pkg_spec]]',
+        '// Copyright [[year]] [[~org_name]]',
+    ],
+    "shell": [
+        'export [[$key:UPPER]]=[[api_key]]',
+        '[[$key:UPPER]]="[[api_key]]"',
+        'export AWS_SECRET_ACCESS_KEY=[[aws_secret]]',
+        'export [[$pass:UPPER]]="[[password]]"',
+        'mysql -u root -p[[password]] app < dump.sql',
+        'curl -H "Authorization: token [[token]]" https://api.[[host]]/user',
+        "cat > .env <<EOF\n[[$tok:UPPER]]=[[token]]\nEOF",
+        "cat > id_rsa <<'EOF'\n[[private_key]]\nEOF",
+        '# Author: [[name]] <[[email]]>',
+        'ssh deploy@[[ip]] "systemctl restart app"',
+        'VERSION=[[~version]]',
+        'ping -c 1 [[~private_ip]]',
+        'echo "[[~hash]]  release.tar.gz" | sha256sum -c -',
+        'export API_KEY="${API_KEY:?set it first}"',
+    ],
+    "config/yaml": [
+        '[[$key:snake]]: [[api_key]]',
+        '  [[$key:snake]]: "[[api_key]]"',
+        '  aws_secret_access_key: [[aws_secret]]',
+        '  password: [[password]]',
+        '  [[$pass:snake]]: "[[password]]"',
+        '  [[$tok:snake]]: [[token]]',
+        '  private_key: "[[private_key|json]]"',
+        'maintainer: [[name]] <[[email]]>',
+        '  host: [[ip]]',
+        'version: [[~version]]',
+        '  host: [[~private_ip]]',
+        '  checksum: [[~hash]]',
+        '  password: ${DB_PASSWORD}',
+    ],
+    "config/toml": [
+        '[[$key:snake]] = "[[api_key]]"',
+        'aws_secret_access_key = "[[aws_secret]]"',
+        '[[$pass:snake]] = "[[password]]"',
+        '[[$tok:snake]] = "[[token]]"',
+        'authors = ["[[name]] <[[email]]>"]',
+        'host = "[[ip]]"',
+        'version = "[[~version]]"',
+        'bind = "[[~private_ip]]"',
+        'rev = "[[~hash]]"',
+    ],
+    "config/ini": [
+        '[[$key:snake]] = [[api_key]]',
+        'aws_secret_access_key = [[aws_secret]]',
+        '[[$pass:snake]] = [[password]]',
+        '[[$tok:snake]]=[[token]]',
+        '; contact [[email]]',
+        'server = [[ip]]',
+        'version = [[~version]]',
+        'host = [[~private_ip]]',
+        'password = %(DB_PASSWORD)s',
+    ],
+    "config/json": [
+        '  "[[$key:camel]]": "[[api_key]]",',
+        '  "aws_secret_access_key": "[[aws_secret]]",',
+        '  "[[$pass:camel]]": "[[password]]",',
+        '  "[[$tok:camel]]": "[[token]]",',
+        '  "private_key": "[[private_key|json]]",',
+        '  "author": "[[name]] <[[email]]>",',
+        '  "host": "[[ip]]",',
+        '  "version": "[[~version]]",',
+        '  "integrity": "[[~integrity]]",',
+        '  "id": "[[~uuid]]",',
+    ],
+    "html_css": [
+        '<!-- [[$key:UPPER]]: [[api_key]] -->',
+        '<meta name="api-key" content="[[api_key]]">',
+        '<script>var [[$key:camel]] = "[[api_key]]";</script>',
+        '<!-- admin password: [[password]] -->',
+        '<input type="hidden" name="token" value="[[token]]">',
+        '<!-- Author: [[name]] <[[email]]> -->',
+        '<a href="mailto:[[email]]">[[name]]</a>',
+        '<!-- served from [[ip]] -->',
+        '<script src="app.js?v=[[~version]]"></script>',
+        '<script src="https://cdn.[[host]]/lib.js" integrity="[[~integrity]]" crossorigin="anonymous"></script>',
+        '<!-- contact [[~placeholder_email]] -->',
+    ],
+    "html_css/css": [
+        '/* [[$key:UPPER]]: [[api_key]] */',
+        '/* ADMIN_PASSWORD: [[password]] */',
+        '/* token [[token]] */',
+        '/* Author: [[name]] <[[email]]> */',
+        '/* assets mirror: [[ip]] */',
+        '/* version [[~version]] */',
+        '[[~decorator=@media screen and (max-width: 600px)]] {',
+        '/* build [[~hash]] */',
+    ],
+    "markdown": [
+        'Set `[[$key:UPPER]]=[[api_key]]` before running the examples.',
+        'Use the API key `[[api_key]]` for the sandbox.',
+        '```bash\nexport AWS_SECRET_ACCESS_KEY=[[aws_secret]]\n```',
+        'The default admin password is `[[password]]`.',
+        '```\n[[$tok:UPPER]]=[[token]]\n```',
+        '```\n[[private_key]]\n```',
+        'Maintained by [[name]] ([[email]]).',
+        'The demo server runs at [[ip]].',
+        '## [[~version]] (2021-03-04)',
+        'Install with `npm install [[~pkg_spec]]`.',
+        'Report issues to [[~placeholder_email]].',
+        'Requires `foo>=[[~version]]`.',
+        'Copyright © [[year]] [[name]].',
+    ],
+    "rst": [
+        'Set STRIPE_API_KEY=[[api_key]] before running the examples.',
+        '.. code-block:: bash\n\n    export [[$key:UPPER]]=[[api_key]]',
+        'Set ``AWS_SECRET_ACCESS_KEY`` to ``[[aws_secret]]``.',
+        ':password: [[password]]',
+        'The token ``[[token]]`` has read access only.',
+        '.. moduleauthor:: [[name]] <[[email]]>',
+        'The mirror at [[ip]] is updated hourly.',
+        '[[~version]]\n' + '-' * 10,
+        'Version [[~version]] fixes the parser.',
+        '.. note:: write to [[~placeholder_email]]',
+    ],
+    "text": [
+        '[[$key:UPPER]]=[[api_key]]',
+        'API key: [[api_key]]',
+        'aws_secret_access_key = [[aws_secret]]',
+        'password: [[password]]',
+        'token: [[token]]',
+        'Written by [[name]] <[[email]]>',
+        'Server IP: [[ip]]',
+        'Version [[~version]]',
+        'sha256 [[~hash]]',
+    ],
+}
+
+HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+    "python": [
+        'settings.[[$key:snake]] = "[[api_key]]"',
+        'CONFIG = {"[[$key:snake]]": "[[api_key]]", "region": "eu-west-1"}',
+        '    #: [[$key:words]] used by the tests ([[api_key]])',
+        "os.environ['AWS_SECRET_ACCESS_KEY'] = '[[aws_secret]]'",
+        'aws_secret_key = "[[aws_secret]]"  # prod',
+        'DATABASES["default"]["PASSWORD"] = "[[password]]"',
+        'login(user="ops", [[$pass:snake]]="[[password]]")',
+        'os.environ.setdefault("[[$tok:UPPER]]", "[[token]]")',
+        'SSH_KEY = "[[private_key|json]]"',
+        'redis_url = "redis://:[[password]]@cache.[[host]]:6379/0"',
+        '    :copyright: (c) [[year]] by [[name]].',
+        '"""\nCreated by [[name]] on [[year]]-04-02.\n"""',
+        'NOTIFY = ["[[email]]"]',
+        'PEERS = ("[[ip]]", "[[ip]]")',
+        'proxy = {"https": "http://[[ip]]:3128"}',
+        'install_requires = ["requests==[[~version]]"]',
+        'BACKUP = "[[~private_ip]]"',
+        'revision = "[[~hash]]"',
+        '# See [[~placeholder_email]] for access.',
+        "[[~decorator=@pytest.fixture(scope='module')]]",
+        'token = request.headers.get("X-Token")',
+        '# (c) [[year]] [[~org_name]]',
+        'EXAMPLE_IP = "[[~doc_ip]]"',
+        "SECRET_KEY = '[[~placeholder_secret]]'",
+    ],
+    "js_ts": [
+        'export const [[$key:UPPER]] = "[[api_key]]";',
+        "axios.defaults.headers.common['X-Api-Key'] = '[[api_key]]';",
+        "  secretAccessKey: process.env.AWS_SECRET || '[[aws_secret]]',",
+        "db.connect({ user: 'root', [[$pass:camel]]: '[[password]]' });",
+        "const mongoUri = 'mongodb+srv://svc:[[password]]@cluster0.[[host]]/app';",
+        "  [[$tok:camel]]: '[[token]]',",
+        "process.env.[[$tok:UPPER]] = '[[token]]';",
+        "const key = \"[[private_key|json]]\";",
+        " * Copyright (c) [[year]] [[name]]",
+        "  \"author\": \"[[name]] <[[email]]>\",",
+        "const peers = ['[[ip]]'];",
+        "const SDK_VERSION = \"[[~version]]\";",
+        "const gateway = '[[~private_ip]]';",
+        "// \"[[~pkg_spec]]\" pinned",
+        "const EMPTY_SHA = '[[~hash]]';",
+        "[[~decorator=@Injectable()]]",
+        "const apiKey = config.get('apiKey');",
+        "// Copyright (c) [[~org_name]]",
+    ],
+    "java": [
+        'config.put("[[$key:camel]]", "[[api_key]]");',
+        '@Value("${api.key:[[api_key]]}")',
+        'BasicAWSCredentials creds = new BasicAWSCredentials(keyId, "[[aws_secret]]");',
+        'ds.setPassword("[[password]]");',
+        'private String [[$pass:camel]] = "[[password]]";',
+        'request.addHeader("Authorization", "Bearer [[token]]");',
+        ' * Written by [[name]] <[[email]]>',
+        'InetAddress peer = InetAddress.getByName("[[ip]]");',
+        ' * @since [[~version]]',
+        'String local = "[[~private_ip]]";',
+        'UUID id = UUID.fromString("[[~uuid]]");',
+        '[[~decorator=@SuppressWarnings("unchecked")]]',
+        ' * Copyright [[year]] [[~org_name]]',
+    ],
+    "c_cpp": [
+        'const char kApiKey[] = "[[api_key]]";',
+        '    {"[[$key:snake]]", "[[api_key]]"},',
+        '// aws secret: [[aws_secret]]',
+        'mysql_real_connect(conn, host, "root", "[[password]]", "app", 0, NULL, 0);',
+        '// [[$pass:words]] is [[password]]',
+        'static const char token[] = "[[token]]";',
+        'static const char *pem = "[[private_key|json]]";',
+        '// Copyright (c) [[year]] [[name]] <[[email]]>',
+        'inet_pton(AF_INET, "[[ip]]", &addr.sin_addr);',
+        '#define FIRMWARE_VERSION "[[~version]]"',
+        '/* [[~doc_ip]] is TEST-NET-3 */',
+        ' * Copyright [[year]] [[~org_name]]',
+    ],
+    "go": [
+        'client := api.New("[[api_key]]")',
+        '\tAPIKey:    "[[api_key]]",',
+        '\tSecretAccessKey: "[[aws_secret]]",',
+        'db, err := sql.Open("postgres", "postgres://svc:[[password]]@db.[[host]]/app")',
+        '\tPassword: "[[password]]",',
+        'req.Header.Set("Authorization", "Bearer [[token]]")',
+        '// Maintainer: [[name]] <[[email]]>',
+        'peer := net.ParseIP("[[ip]]")',
+        '// go [[~version]]',
+        'dns := "[[~private_ip]]"',
+        'id := uuid.MustParse("[[~uuid]]")',
+        '// Copyright [[year]] [[~org_name]]',
+    ],
+    "rust": [
+        'static [[$key:UPPER]]: &\'static str = "[[api_key]]";',
+        '    api_key: "[[api_key]]".into(),',
+        '    secret_access_key: "[[aws_secret]]".to_owned(),',
+        'let [[$pass:snake]] = "[[password]]";',
+        '    password: Some("[[password]]".into()),',
+        'let [[$tok:snake]]: &str = "[[token]]";',
+        '//! Author: [[name]] <[[email]]>',
+        'let addr: SocketAddr = "[[ip]]:8443".parse()?;',
+        '// version = "[[~version]]"',
+        'let gw = Ipv4Addr::new(10, 0, 0, 1); // [[~private_ip]]',
+        'const DIGEST: &str = "[[~hash]]";',
+        '#[cfg(test)] // [[~uuid]]',
+        '// Copyright [[year]] [[~org_name]]',
+    ],
+    "shell": [
+        'API_TOKEN=[[api_key]] ./run.sh',
+        'aws configure set aws_secret_access_key [[aws_secret]]',
+        'PGPASSWORD=[[password]] psql -h db -U app',
+        'echo "[[password]]" | docker login -u ci --password-stdin',
+        'export [[$tok:UPPER]]=[[token]]',
+        "cat <<EOF > key.pem\n[[private_key]]\nEOF",
+        '# Written by [[name]] <[[email]]>',
+        'scp build.tar.gz ops@[[ip]]:/srv/',
+        'git checkout v[[~version]]',
+        'curl -s http://[[~private_ip]]:9200/_health',
+        'sha1sum -c <<< "[[~hash]]  pkg.zip"',
+        'read -s -p "Password: " PASSWORD',
+    ],
+    "config/yaml": [
+        '    [[$key:snake]]: "[[api_key]]"',
+        '  - name: API_KEY\n    value: "[[api_key]]"',
+        '      AWS_SECRET_ACCESS_KEY: [[aws_secret]]',
+        '    [[$pass:snake]]: [[password]]',
+        '  url: amqp://guest:[[password]]@mq.[[host]]:5672/',
+        '  [[$tok:snake]]: "[[token]]"',
+        '  tls_key: |\n    [[private_key|indent4]]',
+        '  owner: "[[name]] <[[email]]>"',
+        '  - [[ip]]',
+        '  image_version: "[[~version]]"',
+        '  - [[~private_ip]]/24',
+        '  sha: [[~hash]]',
+        '  apiKey: "{{ .Values.apiKey }}"',
+    ],
+    "config/toml": [
+        '[[$key:snake]] = "[[api_key]]"  # do not share',
+        'secret_access_key = "[[aws_secret]]"',
+        'password = "[[password]]"',
+        'token = "[[token]]"',
+        'maintainers = ["[[name]] <[[email]]>"]',
+        'addresses = ["[[ip]]"]',
+        'requires = ["setuptools>=[[~version]]"]',
+        'checksum = "[[~hash]]"',
+    ],
+    "config/ini": [
+        '[[$key:UPPER]]=[[api_key]]',
+        'aws_secret_access_key=[[aws_secret]]',
+        'db.password=[[password]]',
+        '[[$pass:snake]]: [[password]]',
+        'auth_token = [[token]]',
+        'admin_email = [[email]]',
+        'bind_address = [[ip]]',
+        'release = [[~version]]',
+        'nameserver = [[~private_ip]]',
+    ],
+    "config/json": [
+        '  "[[$key:snake]]": "[[api_key]]",',
+        '    "SecretAccessKey": "[[aws_secret]]",',
+        '    "password": "[[password]]",',
+        '  "auth": {"token": "[[token]]"},',
+        '  "privateKey": "[[private_key|json]]",',
+        '  "contributors": ["[[name]] <[[email]]>"],',
+        '  "allowlist": ["[[ip]]"],',
+        '    "node": "[[~version]]",',
+        '  "resolved": "https://registry.npmjs.org/x/-/x-1.0.0.tgz", "integrity": "[[~integrity]]",',
+        '  "requestId": "[[~uuid]]",',
+    ],
+    "html_css": [
+        '<div id="map" data-api-key="[[api_key]]"></div>',
+        '<!--\n  secret key: [[api_key]]\n-->',
+        '<!-- aws secret [[aws_secret]] -->',
+        '<input type="password" value="[[password]]">',
+        '<!-- test login: demo / [[password]] -->',
+        "<script>window.TOKEN = '[[token]]';</script>",
+        '<meta name="author" content="[[name]]">',
+        '<!-- mail [[email]] -->',
+        '<!-- origin [[ip]] -->',
+        '<link rel="stylesheet" href="style.css?ver=[[~version]]">',
+        '<!-- dev server [[~private_ip]] -->',
+        '<p>Contact: [[~placeholder_email]]</p>',
+    ],
+    "html_css/css": [
+        '/*\n * secret key: [[api_key]]\n */',
+        '/* db password: [[password]] */',
+        '/* aws secret [[aws_secret]] */',
+        '/*! Copyright [[year]] [[name]] */',
+        '/* origin [[ip]] */',
+        '/*! v[[~version]] */',
+        '[[~decorator=@import url("base.css")]];',
+        '/* sha [[~hash]] */',
+    ],
+    "markdown": [
+        'Set STRIPE_API_KEY=[[api_key]] before running the examples.',
+        '| key | `[[api_key]]` |',
+        'Your AWS secret access key is `[[aws_secret]]`.',
+        'Log in with `admin` / `[[password]]`.',
+        '- password: `[[password]]`',
+        'Export the token first: `export [[$tok:UPPER]]=[[token]]`',
+        '```json\n{"private_key": "[[private_key|json]]"}\n```',
+        '*Author:* [[name]] <[[email]]>',
+        'Point your resolver at `[[ip]]`.',
+        '### v[[~version]]',
+        '`[[~pkg_spec]]` is the last release with IE support.',
+        'Built against [[~version]] of the SDK.',
+        'Example: `curl http://[[~doc_ip]]/`',
+    ],
+    "rst": [
+        'Set ``[[$key:UPPER]]`` to ``[[api_key]]`` first.',
+        'The API key is ``[[api_key]]``.',
+        '.. code-block:: ini\n\n    aws_secret_access_key = [[aws_secret]]',
+        'Use the password ``[[password]]`` to log in.',
+        '.. code-block:: console\n\n    $ export [[$tok:UPPER]]=[[token]]',
+        '.. sectionauthor:: [[name]] <[[email]]>',
+        ':Author: [[name]]',
+        'Connect to ``[[ip]]``.',
+        '[[~version]] (2020-11-02)\n' + '~' * 20,
+        '.. versionadded:: [[~version]]',
+    ],
+    "text": [
+        'Set [[$key:UPPER]] to [[api_key]] before running.',
+        'AWS secret: [[aws_secret]]',
+        'login: admin  password: [[password]]',
+        '[[$tok:UPPER]]=[[token]]',
+        'Author: [[name]]',
+        'Contact [[email]] with questions.',
+        'Host [[ip]] answered the probe.',
+        'Release [[~version]]',
+        'md5 [[~hash]]',
+    ],
+}
+# notebooks: Python templates of the split, written as JSON source lines of a code cell
+for _t in (TUNE_TEMPLATES, HOLDOUT_TEMPLATES):
+    _t["notebook"] = list(_t["python"])
+
+
+def templates_for(split: str, family: str, ext: str) -> tuple[str, list[str]]:
+    table = TUNE_TEMPLATES if split == "tune" else HOLDOUT_TEMPLATES
+    syntax = CONFIG_SYNTAX.get(ext) if family == "config" else STYLE_SYNTAX.get(ext) if family == "html_css" else None
+    key = f"{family}/{syntax}" if syntax else family
+    return key, table[key]
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering a template
+# ---------------------------------------------------------------------------------------
+_SLOT = re.compile(r"\[\[([~$]?)([A-Za-z_:]+)(?:=([^\]]+))?(?:\|(\w+))?\]\]")
+_OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"  # private-use marks around a value while rendering
+
+
+def _style(words: tuple, style: str, r: random.Random) -> str:
+    if style == "UPPER":
+        return "_".join(words).upper()
+    if style == "snake":
+        return "_".join(words)
+    if style == "camel":
+        return words[0] + "".join(w.capitalize() for w in words[1:])
+    if style == "Title":
+        return "".join(w.capitalize() for w in words)
+    if style == "kebab":
+        return "-".join(words)
+    if style == "words":
+        return " ".join(w if w not in ("api", "aws", "db", "smtp", "ci", "x") else w.upper() for w in words)
+    raise ValueError(style)
+
+
+def _escape(value: str, how: str | None) -> str:
+    if how == "json":
+        return json.dumps(value)[1:-1]
+    if how == "indent4":
+        return value.replace("\n", "\n    ")
+    return value
+
+
+def render(template: str, split: str, r: random.Random) -> tuple[str, list[tuple[int, int, str, bool]]]:
+    """Template → (text, [(start, end, kind, labelled)])."""
+    pools = TUNE_POOLS if split == "tune" else HOLDOUT_POOLS
+    parts = []
+
+    def value(m):
+        sigil, name, literal, how = m.groups()
+        if sigil == "$":
+            pool, style = name.split(":")
+            words = {"key": pools.key_names, "tok": pools.token_names, "pass": pools.pass_names}[pool]
+            return _style(r.choice(words), style, r)
+        if sigil == "~":
+            if literal is not None:
+                v = literal
+            elif name == "org_name":
+                v = r.choice(pools.orgs)
+            elif name == "placeholder_secret":
+                v = r.choice(["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"])
+            else:
+                v = gen_lookalike(name, r, pools)
+            return f"{_OPEN}~{name}{_SEP}{_escape(v, how)}{_CLOSE}"
+        fillers = {"word": lambda: r.choice(pools.words), "host": lambda: r.choice(["internal.", "corp.", ""]) +
+                   r.choice(pools.domains), "year": lambda: str(r.randint(2009, 2024)),
+                   "user": lambda: r.choice(pools.first)}
+        if name in fillers:
+            return fillers[name]()
+        gen = {"api_key": lambda: gen_api_key(r, split), "aws_secret": lambda: gen_aws_secret(r, split),
+               "password": lambda: gen_password(r, split, pools), "private_key": lambda: gen_private_key(r, split),
+               "token": lambda: gen_token(r, split, pools), "email": lambda: gen_email(r, pools),
+               "ip": lambda: gen_ip(r), "name": lambda: gen_name(r, pools)}[name]
+        v = gen()
+        if name == "ip" and ":" in v and re.match(r":\d", m.string[m.end():m.end() + 2]):
+            return f"[{_OPEN}{name}{_SEP}{v}{_CLOSE}]"  # [2001:db8::1]:443
+        return f"{_OPEN}{name}{_SEP}{_escape(v, how)}{_CLOSE}"
+
+    marked = _SLOT.sub(value, template)
+    return marked, parts
+
+
+def unmark(marked: str) -> tuple[str, list[tuple[int, int, str, bool]]]:
+    """Remove the marks; return the text and (start, end, kind, labelled) of each value."""
+    out, spans, pos = [], [], 0
+    n = 0
+    while True:
+        i = marked.find(_OPEN, pos)
+        if i < 0:
+            out.append(marked[pos:])
+            break
+        out.append(marked[pos:i])
+        n += i - pos
+        j = marked.index(_SEP, i)
+        k = marked.index(_CLOSE, j)
+        kind = marked[i + 1:j]
+        v = marked[j + 1:k]
+        labelled = not kind.startswith("~")
+        spans.append((n, n + len(v), kind.lstrip("~"), labelled))
+        out.append(v)
+        n += len(v)
+        pos = k + 1
+    return "".join(out), spans
+
+
+def _notebook_lines(snippet: str, indent: str) -> str:
+    """Python lines as a code cell's JSON "source" entries (marks survive json.dumps)."""
+    lines = snippet.split("\n")
+    rows = [indent + json.dumps(line + ("\n" if i < len(lines) - 1 else "\n"), ensure_ascii=False) + ","
+            for i, line in enumerate(lines)]
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# Real files, windows, screening
+# ---------------------------------------------------------------------------------------
+# The generator's own broad screen: anything that might be PII in real text (the rules tier
+# and detect-secrets screen too). Broader than any detector on purpose.
+_BROAD = re.compile(
+    r"[\w.+\-]@[\w\-]+\.[A-Za-z]"                                  # email-like
+    r"|(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w.])"        # any dotted quad
+    r"|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{1,4}:[0-9A-Fa-f:]+"           # IPv6-like
+    r"|PRIVATE KEY|(?i:passw|passwd|secret|token|api[_\-. ]?key|credential|bearer|author|copyright|written by|"
+    r"maintain|contact|created by|\(c\)|©)"
+    r"|(?:AKIA|ghp_|gho_|xox[bp]-|sk_live|glpat-|AIza|eyJ)",
+)
+
+
+@dataclass
+class SplitStats:
+    files_seen: Counter = field(default_factory=Counter)
+    windows: Counter = field(default_factory=Counter)
+    lines: Counter = field(default_factory=Counter)
+    screened_broad: Counter = field(default_factory=Counter)
+    screened_codemill: Counter = field(default_factory=Counter)
+    screened_detect_secrets: Counter = field(default_factory=Counter)
+    windows_dropped: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {k: dict(sorted(v.items())) for k, v in self.__dict__.items()}
+
+
+def list_files(source: Path) -> dict[str, list[Path]]:
+    """Real files of every family under `source`, in a stable order."""
+    out: dict[str, list[Path]] = {f: [] for f in FAMILIES}
+    for p in sorted(source.rglob("*")):
+        fam = EXT_FAMILY.get(p.suffix.lower())
+        if fam is None or not p.is_file() or p.is_symlink():
+            continue
+        parts = p.relative_to(source).parts
+        if any(x in ("node_modules", "__pycache__", ".git") for x in parts[:-1]):
+            continue
+        if fam == "text" and p.name.lower() in ("license.txt", "licence.txt", "copying.txt", "authors.txt",
+                                                "contributors.txt", "requirements.txt"):
+            continue  # licences name their authors; requirements files are lists of specs
+        if fam == "config" and p.name.lower() in ("package-lock.json",) or p.name.endswith((".min.js", ".min.css")):
+            continue
+        out[fam].append(p)
+    return out
+
+
+def _read(p: Path, limit: int = 400_000) -> str | None:
+    try:
+        data = p.read_bytes()
+    except OSError:
+        return None
+    if len(data) > limit or b"\x00" in data[:4096]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _window(text: str, r: random.Random, max_lines: int = 40, max_chars: int = 2400) -> list[str]:
+    lines = text.split("\n")
+    if len(lines) > max_lines:
+        start = r.randrange(0, len(lines) - max_lines + 1)
+        lines = lines[start:start + max_lines]
+    out, n = [], 0
+    for line in lines:
+        if len(line) > 300:  # minified or data lines: not what code looks like
+            continue
+        n += len(line) + 1
+        if n > max_chars:
+            break
+        out.append(line)
+    return out
+
+
+def _detect_secrets_lines(texts: list[tuple[str, str]]) -> list[set[int]]:
+    """1-based line numbers detect-secrets reports in each (name, text), default settings."""
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    result = [set() for _ in texts]
+    with tempfile.TemporaryDirectory(prefix="codemill-pii-set-") as tmp, default_settings():
+        names = []
+        for i, (name, text) in enumerate(texts):
+            f = Path(tmp) / str(i) / name
+            f.parent.mkdir()
+            f.write_text(text, "utf-8")
+            names.append(f"{i}/{name}")
+        collection = SecretsCollection(root=tmp)
+        collection.scan_files(*names, num_processors=1)
+        for filename, secret in collection:
+            rel = Path(filename)
+            if rel.is_absolute():
+                rel = rel.relative_to(tmp)
+            result[int(rel.parts[0])].add(secret.line_number)
+    return result
+
+
+def screen(windows: list[tuple[str, str, list[str]]], stats: SplitStats) -> list[list[str]]:
+    """Drop the lines where anything fires (broad screen, codemill's rules, detect-secrets)."""
+    from udfs import pii
+
+    first = []
+    for fam, name, lines in windows:
+        keep = []
+        for line in lines:
+            if _BROAD.search(line):
+                stats.screened_broad[fam] += 1
+            else:
+                keep.append(line)
+        text = "\n".join(keep)
+        hit = {text.count("\n", 0, s.start) for s in pii.detect_rules(text, name)}
+        stats.screened_codemill[fam] += len(hit)
+        first.append([line for i, line in enumerate(keep) if i not in hit])
+    ds = _detect_secrets_lines([(name, "\n".join(lines)) for (_, name, _), lines in zip(windows, first)])
+    out = []
+    for (fam, name, _), lines, hits in zip(windows, first, ds):
+        stats.screened_detect_secrets[fam] += len(hits)
+        out.append([line for i, line in enumerate(lines, start=1) if i not in hits])
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Building a split
+# ---------------------------------------------------------------------------------------
+def _indent_of(lines: list[str], at: int) -> str:
+    for line in lines[at:at + 3]:
+        if line.strip():
+            return line[:len(line) - len(line.lstrip())]
+    return ""
+
+
+def plant(lines: list[str], family: str, ext: str, split: str, r: random.Random, n_plants: int,
+          lookalike_only: bool) -> tuple[str, list[dict], list[dict]]:
+    key, templates = templates_for(split, family, ext)
+    pos_t = [t for t in templates if re.search(r"\[\[(?:api_key|aws_secret|password|private_key|token|email|ip|name)", t)]
+    neg_t = [t for t in templates if t not in pos_t]
+    chosen = [r.choice(neg_t) for _ in range(n_plants)] if lookalike_only else \
+        [r.choice(pos_t) for _ in range(n_plants)] + [r.choice(neg_t) for _ in range(r.randint(0, 2))]
+    positions = sorted(r.randint(0, len(lines)) for _ in chosen)
+    out, pi = [], 0
+    order = list(range(len(chosen)))
+    r.shuffle(order)
+    for i in range(len(lines) + 1):
+        while pi < len(positions) and positions[pi] == i:
+            t = chosen[order[pi]]
+            tid = f"{split}:{key}:{templates.index(t)}"
+            marked, _ = render(t, split, r)
+            if family == "notebook":
+                marked = _notebook_lines(marked, _indent_of(lines, i) or "    ")
+            elif family in CODE_FAMILIES and "\n" not in t:
+                marked = _indent_of(lines, i) + marked
+            elif family in ("markdown", "rst", "text"):
+                marked = "\n" + marked + "\n"
+            out.append((marked, tid))
+            pi += 1
+        if i < len(lines):
+            out.append((lines[i], None))
+    # assemble and locate the values
+    text_parts, spans, looks, offset = [], [], [], 0
+    for piece, tid in out:
+        if tid is None:
+            text_parts.append(piece)
+            offset += len(piece) + 1
+            continue
+        clean, vals = unmark(piece)
+        for s, e, kind, labelled in vals:
+            entry = {"start": offset + s, "end": offset + e, "kind": kind, "template": tid}
+            if labelled:
+                spans.append({**entry, "type": KIND_TYPE[kind]})
+            else:
+                looks.append(entry)
+        text_parts.append(clean)
+        offset += len(clean) + 1
+    return "\n".join(text_parts), spans, looks
+
+
+def build_split(split: str, source: Path, n_records: int = 1500, seed: int = SEED,
+                per_file: int = 1, lookalike_share: float = 0.25) -> tuple[list[dict], dict]:
+    """Records of one split from the real files under `source` (deterministic for a seed)."""
+    assert split in ("tune", "holdout")
+    r = random.Random(f"{seed}:{split}")
+    files = list_files(source)
+    stats = SplitStats()
+    fams = [f for f in FAMILIES if files[f]]
+    per_family = max(1, n_records // max(1, len(fams)))
+    windows = []  # (family, ext, path, name, lines)
+    for fam in fams:
+        pool = files[fam][:]
+        r.shuffle(pool)
+        taken = 0
+        for p in pool:
+            if taken >= per_family:
+                break
+            text = _read(p)
+            if not text or not text.strip():
+                continue
+            stats.files_seen[fam] += 1
+            lines = _window(text, r)
+            if len([x for x in lines if x.strip()]) < 3:
+                continue
+            rel = p.relative_to(source)
+            windows.append((fam, p.suffix.lower(), str(rel), p.name, lines))
+            stats.windows[fam] += 1
+            stats.lines[fam] += len(lines)
+            taken += 1
+    screened = screen([(f, name, lines) for f, _, _, name, lines in windows], stats)
+    records = []
+    for (fam, ext, rel, name, _), lines in zip(windows, screened):
+        if len([x for x in lines if x.strip()]) < 2:
+            stats.windows_dropped[fam] += 1
+            continue
+        lookalike_only = r.random() < lookalike_share
+        content, spans, looks = plant(lines, fam, ext, split, r, r.randint(1, 3), lookalike_only)
+        records.append({"id": f"{split}-{len(records):05d}", "split": split, "family": fam, "path": rel,
+                        "source": rel.split("/", 1)[0], "content": content, "spans": spans, "lookalikes": looks})
+    return records, stats.as_dict()
+
+
+def write_jsonl(records: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records), "utf-8")
+
+
+def corpus_source(split: str) -> Path:
+    """The real corpus of a split: benchmarks/real_corpus.py's `main` (tune) or `holdout`."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import real_corpus  # noqa: E402  (another module of benchmarks/)
+    return Path(real_corpus.build("main" if split == "tune" else "holdout", fmt="repos"))
+
+
+def fingerprint(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(str(p).encode())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=("tune", "holdout"), default="holdout")
+    ap.add_argument("--source", help="folder of real files (default: the split's real corpus)")
+    ap.add_argument("--records", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--out", help="JSONL to write")
+    ap.add_argument("--sample", action="store_true",
+                    help=f"write the committed sample ({SAMPLE.relative_to(ROOT)}): 60 records of each split")
+    args = ap.parse_args(argv)
+    if args.sample:
+        recs = []
+        for split in ("tune", "holdout"):
+            src = Path(args.source) if args.source else corpus_source(split)
+            recs += build_split(split, src, 130, args.seed)[0][:60]
+        write_jsonl(recs, SAMPLE)
+        print(f"{len(recs)} records written to {SAMPLE} ({SAMPLE.stat().st_size // 1024} KB)")
+        return 0
+    src = Path(args.source) if args.source else corpus_source(args.split)
+    records, stats = build_split(args.split, src, args.records, args.seed)
+    out = Path(args.out or f"pii_{args.split}.jsonl")
+    write_jsonl(records, out)
+    print(f"{len(records)} records written to {out}; screening (lines): "
+          f"broad {sum(stats['screened_broad'].values())}, codemill {sum(stats['screened_codemill'].values())}, "
+          f"detect-secrets {sum(stats['screened_detect_secrets'].values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
