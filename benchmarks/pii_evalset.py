@@ -444,7 +444,7 @@ TUNE_TEMPLATES: dict[str, list[str]] = {
         'pub const VERSION: &str = "[[~version]]";',
         'let bind = "[[~private_ip]]:8000";',
         '#[derive(Debug, Clone)]  // [[~pkg_spec]]',
-        '// Copyright [[year]] [[~org_name]]',
+        '// Copyright (c) [[year]], [[~org_name]]',
     ],
     "shell": [
         'export [[$key:UPPER]]=[[api_key]]',
@@ -1166,13 +1166,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--out", help="JSONL to write")
     ap.add_argument("--sample", action="store_true",
-                    help=f"write the committed sample ({SAMPLE.relative_to(ROOT)}): 60 records of each split")
+                    help=f"write the committed sample ({SAMPLE.relative_to(ROOT)}): 65 records of each split")
     args = ap.parse_args(argv)
     if args.sample:
         recs = []
         for split in ("tune", "holdout"):
             src = Path(args.source) if args.source else corpus_source(split)
-            recs += build_split(split, src, 130, args.seed)[0][:60]
+            recs += build_split(split, src, 130, args.seed)[0][::2][:65]  # 5 of every family
         write_jsonl(recs, SAMPLE)
         print(f"{len(recs)} records written to {SAMPLE} ({SAMPLE.stat().st_size // 1024} KB)")
         return 0

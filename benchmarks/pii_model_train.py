@@ -32,8 +32,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 CACHE = Path(os.environ.get("CODEMILL_CACHE", Path.home() / ".cache" / "codemill")) / "pii_model"
+# entity_weight: the loss weight of entity labels against O. Fewer than 3% of tokens are inside
+# a planted value; with plain cross-entropy the first run (weight 1) collapsed to all-O (mean
+# loss stuck at 0.21 from the second epoch, nothing found on either split).
 SETTINGS = {"vocab": 6000, "hidden": 128, "layers": 2, "heads": 4, "intermediate": 256, "window": 256,
-            "epochs": 6, "batch": 16, "lr": 1e-3, "seed": 7}
+            "epochs": 5, "batch": 16, "lr": 3e-3, "seed": 7, "entity_weight": 10.0}
 
 
 def token_labels(offsets, spans, labels_index) -> list[int]:
@@ -106,6 +109,8 @@ def train(records: list[dict], out: Path | None = None, log=print, **overrides) 
                         max_position_embeddings=512, num_labels=len(STARPII_LABELS),
                         id2label=dict(enumerate(STARPII_LABELS)), label2id=index)
     model = BertForTokenClassification(config)
+    class_weight = torch.full((len(STARPII_LABELS),), float(cfg["entity_weight"]))
+    class_weight[index["O"]] = 1.0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.01)
     total = cfg["epochs"] * ((len(windows) + cfg["batch"] - 1) // cfg["batch"])
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=total, pct_start=0.1)
@@ -125,7 +130,9 @@ def train(records: list[dict], out: Path | None = None, log=print, **overrides) 
                 ids[r_, :len(i)] = torch.tensor(i)
                 lab[r_, :len(lb)] = torch.tensor(lb)
                 mask[r_, :len(i)] = 1
-            loss = model(input_ids=ids, attention_mask=mask, labels=lab).loss
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), lab.view(-1),
+                                                     weight=class_weight, ignore_index=-100)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -443,3 +443,30 @@ def real_as_json(scores: list[SystemScores]) -> dict:
             "false_positives": s.false_positives, "false_positives_on_lookalikes": s.fp_on_lookalikes,
             "predictions": s.predictions}
     return out
+
+
+def evaluate_real(records: list[dict], model_path: str | None = None, config: dict | None = None,
+                  baseline: bool = True) -> dict[str, list[SystemScores]]:
+    """Scores per split ("tune", "holdout", or "all") of a real-file set: the rules, the rules
+    merged with the model when a model is given, and detect-secrets."""
+    from udfs import pii
+    cfg = config or {}
+    threshold = float(cfg.get("entropy_threshold", 3.0))
+    detector = None
+    if model_path:
+        from udfs.pii_model import get_detector
+        detector = get_detector(model_path, tuple(cfg.get("model_types") or ["NAME"]),
+                                bool(cfg.get("redact_usernames", False)))
+    out = {}
+    for split in sorted({r.get("split", "all") for r in records}):
+        recs = [r for r in records if r.get("split", "all") == split]
+        rules = [pii.detect_rules(r["content"], r.get("path"), threshold) for r in recs]
+        systems = [score_real("rules", recs, rules)]
+        if detector is not None:
+            model = detector.detect_batch([r["content"] for r in recs])
+            systems.append(score_real("rules+model", recs, [pii.merge_spans(a + b) for a, b in zip(rules, model)]))
+        if baseline:
+            systems.append(score_real("detect-secrets", recs, detect_secrets_line_predictions(recs),
+                                      handles=("SECRET",)))
+        out[split] = systems
+    return out

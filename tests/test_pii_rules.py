@@ -197,3 +197,113 @@ def test_empty_and_odd_inputs_do_not_raise():
 def test_entropy():
     assert pii.shannon_entropy("aaaa") == 0.0
     assert pii.shannon_entropy("abcd") == 2.0
+
+
+# ---- issue 20: secrets in prose, comments and other languages; versions are not IPs ----------
+# Values are random strings made for these tests (no real credential).
+_K = "q8Zr3LmW0xTn5VbK2sYd7HcJ4pGf9AeU"          # base62, 32 characters
+_B64 = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzyx8Qk3mPr"  # 40 characters of base64 with slashes
+
+
+@pytest.mark.parametrize("text,value,etype", [
+    (f"Set STRIPE_API_KEY={_K} before running the examples.", _K, "KEY"),
+    (f"Set ``AWS_SECRET_ACCESS_KEY`` to ``{_B64}``.", _B64, "KEY"),
+    (f"Use the API key `{_K}` for the sandbox.", _K, "KEY"),
+    (f"/* ADMIN_PASSWORD: Harbor=8127 */", "Harbor=8127", "PASSWORD"),
+    (f"<!-- SECRET_KEY: {_K} -->", _K, "KEY"),
+    (f'<meta name="api-key" content="{_K}">', _K, "KEY"),
+    (f'const API_KEY: &str = "{_K}";', _K, "KEY"),
+    (f'static CLIENT_SECRET: &\'static str = "{_K}";', _K, "KEY"),
+    (f'let aws_secret_access_key = String::from("{_B64}");', _B64, "KEY"),
+    (f'#define SIGNING_KEY "{_K}"', _K, "KEY"),
+    ('static const char password[] = "Winter!5284";', "Winter!5284", "PASSWORD"),
+    (f'props.setProperty("aws.secretKey", "{_B64}");', _B64, "KEY"),
+    ('ds.setPassword("Tr0ub4dor&3");', "Tr0ub4dor&3", "PASSWORD"),
+    ('const dbPass = "CykI?0Sh4ERD";', "CykI?0Sh4ERD", "PASSWORD"),
+    (f'   "SECRET_KEY = \\"{_K}\\"\\n",', _K, "KEY"),  # a notebook's JSON source line
+    ("# default redis password: Dr4g0n45?", "Dr4g0n45?", "PASSWORD"),
+    ("The default admin password is `H4rb0r4!`.", "H4rb0r4!", "PASSWORD"),
+    ("/* login with admin / Rocket?7978 on staging */", "Rocket?7978", "PASSWORD"),
+    ('DriverManager.getConnection(url, "admin", "Falcon$6268");', "Falcon$6268", "PASSWORD"),
+    ('dsn := "app:Coffee@2071@tcp(db:3306)/main"', "Coffee@2071", "PASSWORD"),
+    (f"// OPENAI_API_KEY={_K}", _K, "KEY"),
+    (f"  - name: API_KEY\n    value: \"{_K}\"", None, None),  # not required; must not raise
+])
+def test_context_positives(text, value, etype):
+    got = found(text)
+    if value is not None:
+        assert (etype, value) in got, got
+
+
+@pytest.mark.parametrize("text", [
+    '## 26.4.94.53 (2021-03-04)', "26.4.94.53\n----------", '<script src="app.js?v=15.40.202.249"></script>',
+    "npm i lodash@4.17.200.3", "### v1.3.200.4", '{"5.12.1.0", 5, 12, 1},', "Version 11.2.0.4 fixes the parser.",
+    "// kBasicConstraints is the DER representation of 2.5.29.19,", "// WHATWG 13.2.5.32, if we see an equals sign",
+    'install_requires = ["requests==2.31.0.4"]',
+])
+def test_versions_are_not_ips(text):
+    assert not [v for t, v in found(text) if t == "IP_ADDRESS"], found(text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ('ssh deploy@208.65.188.143 "systemctl restart app"', "208.65.188.143"),
+    ("  - 52.14.33.2", "52.14.33.2"),
+    ("The mirror at 51.21.172.223 is updated hourly.", "51.21.172.223"),
+])
+def test_addresses_with_version_like_neighbours(text, value):
+    assert ("IP_ADDRESS", value) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    'protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"',
+    "fp32_groups_key = SINGLE_PARTITION_OF_FP32_GROUPS",
+    '\tSYS___PASSWD                        = 0x216 // 534',
+    'if test "$linkmode,$pass" = "prog,link"; then',
+    'password: "$6$rounds=656000$TT4O7jz2M57npccl$33LF6FcUMSW11qrESXL1HX0BS.bsiT6aenFLLiVpsQh6hDtI9pJh5iY7x8J7"',
+    '"password": "pbkdf2_sha256$10000$LUyhxJjuLwXF$f6Zbpnx1L5dPze8m0itBaHMDyZ/n6JyhuavQy2RrBIM=",',
+    "Pass `--full-trace` to see hidden frames.", "arguments to pass to `fs.open`",
+    '    * ``password``: :setting:`EMAIL_HOST_PASSWORD`',
+    'KEY_PATH = "src/main/resources/keys/server_key.pem"', "ftp://foo:s3cretPw9@ftp.example.org/",
+    "# password: must be at least 8 characters", ":param password: the user's password",
+])
+def test_context_negatives(text):
+    assert not [v for t, v in found(text) if t in ("KEY", "PASSWORD")], found(text)
+
+
+@pytest.mark.parametrize("text,name", [
+    ('__author__ = "Lukas van der Berg <lvdb@startup.ai>"', "Lukas van der Berg"),
+    ("# Author: Samir O'Connor <so@acme-corp.io>", "Samir O'Connor"),
+    ('authors = ["Wei Zhang <wz@outlook.com>"]', "Wei Zhang"),
+    ("Copyright (c) 2019-2021 Maria Garcia", "Maria Garcia"),
+    (":copyright: (c) 2019 by Anika Liu.", "Anika Liu"),
+    (".. moduleauthor:: Joao Fernandes <jf@posteo.de>", "Joao Fernandes"),
+    ('<meta name="author" content="Chen Sharma">', "Chen Sharma"),
+    ('<a href="mailto:es@gmx.net">Elena Silva</a>', "Elena Silva"),
+    ("Written by Lukas Müller.", "Lukas Müller"),
+])
+def test_names_in_comments_and_docs(text, name):
+    assert ("NAME", name) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "# Copyright (c) 2009 Type Supply LLC", "// Copyright (c) Microsoft Corporation",
+    "Copyright 2015 The Rust Project Developers", "### For Maintainers: Release Process",
+    "/* Copyright (C) 2020 Free Software Foundation */", "  author: Ansible Core (@ansible)",
+])
+def test_organisations_are_not_names(text):
+    assert not [v for t, v in found(text) if t == "NAME"], found(text)
+
+
+def test_secret_name_kind():
+    kinds = {n: pii.secret_name_kind(n) for n in ("dbPass", "APIKey", "aws.secretKey", "PGPASSWORD", "token_type",
+                                                  "api_key_name", "public_key", "sort_key", "x_auth", "clientSecret",
+                                                  "password_hash", "primaryKey")}
+    assert kinds == {"dbPass": "PASSWORD", "APIKey": "KEY", "aws.secretKey": "KEY", "PGPASSWORD": "PASSWORD",
+                     "token_type": None, "api_key_name": None, "public_key": None, "sort_key": None, "x_auth": "KEY",
+                     "clientSecret": "KEY", "password_hash": None, "primaryKey": None}
+
+
+def test_base64_with_slashes_is_not_a_path():
+    assert pii.looks_like_secret(_B64) and pii.looks_like_secret("/UZMfuTPsqp1Up9/TJM7XRnxWjIdUTKKs+2l9lO8")
+    assert not pii.looks_like_secret("src/main/java/org/acme/Config2.java")
+    assert not pii.looks_like_secret("https://cdn.example-2.net/a/b/c9")

@@ -632,7 +632,7 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         if kind == PASSWORD:
             if _HASHED_PASSWORD.match(value):
                 continue  # a password hash is not the password
-            if text[start - 1:start] == "$" and after.group("nq"):
+            if "$" in text[start - 1:start + 1] and after.group("nq"):
                 continue  # "$pass" = "x": a shell test compares a variable, it assigns nothing
             # bare words in code (`password = form_value`) are references, not literals
             if not quoted and value.isidentifier() and not any(c.isdigit() for c in value):

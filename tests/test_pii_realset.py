@@ -1,0 +1,203 @@
+"""The real-file PII evaluation set (benchmarks/pii_evalset.py, issue 20) and its scoring
+(jobs/pii_eval.py). Fast tests use the committed sample and a tiny folder of files written
+here; the slow test generates the held-out split from the real `holdout` corpus and checks
+the issue's targets on it. No Spark."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import pii_evalset as E  # noqa: E402
+
+from jobs.pii_eval import detect_secrets_line_predictions, format_real, score_real  # noqa: E402
+from udfs import pii  # noqa: E402
+
+SAMPLE = ROOT / "tests" / "data" / "pii_real_sample.jsonl"
+# The issue's targets on the held-out part
+SECRET_RECALL, OTHER_RECALL, LOOKALIKES_KEPT = 0.97, 0.99, 0.98
+
+
+def load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+# ---- a tiny source folder: real-looking files written here, one per family ------------------
+FILES = {
+    "pkg-a-1.0/src/util.py": "import os\n\n\ndef main():\n    path = os.getcwd()\n    return path\n\n"
+                             "class Loader:\n    def load(self, name):\n        return name.upper()\n",
+    "pkg-a-1.0/web/app.js": "const path = require('path');\n\nfunction join(a, b) {\n  return path.join(a, b);\n}\n"
+                            "module.exports = { join };\n",
+    "pkg-a-1.0/docs/index.rst": "Usage\n=====\n\nCall ``join`` with two parts.\n\nIt returns the joined path.\n",
+    "pkg-a-1.0/README.md": "# pkg-a\n\nA small helper.\n\n## Install\n\nRun the installer.\n",
+    "pkg-a-1.0/setup.cfg": "[metadata]\nname = pkg-a\n\n[options]\npackages = find:\nzip_safe = false\n",
+    # a real-looking secret in the source: screening must drop that line
+    "pkg-a-1.0/conf/settings.py": "DEBUG = False\nTIMEOUT = 30\nAPI_KEY = 'Zr3LmW0xTn5VbK2sYd7HcJ4pGf9AeUq8'\n"
+                                  "RETRIES = 3\nNAME = 'loader'\n",
+    "pkg-a-1.0/src/lib.rs": "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n\n#[test]\nfn adds() {\n"
+                            "    assert_eq!(add(1, 2), 3);\n}\n",
+    "pkg-a-1.0/run.sh": "#!/bin/sh\nset -e\ncd \"$(dirname \"$0\")\"\nexec python -m pkg_a \"$@\"\n",
+}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pii-real-source")
+    for rel, text in FILES.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(source):
+    return {split: E.build_split(split, source, 40, seed=5) for split in ("tune", "holdout")}
+
+
+def test_generation_is_deterministic(source, built):
+    again = E.build_split("holdout", source, 40, seed=5)
+    assert again == built["holdout"]
+    other = E.build_split("holdout", source, 40, seed=6)
+    assert other[0] != built["holdout"][0]
+
+
+def test_spans_point_at_planted_values(built):
+    for split, (records, _) in built.items():
+        assert records
+        for rec in records:
+            text = rec["content"]
+            for s in rec["spans"]:
+                v = text[s["start"]:s["end"]]
+                assert s["type"] == E.KIND_TYPE[s["kind"]] and v.strip() == v and v
+                if s["kind"] == "email":
+                    assert "@" in v
+                elif s["kind"] == "ip":
+                    ipaddress.ip_address(v)
+                elif s["kind"] == "private_key":
+                    assert "BEGIN" in v and "END" in v
+                assert s["template"].startswith(split + ":")
+            for la in rec["lookalikes"]:
+                assert la["kind"] in E.LOOKALIKE_KINDS and la["end"] > la["start"]
+
+
+def test_screening_drops_real_secrets(built):
+    real_secret = "Zr3LmW0xTn5VbK2sYd7HcJ4pGf9AeUq8"
+    for records, stats in built.values():
+        assert not any(real_secret in r["content"] for r in records)
+        assert sum(stats["screened_broad"].values()) + sum(stats["screened_codemill"].values()) >= 1
+
+
+def test_splits_share_no_template_or_pool():
+    for key, templates in E.HOLDOUT_TEMPLATES.items():
+        if key != "notebook":  # notebooks reuse their split's Python templates
+            assert not set(templates) & set(E.TUNE_TEMPLATES.get(key, [])), key
+    for attr in ("first", "last", "domains", "words", "key_names", "token_names", "pass_names", "orgs"):
+        assert not set(getattr(E.TUNE_POOLS, attr)) & set(getattr(E.HOLDOUT_POOLS, attr)), attr
+
+
+# ---- the committed sample ---------------------------------------------------------------------
+def test_sample_is_small_and_covers_every_family():
+    records = load(SAMPLE)
+    assert SAMPLE.stat().st_size < 400_000
+    assert {r["split"] for r in records} == {"tune", "holdout"}
+    assert len({r["family"] for r in records}) >= 12
+    kinds = {s["kind"] for r in records for s in r["spans"]}
+    assert set(E.SECRET_KINDS) <= kinds and {"email", "ip", "name"} <= kinds
+
+
+def test_sample_has_no_pii_but_the_planted(tmp_path):
+    """Screening held: every finding of the rules and of detect-secrets is on a planted value
+    or on a look-alike's line, never on the real text around them."""
+    records = load(SAMPLE)
+    for rec in records:
+        marks = rec["spans"] + rec["lookalikes"]
+        for s in pii.detect_rules(rec["content"], rec["path"]):
+            assert any(s.start < m["end"] and m["start"] < s.end for m in marks), (rec["id"], s.type, s.detector)
+    for rec, preds in zip(records, detect_secrets_line_predictions(records)):
+        marks = rec["spans"] + rec["lookalikes"]
+        for s in preds:
+            assert any(s.start < m["end"] and m["start"] < s.end for m in marks), rec["id"]
+
+
+# Regression floors on the sample: the tuning part is what the rules were tuned on; the
+# held-out part sits below the issue's targets (docs/pii.md: measured 0.68-1.00 by type on the
+# full held-out split), so its floors guard against losing ground, not the targets.
+SAMPLE_FLOORS = {"tune": (0.95, 0.95), "holdout": (0.5, 0.75)}
+
+
+def test_rules_on_the_sample():
+    records = load(SAMPLE)
+    for split, (recall_floor, kept_floor) in SAMPLE_FLOORS.items():
+        recs = [r for r in records if r["split"] == split]
+        sc = score_real("rules", recs, [pii.detect_rules(r["content"], r["path"]) for r in recs])
+        for kind, c in sc.kinds.items():
+            assert c.recall >= recall_floor, (split, kind, c)
+        kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
+        assert kept >= kept_floor, (split, kept)
+
+
+def test_report_names_no_value(capsys):
+    from jobs.cli import main
+    assert main(["eval-pii", str(SAMPLE), "--no-baseline"]) == 0
+    out = capsys.readouterr().out
+    assert "recall by type" in out and "by family" in out and "look-alikes kept" in out
+    records = load(SAMPLE)
+    values = {r["content"][m["start"]:m["end"]] for r in records for m in r["spans"] + r["lookalikes"]}
+    leaked = [v for v in values if len(v) >= 6 and v in out]
+    assert not leaked, len(leaked)
+
+
+def test_format_real_counts_only():
+    records = load(SAMPLE)[:20]
+    sc = score_real("rules", records, [pii.detect_rules(r["content"], r["path"]) for r in records])
+    text = format_real([sc], records, "title")
+    assert "title" in text and not any(r["content"][s["start"]:s["end"]] in text for r in records for s in r["spans"])
+
+
+# ---- the held-out split from the real corpus ------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.xfail(reason="held-out recall is below the issue's targets for api_key, aws_secret, password and "
+                          "name, and versions kept (docs/pii.md); strict, so meeting them fails this marker",
+                   strict=True)
+def test_holdout_targets():
+    """The issue's targets for the rules tier on the held-out split (real files of the
+    `holdout` corpus, held-out templates): secrets >= 0.97 per type, emails and IPs >= 0.99,
+    look-alikes kept >= 0.98."""
+    try:
+        source = E.corpus_source("holdout")
+    except Exception as err:  # no registry reachable: nothing to measure on
+        pytest.skip(f"holdout corpus unavailable: {type(err).__name__}")
+    records, stats = E.build_split("holdout", source, 1500)
+    assert len({r["family"] for r in records}) == len(E.FAMILIES)
+    sc = score_real("rules", records, [pii.detect_rules(r["content"], r["path"]) for r in records])
+    for kind in E.SECRET_KINDS:
+        assert sc.kinds[kind].recall >= SECRET_RECALL, (kind, sc.kinds[kind])
+    for kind in ("email", "ip"):
+        assert sc.kinds[kind].recall >= OTHER_RECALL, (kind, sc.kinds[kind])
+    kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
+    assert kept >= LOOKALIKES_KEPT
+    assert sum(c.partial for c in sc.kinds.values()) == 0
+
+
+@pytest.mark.slow
+def test_holdout_floors():
+    """What the rules reach today on the held-out split (docs/pii.md), as a regression guard."""
+    try:
+        source = E.corpus_source("holdout")
+    except Exception as err:
+        pytest.skip(f"holdout corpus unavailable: {type(err).__name__}")
+    records, _ = E.build_split("holdout", source, 1500)
+    sc = score_real("rules", records, [pii.detect_rules(r["content"], r["path"]) for r in records])
+    floors = {"api_key": 0.70, "aws_secret": 0.65, "password": 0.85, "private_key": 0.97, "token": 0.97,
+              "email": 0.99, "ip": 0.99, "name": 0.90}
+    for kind, floor in floors.items():
+        assert sc.kinds[kind].recall >= floor, (kind, sc.kinds[kind])
+    kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
+    assert kept >= 0.90
