@@ -39,6 +39,7 @@ import email.parser
 import fcntl
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -46,6 +47,7 @@ import shutil
 import stat
 import sys
 import tarfile
+import threading
 import time
 import tomllib
 import urllib.error
@@ -201,17 +203,18 @@ LARGE_EXTRA = _pins("""
     maven:com.fasterxml.jackson.core:jackson-databind==2.16.2
 """)
 # `holdout` (~12,000 files): no package of main or large, every language, for measuring rules on
-# code they were not tuned on. uvloop vendors libuv, zstandard and brotli their C libraries,
-# sass is a dart2js-compiled bundle, handlebars has a generated parser, mathjs generated docs.
+# code they were not tuned on; nor one that main or large vendor (pip vendors msgpack, orjson
+# chrono: hence neither here). uvloop vendors libuv, ujson double-conversion, zstandard and brotli
+# their C libraries; sass is a dart2js-compiled bundle, handlebars has a generated parser.
 HOLDOUT = _pins("""
-    pypi:httpx==0.27.2 pypi:attrs==24.2.0 pypi:pandas==2.2.3 pypi:msgpack==1.1.0 pypi:pyzmq==26.2.0
+    pypi:httpx==0.27.2 pypi:attrs==24.2.0 pypi:pandas==2.2.3 pypi:ujson==5.10.0 pypi:pyzmq==26.2.0
     pypi:rpds-py==0.20.0 pypi:watchfiles==0.24.0 pypi:pillow==10.4.0 pypi:cffi==1.17.1 pypi:pyjnius==1.6.1
     pypi:papermill==2.6.0 pypi:virtualenv==20.26.5 pypi:zstandard==0.23.0 pypi:uvloop==0.20.0
     pypi:brotli==1.1.0
     npm:express==4.21.0 npm:axios==1.7.7 npm:underscore==1.13.7 npm:immutable==4.3.7 npm:vue-router==4.4.5
     npm:mathjs==13.1.1 npm:luxon==3.5.0 npm:ramda==0.30.1 npm:handlebars==4.7.8 npm:marked==14.1.2
     npm:yargs==17.7.2 npm:commander==12.1.0 npm:rollup==4.22.4 npm:socket.io-client==4.8.0 npm:sass==1.79.3
-    crate:anyhow==1.0.89 crate:itertools==0.13.0 crate:bytes==1.7.1 crate:nom==7.1.3 crate:chrono==0.4.38
+    crate:anyhow==1.0.89 crate:itertools==0.13.0 crate:bytes==1.7.1 crate:nom==7.1.3 crate:time==0.3.36
     crate:rayon==1.10.0 crate:regex-automata==0.4.7 crate:hashbrown==0.14.5 crate:reqwest==0.12.7
     go:github.com/sirupsen/logrus==v1.9.3 go:github.com/gorilla/mux==v1.8.1 go:github.com/urfave/cli/v2==v2.27.4
     go:github.com/BurntSushi/toml==v1.4.0 go:github.com/google/uuid==v1.6.0 go:go.uber.org/zap==v1.27.0
@@ -294,7 +297,7 @@ def _retrying(action, what: str, attempts: int = 3):
         except urllib.error.HTTPError as err:
             if err.code in (403, 404, 410) or attempt == attempts:
                 raise FetchError(f"{what}: HTTP {err.code}") from err
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:
             if attempt == attempts:
                 raise FetchError(f"{what}: {err}") from err
         time.sleep(2 * attempt)
@@ -320,7 +323,8 @@ def download(url: str, target: Path, digests: dict[str, str], check=None) -> Pat
     if not digests and check is None:
         raise FetchError(f"{url}: the registry gave no checksum")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.part-{os.getpid()}")
+    # per process and thread: two downloads of one file (a parent pom shared by two artifacts) never mix
+    partial = target.with_name(f"{target.name}.part-{os.getpid()}-{threading.get_ident()}")
 
     def fetch():
         hashers = {algo: hashlib.new(algo) for algo in digests}
@@ -530,11 +534,16 @@ def fetch_all(packages: list[Package], folder: Path | None = None, progress=prin
 
 # ---- reading archives --------------------------------------------------------------------------
 
+def is_zip(archive: Path) -> bool:
+    """Zip by name (.zip sdists, Go module zips, jars); everything else here is a tar."""
+    return archive.name.lower().endswith((".zip", ".jar"))
+
+
 def archive_members(archive: Path, want=None):
     """(member name, bytes) of every regular file of a .tar.gz/.tgz/.crate or .zip/.jar archive,
     in archive order; `want(name)` filters by name before anything is read. Symbolic links,
     devices and folders are not files."""
-    if zipfile.is_zipfile(archive):
+    if is_zip(archive):
         with zipfile.ZipFile(archive) as z:
             for info in z.infolist():
                 if _zip_kind(info) == "file" and (want is None or want(info.filename)):
@@ -649,7 +658,7 @@ class PackageArchive:
     """An archive opened for unpacking: the plan of its files, one file by name, all in order."""
 
     def __init__(self, archive: Path, pkg: Package):
-        self.is_zip = zipfile.is_zipfile(archive)
+        self.is_zip = is_zip(archive)
         if self.is_zip:
             self.handle = zipfile.ZipFile(archive)
             entries = [(i.filename, _zip_kind(i), i) for i in self.handle.infolist()]
@@ -907,7 +916,15 @@ def extension(path: str) -> str:
     return name.rsplit(".", 1)[1] if "." in name.lstrip(".") else ""
 
 
-def shapes(path: str, data: bytes) -> list[str]:
+def is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def shapes(path: str, data: bytes, utf8: bool | None = None) -> list[str]:
     """The shapes of a file a corpus is meant to have, for the manifest's counts."""
     low = path.lower()
     name = PurePosixPath(low).name
@@ -925,9 +942,7 @@ def shapes(path: str, data: bytes) -> list[str]:
         found.append("generated_marker")
     if b"\x00" in data[:8192]:
         found.append("nul_byte")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    if not (is_utf8(data) if utf8 is None else utf8):
         found.append("not_utf8")
     return found
 
@@ -972,7 +987,7 @@ class RepoWriter:
 
     def __init__(self, out: Path):
         self.out = out
-        self.skipped_not_utf8 = 0
+        out.mkdir(parents=True)
 
     def package(self, pkg: Package, license_id: str | None) -> None:
         self.folder = self.out / pkg.folder
@@ -980,12 +995,11 @@ class RepoWriter:
         meta = {"repo_name": pkg.repo_name, "stars": None, "license": license_id}
         (self.folder / METADATA_FILE).write_text(json.dumps(meta) + "\n")
 
-    def file(self, path: str, data: bytes, text: str | None) -> bool:
+    def file(self, path: str, data: bytes, text: str | None) -> None:
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as out:        # "x": never through anything already there
             out.write(data)
-        return True
 
     def close(self) -> None:
         pass
@@ -996,8 +1010,6 @@ class RecordWriter:
 
     A record's content must be text, so files that are not UTF-8 are counted and left out.
     """
-    COLUMNS = ("content", "path", "repo_name", "stars", "license")
-
     def __init__(self, out: Path, fmt: str, shard_bytes: int = SHARD_BYTES):
         self.out, self.fmt, self.shard_bytes = out, fmt, shard_bytes
         self.out.mkdir(parents=True)
@@ -1007,10 +1019,10 @@ class RecordWriter:
     def package(self, pkg: Package, license_id: str | None) -> None:
         self.repo_name, self.license = pkg.repo_name, license_id
 
-    def file(self, path: str, data: bytes, text: str | None) -> bool:
+    def file(self, path: str, data: bytes, text: str | None) -> None:
         if text is None:
             self.skipped_not_utf8 += 1
-            return False
+            return
         if self.handle is None or self.shard_size >= self.shard_bytes:
             self._next_shard()
         record = {"content": text, "path": path, "repo_name": self.repo_name, "stars": None, "license": self.license}
@@ -1021,7 +1033,6 @@ class RecordWriter:
                 self._flush_rows()
         else:
             self.handle.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
-        return True
 
     def _next_shard(self) -> None:
         self.close()
@@ -1083,9 +1094,12 @@ def write_package(writer, pkg: Package, archive: Path, folder: Path) -> dict:
         writer.package(pkg, license_id)
         tally = Tally()
         for path, data in opened.files():
-            file_shapes = shapes(path, data)
-            writer.file(path, data, None if "not_utf8" in file_shapes else data.decode("utf-8"))
-            tally.add(path, data, file_shapes)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            writer.file(path, data, text)
+            tally.add(path, data, shapes(path, data, utf8=text is not None))
     finally:
         opened.close()
     return {"pin": pkg.pin, "repo_name": pkg.repo_name, "folder": pkg.folder, "license": license_id,
@@ -1155,8 +1169,6 @@ def build(name: str = "main", dest: str | Path | None = None, fmt: str = "repos"
 def _write_corpus(out: Path, packages, archives, name: str, fmt: str, progress) -> dict:
     """Unpack every package into `out` in the format; the manifest dict."""
     writer = RepoWriter(out) if fmt == "repos" else RecordWriter(out, fmt)
-    if fmt == "repos":
-        out.mkdir(parents=True)
     total, entries, t0 = Tally(), [], time.perf_counter()
     try:
         for i, pkg in enumerate(packages, start=1):
@@ -1172,19 +1184,22 @@ def _write_corpus(out: Path, packages, archives, name: str, fmt: str, progress) 
     if fmt != "repos":
         totals["skipped_not_utf8"] = writer.skipped_not_utf8
         totals["records"] = total.files - writer.skipped_not_utf8
-    return {"corpus": name, "format": fmt, "fingerprint": fingerprint(packages, fmt),
-            "parameters": {"layout_version": LAYOUT_VERSION, "format": fmt, "shard_bytes": SHARD_BYTES if fmt != "repos" else None,
-                           "packages": [p.pin for p in packages], "go_sums": {p.pin: GO_SUMS.get(p.pin) for p in packages if p.ecosystem == "go"},
-                           "python": sys.version.split()[0], "seconds": round(time.perf_counter() - t0, 1)},
+    parameters = {"layout_version": LAYOUT_VERSION, "format": fmt,
+                  "shard_bytes": SHARD_BYTES if fmt != "repos" else None,
+                  "packages": [p.pin for p in packages],
+                  "go_sums": {p.pin: GO_SUMS.get(p.pin) for p in packages if p.ecosystem == "go"},
+                  "python": sys.version.split()[0], "seconds": round(time.perf_counter() - t0, 1)}
+    return {"corpus": name, "format": fmt, "fingerprint": fingerprint(packages, fmt), "parameters": parameters,
             "totals": totals, "packages": entries}
 
 
 def summary_line(name: str, manifest: dict, target: Path) -> str:
     t = manifest["totals"]
     fams = ", ".join(f"{k} {v / t['files']:.0%}" for k, v in t["families"].items() if v / t["files"] >= 0.005)
-    skipped = f", {t['skipped_not_utf8']:,} not-UTF-8 files left out" if "skipped_not_utf8" in t else ""
+    records = (f"; {t['records']:,} records, {t['skipped_not_utf8']:,} files that are not UTF-8 left out"
+               if "records" in t else "")
     return (f"{name}: {t['files']:,} files, {t['bytes'] / 1e9:.2f} GB, {t['packages']} packages "
-            f"({fams}){skipped} → {target}")
+            f"({fams}){records} → {target}")
 
 
 # ---- describing ---------------------------------------------------------------------------------
