@@ -1303,6 +1303,9 @@ def main(argv=None) -> int:
                 print(f"{path}: {info['files']:,} files, {info['bytes'] / 1e9:.2f} GB, {info['packages']} packages")
                 print(f"  families: {fams}")
                 print(f"  shapes: {', '.join(f'{k} {v:,}' for k, v in sorted(info['shapes'].items()))}")
+                if "skipped_not_utf8" in info:
+                    print(f"  records: {info['files'] - info['skipped_not_utf8']:,} "
+                          f"({info['skipped_not_utf8']:,} files that are not UTF-8 left out)")
         else:
             for pkg in CORPORA[args.corpus]:
                 print(pkg.pin)
