@@ -1,23 +1,28 @@
-"""codemill curation: one spark-submit per stage, a data-quality gate after each, and the
-gold/tokens table handed to training as an Airflow asset event carrying its Delta version.
+"""codemill curation: one spark-submit per stage of the registry, a data-quality gate after
+each, and the gold/tokens table handed to training as an Airflow asset event carrying its
+Delta version.
 
     preflight -> ingest -> gate_ingest -> select -> gate_select -> ... -> tokenize -> gate_tokenize
               -> publish_gold_tokens  (emits Asset "codemill_gold_tokens", extra = Delta versions)
 
-Every task is a command a person could run by hand (the rendered command is in the task's
-"Rendered Template" tab):
+The stages and their order come from codemill's registry (jobs/stages/), and the schedule,
+retries and timeouts from the `airflow:` section of the typed config (jobs/core/config.py):
+this file only wires tasks. Every task is a command a person could run by hand (the rendered
+command is in the task's "Rendered Template" tab):
 
-    <repo>/.venv/bin/spark-submit --master local[*] jobs/<stage>.py --lake L --run-id R --config C
+    <repo>/.venv/bin/spark-submit --master <spark_default> <repo>/jobs/submit.py <stage> --no-gate \
+        --lake L --run-id R --config C
     <repo>/.venv/bin/codemill check <stage> --lake L --run-id R --config C
 
-This file holds no data logic and imports neither pyspark nor the project: the stages run in
-the main venv (<repo>/.venv) through its spark-submit; Airflow lives in .venv-airflow.
-Set-up, connection, variables and parameters: docs/airflow.md.
+Reading the registry imports no Spark session machinery (only codemill's config and stage
+declarations); the stages run in the main venv (<repo>/.venv) through its spark-submit, while
+Airflow lives in .venv-airflow. Set-up, connection, variables and parameters: docs/airflow.md.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -27,46 +32,35 @@ from airflow.sdk import DAG, Asset, Param, task
 # ---- paths (resolved when the file is parsed; no Airflow DB access at parse time) ----------
 REPO = Path(os.environ.get("CODEMILL_REPO") or Path(__file__).resolve().parents[1])
 VENV = Path(os.environ.get("CODEMILL_VENV") or REPO / ".venv")
+if str(REPO) not in sys.path:  # codemill is not installed in Airflow's own environment
+    sys.path.insert(0, str(REPO))
 
-# The stages of jobs/pipeline.py PLANNED_STAGES, in order (tests/test_airflow_dags.py checks
-# they agree). A stage whose jobs/<stage>.py is not in this checkout gets no task, as with
-# `codemill run`.
-STAGES = ("ingest", "select", "filter", "dedup", "pii", "decontaminate", "format", "tokenize")
-PRESENT_STAGES = [s for s in STAGES if (REPO / "jobs" / f"{s}.py").is_file()]
+from jobs.core.config import load_config  # noqa: E402 - the registry and config, no Spark
+from jobs.stages import STAGES  # noqa: E402
 
 # The asset the training DAG is scheduled on (same name and URI in codemill_training.py).
 GOLD_TOKENS = Asset(name="codemill_gold_tokens", uri="codemill://lake/gold/tokens")
-
-
-def _settings() -> dict:
-    """The `airflow:` section of configs/pipeline.yaml (schedule, retries, timeouts)."""
-    defaults = {"schedule": "@daily", "spark_conn_id": "spark_default", "retries": 2,
-                "retry_delay_minutes": 5, "stage_timeout_minutes": 240, "gate_timeout_minutes": 60,
-                "driver_memory": "6g"}
-    path, section = REPO / "configs" / "pipeline.yaml", {}
-    if path.is_file():  # a broken file is an import error shown in the UI, not silently ignored
-        import yaml
-        section = (yaml.safe_load(path.read_text()) or {}).get("airflow") or {}
-    return {**defaults, **{k: v for k, v in section.items() if k in defaults and v is not None}}
-
-
-SETTINGS = _settings()
+SETTINGS = load_config().airflow
 
 # Rendered at run time from the preflight task's result.
 PLAN = "ti.xcom_pull(task_ids='preflight')"
 LAKE, RUN_ID, CONFIG = (f"{{{{ {PLAN}['{k}'] }}}}" for k in ("lake", "run_id", "config"))
 RUN_ARGS = ["--lake", LAKE, "--run-id", RUN_ID, "--config", CONFIG]
 
-# Environment of every spark-submit and gate: the main venv's interpreter for driver and
-# workers; PYTHONSAFEPATH keeps jobs/ off sys.path so jobs/select.py and jobs/tokenize.py
-# cannot shadow the standard library's select and tokenize modules.
+# Environment of every spark-submit and gate: the main venv's interpreter for driver and workers.
 STAGE_ENV = {
     "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
     "PYSPARK_PYTHON": str(VENV / "bin" / "python"),
     "PYSPARK_DRIVER_PYTHON": str(VENV / "bin" / "python"),
-    "PYTHONSAFEPATH": "1",
     "CODEMILL_DRIVER_MEMORY": f"{{{{ {PLAN}['driver_memory'] }}}}",
 }
+
+
+def stage_args(stage) -> list[str]:
+    """The spark-submit arguments of one stage: its name, the run's lake/run id/config, the
+    run-level parameters it declares (ingest: --input), and --no-gate (the gate is its own task)."""
+    extra = [arg for name in stage.run_parameters for arg in (f"--{name}", f"{{{{ {PLAN}['{name}'] }}}}")]
+    return [stage.name, "--no-gate"] + RUN_ARGS + extra
 
 
 @task(task_id="preflight")
@@ -86,7 +80,7 @@ def preflight(params: dict | None = None, run_id: str | None = None) -> dict:
         "lake": str(Path(pick("lake", str(REPO / "lake"))).resolve()),
         "input": str(Path(pick("input", str(REPO / "tests" / "data" / "sample_corpus"))).resolve()),
         "config": str(Path(pick("config", str(REPO / "configs" / "pipeline.yaml"))).resolve()),
-        "driver_memory": pick("driver_memory", str(SETTINGS["driver_memory"])),
+        "driver_memory": pick("driver_memory", SETTINGS.driver_memory),
         # Airflow run ids hold ':' and '+': keep codemill's run id to [A-Za-z0-9_.-].
         "run_id": re.sub(r"[^A-Za-z0-9_.-]+", "-", params.get("run_id") or run_id or "").strip("-"),
         "docs": bool(params.get("data_docs", True)),
@@ -144,7 +138,7 @@ with DAG(
     dag_id="codemill_curation",
     description="The Stack / StarCoder curation on Spark + Delta with a quality gate after every stage",
     doc_md=__doc__,
-    schedule=SETTINGS["schedule"],
+    schedule=SETTINGS.schedule,
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,  # stages overwrite lake tables: two runs must not interleave
@@ -159,33 +153,33 @@ with DAG(
     },
     default_args={
         "owner": "codemill",
-        "retries": int(SETTINGS["retries"]),
-        "retry_delay": dt.timedelta(minutes=float(SETTINGS["retry_delay_minutes"])),
-        "execution_timeout": dt.timedelta(minutes=float(SETTINGS["stage_timeout_minutes"])),
+        "retries": SETTINGS.retries,
+        "retry_delay": dt.timedelta(minutes=SETTINGS.retry_delay_minutes),
+        "execution_timeout": dt.timedelta(minutes=SETTINGS.stage_timeout_minutes),
     },
 ) as dag:
     plan = preflight()
     previous = plan
-    for stage in PRESENT_STAGES:
+    for stage in STAGES:
         run_stage = SparkSubmitOperator(
-            task_id=stage,
-            application=str(REPO / "jobs" / f"{stage}.py"),
-            application_args=RUN_ARGS + (["--input", f"{{{{ {PLAN}['input'] }}}}"] if stage == "ingest" else []),
-            conn_id=str(SETTINGS["spark_conn_id"]),
-            name=f"codemill-{stage}",
+            task_id=stage.name,
+            application=str(REPO / "jobs" / "submit.py"),
+            application_args=stage_args(stage),
+            conn_id=SETTINGS.spark_conn_id,
+            name=f"codemill-{stage.name}",
             conf={"spark.driver.memory": f"{{{{ {PLAN}['driver_memory'] }}}}"},
             env_vars=STAGE_ENV,
         )
         gate = BashOperator(
-            task_id=f"gate_{stage}",
-            bash_command=(f"{VENV / 'bin' / 'codemill'} check {stage} " + " ".join(RUN_ARGS)
+            task_id=f"gate_{stage.name}",
+            bash_command=(f"{VENV / 'bin' / 'codemill'} check {stage.name} " + " ".join(RUN_ARGS)
                           + f"{{{{ '' if {PLAN}['docs'] else ' --no-docs' }}}}"),
             env=STAGE_ENV,
             append_env=True,
             cwd=str(REPO),
             # A failed gate is a finding about the data, not a glitch: retrying cannot fix it.
             retries=0,
-            execution_timeout=dt.timedelta(minutes=float(SETTINGS["gate_timeout_minutes"])),
+            execution_timeout=dt.timedelta(minutes=SETTINGS.gate_timeout_minutes),
         )
         previous >> run_stage >> gate
         previous = gate

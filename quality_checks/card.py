@@ -8,15 +8,23 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from quality_checks import settings
+from jobs.core.stage import REJECTIONS
+from jobs.stages import STAGES, stage_names
 from quality_checks.gates import latest_results
+from quality_checks.suites import FILE_TABLES
+from udfs.heuristics import RULES
+from udfs.typedconfig import to_mapping
 
-FINAL_CANDIDATES = ("gold/files", "silver/redacted", "silver/deduped", "silver/filtered", "silver/selected",
-                    "bronze/files")
-DESCRIBED_TABLES = ("bronze/files", "bronze/quarantine", "silver/selected", "silver/filtered", "silver/deduped",
-                    "silver/dup_clusters", "silver/redacted", "silver/pii_findings", "gold/files",
-                    "gold/training_docs", "gold/tokens", "silver/rejections", "governance/optout", "ops/runs",
-                    "ops/dq_results")
+# Every table the stages write, in pipeline order, then the lake's bookkeeping tables.
+DESCRIBED_TABLES = tuple(dict.fromkeys([t for s in STAGES for t in s.outputs]
+                                       + [REJECTIONS, "governance/optout", "ops/runs", "ops/dq_results"]))
+# The file-level table the card describes: the last one of the pipeline that exists.
+FINAL_CANDIDATES = tuple(reversed([t for t in DESCRIBED_TABLES if t in FILE_TABLES]))
+
+
+def _stage_order(name: str) -> int:
+    names = stage_names()
+    return names.index(name) if name in names else len(names)
 
 
 def card_path(lake_root: Path) -> Path:
@@ -53,7 +61,7 @@ def _latest_stage_runs(lake) -> dict[str, object]:
     return latest
 
 
-def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
+def build_card(lake, config, out_path: Path | None = None) -> Path:
     from pyspark.sql import functions as F
 
     out_path = out_path or card_path(lake.root)
@@ -63,7 +71,7 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md: list[str] = ["# codemill dataset card", "",
                      f"Generated {generated} from the lake `{lake.root}` by `codemill report`. "
-                     "Recipe: The Stack / StarCoder data pipeline (see shared FACTS §1–§7 for sources of every "
+                     "Recipe: The Stack / StarCoder data pipeline (docs/recipe.md §1–§7 gives the source of every "
                      "default).", ""]
 
     # Versions first: what exactly this card describes.
@@ -71,7 +79,7 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
     md += _md_table(["table", "Delta version", "rows"],
                     [[t, lake.version(t), lake.read(t).count()] for t in DESCRIBED_TABLES if lake.exists(t)])
     md += ["", f"Final file-level table: `{final or 'none yet'}`. Latest run per stage: "
-           + (", ".join(f"{s} `{r['run_id']}`" for s, r in sorted(runs.items(), key=lambda kv: settings.STAGE_ORDER.index(kv[0]) if kv[0] in settings.STAGE_ORDER else 99))
+           + (", ".join(f"{s} `{r['run_id']}`" for s, r in sorted(runs.items(), key=lambda kv: _stage_order(kv[0])))
               or "no run recorded") + ".", ""]
 
     # Languages and sizes.
@@ -108,36 +116,30 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
         md += _md_table(group + ["files"], [[r[c] for c in group] + [int(r["count"])] for r in rows[:30]])
         if len(rows) > 30:
             md.append(f"\n… and {len(rows) - 30} more licenses.")
-        policy = (config.get("select") or {}).get("license_policy")
-        if policy:
-            md += ["", f"License policy (config `select.license_policy`): keep {', '.join(map(str, policy))}."]
+        md += ["", f"License policy (config `select.license_policy`): keep {', '.join(config.select.license_policy)}."]
     md.append("")
 
     # Filters.
     md += ["## Filters and thresholds", "",
            "Per-extension heuristics (config `filter`); a kept file satisfies every threshold of its extension, "
            "checked by the `filter_threshold.*` gates. Defaults:", ""]
-    defaults, overrides = settings.filter_blocks(config)
-    if defaults:
-        md += _md_table(["rule", "default"], [[k, _fmt(v) if not isinstance(v, bool) else ("on" if v else "off")]
-                                             for k, v in defaults.items()])
-        flt = config.get("filter") or {}
-        params = [(k, v) for k, v in flt.items() if isinstance(v, dict) and k not in
-                  ("defaults", "default", "per_extension", "extensions", "overrides", "inspect")]
-        if params:
-            md += ["", "Rule parameters:", ""]
-            md += _md_table(["rule", "parameters"], [[k, ", ".join(f"{a}={b}" for a, b in v.items())]
-                                                     for k, v in params])
-        if overrides:
-            md += ["", "Per-extension overrides:", ""]
-            md += _md_table(["extension", "overrides"], [[f".{e}", ", ".join(f"{a}={_fmt(b)}" for a, b in v.items())]
-                                                         for e, v in sorted(overrides.items())])
-    else:
-        md.append("No filter thresholds configured.")
-    excluded = (config.get("select") or {}).get("excluded_extensions")
-    if excluded:
-        md += ["", f"Excluded extensions (select stage, {len(excluded)}): "
-               + ", ".join(f".{e}" for e in excluded) + "."]
+    rules = config.filter
+    defaults = to_mapping(rules.defaults)
+    md += _md_table(["rule", "what it drops", "default"],
+                    [[r.name, r.doc, ("on" if defaults[r.name] else "off") if r.setting is bool else _fmt(defaults[r.name])]
+                     for r in RULES])
+    md += ["", "Rule parameters:", ""]
+    md += _md_table(["rule", "parameters"], [[name, ", ".join(f"{a}={b}" for a, b in to_mapping(getattr(rules, name)).items())]
+                                             for name in ("auto_generated", "xml_header", "json_yaml_size",
+                                                          "html_visible_text", "encoded_data")])
+    overrides = {ext: {k: v for k, v in to_mapping(ext_rules).items() if v != defaults[k]}
+                 for ext, ext_rules in sorted(rules.per_extension.items())}
+    if any(overrides.values()):
+        md += ["", "Per-extension overrides:", ""]
+        md += _md_table(["extension", "overrides"], [[f".{e}", ", ".join(f"{a}={_fmt(b)}" for a, b in v.items())]
+                                                     for e, v in overrides.items() if v])
+    md += ["", f"Excluded extensions (select stage, {len(config.select.excluded_extensions)}): "
+           + ", ".join(f".{e}" for e in config.select.excluded_extensions) + "."]
     md.append("")
 
     # What each stage removed.
@@ -146,19 +148,15 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
     for stage, r in runs.items():
         for reason, n in sorted((r["rejected_by_reason"] or {}).items()):
             removed.append([stage, reason, int(n), r["run_id"]])
-    removed.sort(key=lambda x: (settings.STAGE_ORDER.index(x[0]) if x[0] in settings.STAGE_ORDER else 99, x[1]))
+    removed.sort(key=lambda x: (_stage_order(x[0]), x[1]))
     md += _md_table(["stage", "reason", "files", "run"], removed) if removed else ["Nothing removed yet."]
     md.append("")
 
     # Dedup.
     md += ["## Deduplication", ""]
-    dedup = config.get("dedup") or {}
-    if dedup:
-        md += ["Exact dedup on `content_sha256`, then near dedup with MinHash LSH over word n-grams; one "
-               "survivor per connected component (config `dedup`):", ""]
-        md += _md_table(["parameter", "value"], [[k, _fmt(v)] for k, v in dedup.items() if not isinstance(v, (dict, list))])
-    else:
-        md.append("Dedup not configured.")
+    md += ["Exact dedup on `content_sha256`, then near dedup with MinHash LSH over word n-grams; one "
+           "survivor per cluster (docs/dedup.md; config `dedup`):", ""]
+    md += _md_table(["parameter", "value"], [[k, _fmt(v)] for k, v in to_mapping(config.dedup).items()])
     if lake.exists("silver/dup_clusters"):
         clusters = lake.read("silver/dup_clusters")
         n_clusters = clusters.select("cluster_id").distinct().count()
@@ -172,15 +170,11 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
 
     # PII.
     md += ["## PII handling", ""]
-    pii = config.get("pii") or {}
-    if pii:
-        md += ["Detected spans are replaced by `<EMAIL>`, `<KEY>`, `<PASSWORD>`, `<NAME>`; public IP addresses by "
-               "one of five synthetic private addresses (FACTS §5.1). Findings are stored without their values. "
-               "Config `pii`:", ""]
-        md += _md_table(["parameter", "value"], [[k, _fmt(v) if not isinstance(v, list) else ", ".join(map(str, v))]
-                                                 for k, v in pii.items() if not isinstance(v, dict)])
-    else:
-        md.append("PII redaction not configured.")
+    md += ["Detected spans are replaced by `<EMAIL>`, `<KEY>`, `<PASSWORD>`, `<NAME>`; public IP addresses by "
+           "one of five synthetic private addresses (docs/recipe.md §5.1). Findings are stored without their "
+           "values. Config `pii`:", ""]
+    md += _md_table(["parameter", "value"], [[k, _fmt(v) if not isinstance(v, list) else ", ".join(map(str, v))]
+                                             for k, v in to_mapping(config.pii).items()])
     if lake.exists("silver/pii_findings"):
         rows = (lake.read("silver/pii_findings").groupBy("type")
                 .agg(F.count("*").alias("n"), F.countDistinct("file_id").alias("files")).orderBy("type").collect())
@@ -192,14 +186,12 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
     md += ["## Benchmark decontamination", ""]
     dec = runs.get("decontaminate")
     if dec is not None:
-        md += ["Files containing a benchmark prompt or solution (exact, case-insensitive substring; FACTS §6) "
+        md += ["Files containing a benchmark prompt or solution (exact, case-insensitive substring; docs/recipe.md §6) "
                "were removed:", ""]
         md += _md_table(["benchmark", "status"], [[k.split(".", 1)[1], v] for k, v in sorted((dec["metrics"] or {}).items())
                                                   if k.startswith("benchmark.")])
-    elif config.get("decontaminate"):
-        md.append("Configured, but the decontaminate stage has not run on this lake.")
     else:
-        md.append("Decontamination not configured.")
+        md.append("The decontaminate stage has not run on this lake.")
     md.append("")
 
     # Opt-outs.
@@ -230,7 +222,7 @@ def build_card(lake, config: dict, out_path: Path | None = None) -> Path:
                 latest[r["stage"]] = r
         md += _md_table(["stage", "run", "expectations", "failed"],
                         [[s, r["run_id"], int(r["n"]), int(r["failed"])] for s, r in
-                         sorted(latest.items(), key=lambda kv: settings.STAGE_ORDER.index(kv[0]) if kv[0] in settings.STAGE_ORDER else 99)])
+                         sorted(latest.items(), key=lambda kv: _stage_order(kv[0]))])
         md += ["", "Details: `reports/data_docs/index.html` (Great Expectations Data Docs)."]
     else:
         md.append("No gate has run yet (`codemill check STAGE`).")

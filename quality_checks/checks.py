@@ -3,51 +3,16 @@
 failing rows, is then validated by a real GX expectation on a one-row aggregate frame
 (see gates.py). On failure a second, small query fetches a few failing ids.
 
-A check returns CheckOutcome(failing=None) when it cannot apply (its config section or
-its input table is absent): recorded as skipped, never as passed.
+A check returns CheckOutcome(failing=None) when it cannot apply (its input table is absent):
+recorded as skipped, never as passed. Which checks run on which table: `aggregate_checks`.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import Callable
 
-from quality_checks import settings
-
-
-@dataclass
-class CheckOutcome:
-    failing: int | None            # rows (or runs, clusters) that break the rule; None = skipped
-    samples: list[str] = field(default_factory=list)  # a few failing ids, never content
-    detail: str = ""
-
-
-@dataclass
-class Env:
-    """What a check sees: the table under check and the lake around it."""
-    lake: object
-    table_name: str
-    df: object            # the table, as read for this gate (content may be a stand-in: see gates.py)
-    config: dict
-    stage: str
-    run_id: str | None
-    sample_n: int = 5
-    cache: dict = field(default_factory=dict)
-    content_df: object = None  # the table with its real content, for the checks that scan it
-
-    @property
-    def with_content(self):
-        return self.content_df if self.content_df is not None else self.df
-
-    def ids(self, df, column: str = "file_id") -> list[str]:
-        return [str(r[0]) for r in df.select(column).limit(self.sample_n).collect()]
-
-
-@dataclass
-class AggregateCheck:
-    name: str
-    description: str
-    fn: Callable[[Env], CheckOutcome]
+from quality_checks import scans
+from quality_checks.base import AggregateCheck, CheckOutcome, Env
+from udfs.heuristics import RULES
 
 
 # ---- row accounting ------------------------------------------------------------------
@@ -58,7 +23,7 @@ def _run_record(env: Env):
         rows = []
         if env.run_id is not None and env.lake.exists("ops/runs"):
             rows = (env.lake.read("ops/runs")
-                    .where(f"run_id = '{env.run_id}' AND stage = '{env.stage}'").collect())
+                    .where(f"run_id = '{env.run_id}' AND stage = '{env.stage.name}'").collect())
         env.cache["run_record"] = rows[0] if rows else None
     return env.cache["run_record"]
 
@@ -68,7 +33,7 @@ def accounting_ops_runs(env: Env) -> CheckOutcome:
     rows_rejected = sum of rejected_by_reason."""
     rec = _run_record(env)
     if rec is None:
-        return CheckOutcome(1, [], f"no ops/runs record for stage {env.stage} run {env.run_id}")
+        return CheckOutcome(1, [], f"no ops/runs record for stage {env.stage.name} run {env.run_id}")
     problems = []
     if rec["status"] != "succeeded":
         problems.append(f"status {rec['status']}")
@@ -89,11 +54,12 @@ def _rejected_frame(env: Env):
     (ingest: bronze/quarantine, whose records have a quarantine_id instead — unreadable input
     has no file_id)."""
     from pyspark.sql import functions as F
-    if env.stage == "ingest":
-        quarantined = env.lake.read_or_empty("bronze/quarantine").where(f"run_id = '{env.run_id}'")
-        return "bronze/quarantine", quarantined.select(F.col("quarantine_id").alias("file_id"))
-    return "silver/rejections", (env.lake.read_or_empty("silver/rejections")
-                                 .where(f"stage = '{env.stage}' AND run_id = '{env.run_id}'").select("file_id"))
+    where = env.stage.rejections
+    if where == "bronze/quarantine":
+        quarantined = env.lake.read_or_empty(where).where(f"run_id = '{env.run_id}'")
+        return where, quarantined.select(F.col("quarantine_id").alias("file_id"))
+    return where, (env.lake.read_or_empty(where)
+                   .where(f"stage = '{env.stage.name}' AND run_id = '{env.run_id}'").select("file_id"))
 
 
 def _kept_frame(env: Env):
@@ -105,20 +71,22 @@ def _kept_frame(env: Env):
         return env.df.select(F.explode("file_ids").alias("file_id"))
     if "file_id" not in env.df.columns:
         return None
-    df = env.df.where(f"run_id = '{env.run_id}'") if env.stage == "ingest" else env.df
+    df = env.df.where(f"run_id = '{env.run_id}'") if not env.stage.inputs else env.df
     return df.select("file_id")
 
 
 def _input_table(env: Env) -> tuple[str, int | None] | None:
+    """The stage's file-level input and the version its run read (ops/runs versions_read);
+    None when the stage reads no table of files (ingest, tokenize)."""
+    from schemas import table as table_def
+    if not env.stage.inputs or "file_id" not in table_def(env.stage.inputs[0]).schema.fieldNames():
+        return None
+    name = env.stage.inputs[0]
     rec = _run_record(env)
     read = dict(rec["versions_read"] or {}) if rec is not None else {}
-    for name in settings.STAGE_INPUTS.get(env.stage, ()):
-        if name in read:
-            return name, int(read[name])
-    for name in settings.STAGE_INPUTS.get(env.stage, ()):
-        if env.lake.exists(name):
-            return name, None
-    return None
+    if name in read:
+        return name, int(read[name])
+    return (name, None) if env.lake.exists(name) else None
 
 
 def _accounting(env: Env) -> dict:
@@ -162,7 +130,7 @@ def accounting_rejections(env: Env) -> CheckOutcome:
     """The rejections stored for (stage, run) match the ops/runs count (ingest: bronze/quarantine)."""
     rec = _run_record(env)
     if rec is None or rec["rows_rejected"] is None:
-        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage.name} run {env.run_id}")
     acc = _accounting(env)
     stored = acc["rejected_rows"]
     diff = abs(stored - rec["rows_rejected"])
@@ -174,7 +142,7 @@ def accounting_table_count(env: Env) -> CheckOutcome:
     """rows_kept in ops/runs = rows in the output table (ingest: rows this run upserted)."""
     rec = _run_record(env)
     if rec is None or rec["rows_kept"] is None:
-        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage} run {env.run_id}")
+        return CheckOutcome(None, [], f"skipped: no ops/runs record for stage {env.stage.name} run {env.run_id}")
     actual = _accounting(env)["kept_rows"]
     if actual is None:
         return CheckOutcome(None, [], f"skipped: {env.table_name} has no file_id column")
@@ -190,7 +158,7 @@ def lineage_vanished(env: Env) -> CheckOutcome:
     n = acc["vanished"]
     samples = env.ids(acc["per_file"].where("s = 1 AND k = 0 AND r = 0")) if n else []
     return CheckOutcome(n, samples, f"{n} files of {acc['input']} are neither in {env.table_name} nor in "
-                                    f"silver/rejections for stage {env.stage} run {env.run_id}")
+                                    f"{env.stage.rejections} for stage {env.stage.name} run {env.run_id}")
 
 
 def lineage_appeared(env: Env) -> CheckOutcome:
@@ -206,57 +174,59 @@ def lineage_appeared(env: Env) -> CheckOutcome:
 # ---- per-table aggregates ----------------------------------------------------------------
 
 def _filter_violations(env: Env):
-    """One pass for every filter rule: (the table joined to its extensions' limits, the
-    violation condition per rule, violations per rule, extensions with a limit per rule).
+    """One pass for every filter rule that a kept file can be re-checked on (udfs.heuristics
+    RULES with `limits`): (the table joined to its extensions' limits, the violation condition
+    per rule, violations per rule, extensions with a limit per rule).
 
-    Distinct extensions are few: each one's thresholds are resolved in Python, joined back as
-    a small broadcast table, and all rules are counted in a single aggregate (cached on env,
-    so the five checks cost one scan)."""
+    Distinct extensions are few: each one's limits are resolved in Python, joined back as a
+    small broadcast table, and all rules are counted in a single aggregate (cached on env,
+    so the checks cost one scan)."""
     from pyspark.sql import functions as F
 
     if "filter_violations" in env.cache:
         return env.cache["filter_violations"]
-    rules = [r for r, (column, _side) in settings.METRIC_RULES.items() if column in env.df.columns]
+    rules = env.config.filter
     extensions = [r[0] for r in env.df.select("extension").distinct().collect()]
-    thresholds = {e: settings.thresholds_for(env.config, e) for e in extensions}
-    limited = {rule: sum(thresholds[e][rule] is not None for e in extensions) for rule in rules}
+    limits = {e: rules.limits(e) for e in extensions}
+    # one limit column per (rule, metric): a rule may bound several metrics (encoded_data)
+    columns = sorted({(rule, metric, side) for per in limits.values() for rule, ls in per.items()
+                      for metric, side, _ in ls if metric in env.df.columns})
+    limited = {rule.name: sum(bool(limits[e].get(rule.name)) for e in extensions) for rule in RULES if rule.limits}
+    if not columns:
+        env.cache["filter_violations"] = (env.df, {}, {}, limited)
+        return env.cache["filter_violations"]
+
+    def value(e, rule, metric):
+        return next((lim for m, _s, lim in limits[e].get(rule, []) if m == metric), None)
     lim = env.df.sparkSession.createDataFrame(
-        [(e, *[None if thresholds[e][r] is None else float(thresholds[e][r]) for r in rules]) for e in extensions],
-        ", ".join(["ext string"] + [f"limit_{r} double" for r in rules]))
+        [(e, *[value(e, rule, metric) for rule, metric, _ in columns]) for e in extensions],
+        ", ".join(["ext string"] + [f"limit_{rule}__{metric} double" for rule, metric, _ in columns]))
     joined = env.df.join(F.broadcast(lim), env.df["extension"].eqNullSafe(lim["ext"]))
-    conditions = {}
-    for rule in rules:
-        column, side = settings.METRIC_RULES[rule]
-        value, limit = F.col(column), F.col(f"limit_{rule}")
-        beyond = (value > limit) if side == "max" else (value < limit)
-        conditions[rule] = limit.isNotNull() & (beyond | value.isNull())
-    counts = {}
-    if rules and extensions:
-        row = joined.agg(*[F.sum(c.cast("long")).alias(r) for r, c in conditions.items()]).collect()[0]
-        counts = {r: int(row[r] or 0) for r in rules}
+    conditions: dict = {}
+    for rule, metric, side in columns:
+        val, limit = F.col(metric), F.col(f"limit_{rule}__{metric}")
+        beyond = (val > limit) if side == "max" else (val < limit)
+        cond = limit.isNotNull() & (beyond | val.isNull())
+        conditions[rule] = cond if rule not in conditions else (conditions[rule] | cond)
+    row = joined.agg(*[F.sum(c.cast("long")).alias(r) for r, c in conditions.items()]).collect()[0]
+    counts = {r: int(row[r] or 0) for r in conditions}
     env.cache["filter_violations"] = (joined, conditions, counts, limited)
     return env.cache["filter_violations"]
 
 
-def filter_threshold_check(rule: str) -> AggregateCheck:
-    column, side = settings.METRIC_RULES[rule]
-
+def filter_threshold_check(rule) -> AggregateCheck:
+    """Kept files satisfy `rule`'s limits on their stored metrics, for their extension."""
     def check(env: Env) -> CheckOutcome:
-        if not settings.filter_configured(env.config):
-            return CheckOutcome(None, [], "skipped: no filter thresholds in config")
-        if column not in env.df.columns:
-            return CheckOutcome(None, [], f"skipped: {env.table_name} has no {column} column")
         joined, conditions, counts, limited = _filter_violations(env)
-        if not limited.get(rule):
-            return CheckOutcome(0, [], f"rule {rule} applies to none of the extensions present")
-        n = counts[rule]
-        word = "above its maximum" if side == "max" else "below its minimum"
-        return CheckOutcome(n, env.ids(joined.where(conditions[rule])) if n else [],
-                            f"{n} kept files have {column} {word} for their extension "
-                            f"({limited[rule]} extensions checked)")
+        if not limited.get(rule.name) or rule.name not in conditions:
+            return CheckOutcome(0, [], f"rule {rule.name} applies to none of the extensions present")
+        n = counts[rule.name]
+        return CheckOutcome(n, env.ids(joined.where(conditions[rule.name])) if n else [],
+                            f"{n} kept files break the {rule.name} limit of their extension "
+                            f"({limited[rule.name]} extensions checked)")
 
-    return AggregateCheck(f"filter_threshold.{rule}",
-                          f"kept files satisfy the {rule} threshold of their extension (config filter)", check)
+    return AggregateCheck(f"filter_threshold.{rule.name}",
+                          f"kept files satisfy the {rule.name} limits of their extension (config filter)", check)
 
 
 def one_survivor_per_cluster(env: Env) -> CheckOutcome:
@@ -308,7 +278,7 @@ def constant_sequence_length(env: Env) -> CheckOutcome:
     configured tokenize.seq_len or seq_len + 1 (inputs plus the shifted label) when configured."""
     from pyspark.sql import functions as F
 
-    configured = settings.tokens_seq_length(env.config)
+    configured = env.config.tokenize.seq_len
     lengths = env.df.groupBy(F.size("input_ids").alias("n")).count().collect()
     if not lengths:
         return CheckOutcome(0, [], "gold/tokens is empty")
@@ -325,18 +295,6 @@ def constant_sequence_length(env: Env) -> CheckOutcome:
                         f"{n} sequences differ from length {expected} (lengths seen: {seen})")
 
 
-# ---- PII and benchmark scans (detectors owned by udfs/pii.py and udfs/decontam.py) -----------
-
-def no_remaining_pii(env: Env) -> CheckOutcome:
-    from quality_checks import scans
-    return scans.remaining_pii(env)
-
-
-def no_benchmark_string(env: Env) -> CheckOutcome:
-    from quality_checks import scans
-    return scans.remaining_benchmarks(env)
-
-
 # ---- which checks run on which table ------------------------------------------------------
 
 ACCOUNTING = [
@@ -351,38 +309,34 @@ LINEAGE = [
     AggregateCheck("row_lineage.vanished", "every input file is kept or rejected (none vanished)", lineage_vanished),
     AggregateCheck("row_lineage.appeared", "every kept file was in the stage's input", lineage_appeared),
 ]
+# Per table: the checks of its content, beyond what GX expresses on the table itself.
+TABLE_CHECKS = {
+    "silver/filtered": [filter_threshold_check(rule) for rule in RULES if rule.limits],
+    "silver/dup_clusters": [
+        AggregateCheck("one_survivor_per_cluster", "each duplicate cluster keeps exactly one file",
+                       one_survivor_per_cluster),
+        AggregateCheck("survivors_present", "each cluster's survivor is in silver/deduped", survivors_present),
+        AggregateCheck("dropped_duplicates_absent", "dropped duplicates are not in silver/deduped",
+                       dropped_duplicates_absent)],
+    "silver/redacted": [AggregateCheck("no_remaining_pii", "no PII pattern left after redaction (udfs/pii detectors)",
+                                       scans.remaining_pii)],
+    "silver/pii_findings": [AggregateCheck("findings_reference_redacted_files",
+                                           "every finding's file is in silver/redacted", findings_reference_redacted)],
+    "gold/files": [AggregateCheck("no_benchmark_string", "no benchmark prompt or solution (udfs/decontam)",
+                                  scans.remaining_benchmarks)],
+    "gold/tokens": [AggregateCheck("constant_sequence_length", "every packed sequence has the same length",
+                                   constant_sequence_length)],
+}
 
-# The table on which a stage's accounting checks run (its main output).
-PRIMARY_TABLE = {stage: tables[0] for stage, tables in settings.STAGE_TABLES.items()}
 
-
-def aggregate_checks(table_name: str, stage: str) -> list[AggregateCheck]:
+def aggregate_checks(table_name: str, stage) -> list[AggregateCheck]:
+    """The aggregate checks of `table_name` in the gate of `stage`: the row accounting on the
+    stage's primary output, file lineage when the stage reads a table of files (one with
+    file_id), and the table's own checks."""
+    from schemas import table as table_def
     checks: list[AggregateCheck] = []
-    if PRIMARY_TABLE.get(stage) == table_name:
-        checks += ACCOUNTING
-        if stage not in ("format", "tokenize"):  # other granularity than files
-            checks.append(TABLE_COUNT)
-        if stage in settings.STAGE_INPUTS:
+    if stage.primary == table_name:
+        checks += ACCOUNTING + [TABLE_COUNT]
+        if stage.inputs and "file_id" in table_def(stage.inputs[0]).schema.fieldNames():
             checks += LINEAGE
-    if table_name == "silver/filtered":
-        checks += [filter_threshold_check(rule) for rule in settings.METRIC_RULES]
-    if table_name == "silver/dup_clusters":
-        checks += [AggregateCheck("one_survivor_per_cluster", "each duplicate cluster keeps exactly one file",
-                                  one_survivor_per_cluster),
-                   AggregateCheck("survivors_present", "each cluster's survivor is in silver/deduped",
-                                  survivors_present),
-                   AggregateCheck("dropped_duplicates_absent", "dropped duplicates are not in silver/deduped",
-                                  dropped_duplicates_absent)]
-    if table_name == "silver/redacted":
-        checks.append(AggregateCheck("no_remaining_pii", "no PII pattern left after redaction (udfs/pii detectors)",
-                                     no_remaining_pii))
-    if table_name == "silver/pii_findings":
-        checks.append(AggregateCheck("findings_reference_redacted_files", "every finding's file is in silver/redacted",
-                                     findings_reference_redacted))
-    if table_name == "gold/files":
-        checks.append(AggregateCheck("no_benchmark_string", "no benchmark prompt or solution (udfs/decontam)",
-                                     no_benchmark_string))
-    if table_name == "gold/tokens":
-        checks.append(AggregateCheck("constant_sequence_length", "every packed sequence has the same length",
-                                     constant_sequence_length))
-    return checks
+    return checks + TABLE_CHECKS.get(table_name, [])

@@ -3,7 +3,8 @@ expectation in ops/dq_results, build Data Docs, and fail with a message that nam
 table, the expectation, the number of failing rows and a few failing ids.
 
     from quality_checks.gates import run_gate
-    report = run_gate(lake, config, "dedup", run_id)   # raises GateFailed on failure
+    report = run_gate(lake, config, "dedup", run_id)   # a stage name or the registry's Stage;
+                                                        # raises GateFailed on failure
 
 Each table is validated by two GX checkpoints (suites and checkpoints defined in code):
 `gate.<table>` runs the native expectations on the table's Spark DataFrame, and
@@ -18,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from jobs.stage import UserError, now_utc
+from jobs.core.errors import UserError
+from jobs.core.stage import now_utc
 from quality_checks import checks as agg
-from quality_checks import settings, suites
+from quality_checks import suites
+from quality_checks.base import Env
 from quality_checks.context import batch_definition, build_docs, get_context, gx_name
 
 
@@ -184,7 +187,7 @@ def _validate_native(context, table_name: str, df, config: dict, sample_n: int, 
     return rows
 
 
-def evaluate_aggregates(env: agg.Env) -> dict:
+def evaluate_aggregates(env: Env) -> dict:
     """Run the table's aggregate checks (Spark queries only, no GX): {name: (check, outcome)}."""
     return {check.name: (check, check.fn(env)) for check in agg.aggregate_checks(env.table_name, env.stage)}
 
@@ -261,23 +264,25 @@ def without_content(df):
     return df.select(*[stand_in.alias(c) if c == "content" else F.col(c) for c in df.columns])
 
 
-def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise_on_failure: bool = True,
+def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure: bool = True,
              docs: bool = True, log=None) -> GateReport:
-    """Validate every output table of `stage`; record and (by default) raise on failure."""
-    if stage not in settings.STAGE_TABLES:
-        raise UserError(f"unknown stage {stage!r}; stages: {', '.join(settings.STAGE_ORDER)}")
-    tables = settings.STAGE_TABLES[stage]
+    """Validate every table the stage's gate checks (Stage.gated); record and (by default)
+    raise on failure. `stage` is a Stage of the registry or its name."""
+    if isinstance(stage, str):
+        from jobs.stages import get_stage
+        stage = get_stage(stage)
+    tables = stage.gated
     absent = [t for t in tables if not lake.exists(t)]
     if absent:
-        raise UserError(f"cannot check stage {stage}: table(s) {', '.join(absent)} do not exist in {lake.root} "
-                        f"(run `codemill run --until {stage}` or the stage first)")
+        raise UserError(f"cannot check stage {stage.name}: table(s) {', '.join(absent)} do not exist in {lake.root} "
+                        f"(run `codemill run --until {stage.name}` or the stage first)")
     t0 = time.perf_counter()
-    run_id = run_id or latest_run_id(lake, stage)
-    sample_n = settings.quality(config)["sample_ids"]
-    report = GateReport(stage=stage, run_id=run_id)
+    run_id = run_id or latest_run_id(lake, stage.name)
+    sample_n = config.quality.sample_ids
+    report = GateReport(stage=stage.name, run_id=run_id)
     with report.phase("gx context"):
         context = get_context(lake.root)
-    cache = settings.quality(config)["cache_tables"]
+    cache = config.quality.cache_tables
     for table_name in tables:
         with report.phase("snapshot"):
             version = lake.version(table_name)
@@ -287,8 +292,8 @@ def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise
             from pyspark import StorageLevel
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            env = agg.Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage,
-                          run_id=run_id, sample_n=sample_n, content_df=full)
+            env = Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage,
+                      run_id=run_id, sample_n=sample_n, content_df=full)
             # The aggregate checks' Spark queries run in a second thread while GX validates
             # the native expectations: both are chains of small Spark jobs whose latency (job
             # scheduling, Delta log reads), not the cores, dominates on tables of this size.
@@ -314,13 +319,10 @@ def run_gate(lake, config: dict, stage: str, run_id: str | None = None, *, raise
     return report
 
 
-def gate_after_stage(ctx, stage: str, result=None) -> GateReport:
+def gate_after_stage(ctx, stage, result=None) -> GateReport:
     """`after_stage` hook for jobs.pipeline.run_pipeline: the stage's gate on this run.
     Data Docs are not rebuilt here (each rebuild renders every stored validation): the
     caller builds them once when the run ends (`build_lake_docs`)."""
-    if stage not in settings.STAGE_TABLES:
-        ctx.log(f"gate: no suite for stage {stage}; not checked")
-        return GateReport(stage=stage, run_id=ctx.run_id)
     return run_gate(ctx.lake, ctx.config, stage, ctx.run_id, docs=False, log=ctx.log)
 
 

@@ -16,10 +16,12 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.stages import stage_names
 from quality_checks.gates import latest_results
-from quality_checks.settings import STAGE_ORDER
+from quality_checks.suites import AFTER_SELECT
 
-FILE_TABLES = ("silver/selected", "silver/filtered", "silver/deduped", "silver/redacted", "gold/files")
+STAGE_ORDER = stage_names()
+FILE_TABLES = AFTER_SELECT  # the file tables that carry a language
 
 
 def latest_run_id(lake) -> str | None:
@@ -167,7 +169,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
     """Write the run report of `run_id` (default: the latest run); returns its path."""
     from pyspark.sql import functions as F
 
-    from jobs.stage import UserError
+    from jobs.core.errors import UserError
 
     run_id = run_id or latest_run_id(lake)
     if run_id is None:

@@ -12,9 +12,7 @@ value or any content.
 """
 from __future__ import annotations
 
-import importlib.util
-
-from quality_checks.checks import CheckOutcome, Env
+from quality_checks.base import CheckOutcome, Env
 
 
 def _pii_types_udf(entropy_threshold: float):
@@ -36,10 +34,7 @@ def _pii_types_udf(entropy_threshold: float):
 
 
 def remaining_pii(env: Env) -> CheckOutcome:
-    if importlib.util.find_spec("udfs.pii") is None:
-        return CheckOutcome(None, [], "skipped: udfs/pii.py (the PII detectors) is not in this checkout")
-    section = env.config.get("pii") or {}
-    entropy = float(section.get("entropy_threshold", 3.0)) if isinstance(section, dict) else 3.0
+    entropy = env.config.pii.entropy_threshold
     marked = env.with_content.select("file_id", _pii_types_udf(entropy)("content", "path").alias("types"))
     found = marked.where("types IS NOT NULL")
     # One pass of the detectors: files counted per combination of types found.
@@ -58,14 +53,9 @@ def remaining_pii(env: Env) -> CheckOutcome:
 def remaining_benchmarks(env: Env) -> CheckOutcome:
     from pyspark.sql import functions as F
 
-    if importlib.util.find_spec("udfs.decontam") is None or importlib.util.find_spec("jobs.decontaminate") is None:
-        return CheckOutcome(None, [], "skipped: the decontaminate stage is not in this checkout")
-    from jobs import decontaminate
-    from udfs import decontam
+    from jobs.stages import decontaminate
 
-    paths, use_humaneval = decontaminate.resolve_paths(env.config)
-    loaded = decontam.load_benchmarks(paths, include_humaneval=use_humaneval)
-    patterns = decontam.pattern_table(loaded.strings)
+    patterns, loaded = decontaminate.load_patterns(env.config.decontaminate)
     if not patterns:
         return CheckOutcome(None, [], "skipped: no benchmark strings loaded (none configured or found)")
     match = decontaminate.match_udf(env.df.sparkSession, patterns)

@@ -10,18 +10,24 @@ values in its results and Data Docs, and file content must never land there.
 """
 from __future__ import annotations
 
-from quality_checks import settings
+from jobs.core.config import LICENSE_TYPES, PII_TYPES, PipelineConfig
+from jobs.stages import STAGES, stage_names
+from schemas import TABLES
+from udfs.ingest import QUARANTINE_REASONS
 
+DEDUP_METHODS = ("exact", "near")
 # The column that identifies a row of each table (used for failing-row samples).
 ID_COLUMN = {
     "bronze/quarantine": "quarantine_id",
     "gold/training_docs": "doc_id",
     "gold/tokens": "seq_id",
 }
-FILE_TABLES = ("bronze/files", "silver/selected", "silver/filtered", "silver/deduped", "silver/redacted",
-               "gold/files")
-AFTER_SELECT = FILE_TABLES[1:]
-AFTER_DEDUP = ("silver/deduped", "silver/redacted", "gold/files")
+# Tables of files (one row per file with its content), those with a language (select and
+# after), and those whose content is unique (written by dedup and the stages after it).
+FILE_TABLES = tuple(name for name, t in TABLES.items()
+                    if {"file_id", "content", "content_sha256"} <= set(t.schema.fieldNames()))
+AFTER_SELECT = tuple(name for name in FILE_TABLES if "language" in TABLES[name].schema.fieldNames())
+AFTER_DEDUP = tuple(t for s in STAGES[stage_names().index("dedup"):] for t in s.outputs if t in FILE_TABLES)
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
@@ -36,16 +42,16 @@ def unique_columns(table_name: str) -> list[str]:
     return [id_column(table_name)]
 
 
-def table_expectations(table_name: str, config: dict) -> list:
+def table_expectations(table_name: str, config: PipelineConfig) -> list:
     import great_expectations.expectations as gxe
 
     from schemas import table as table_def
 
     schema = table_def(table_name).schema
-    q = settings.quality(config)
+    q = config.quality
     # Column order is the lake's concern (jobs/lake.py conforms every write); names must match exactly.
     out = [gxe.ExpectTableColumnsToMatchSet(column_set=[f.name for f in schema.fields], exact_match=True)]
-    if q["column_types"]:
+    if q.column_types:
         out += [gxe.ExpectColumnValuesToBeOfType(column=f.name, type_=type(f.dataType).__name__)
                 for f in schema.fields]
     out += [gxe.ExpectColumnValuesToNotBeNull(column=f.name) for f in schema.fields if not f.nullable]
@@ -53,25 +59,24 @@ def table_expectations(table_name: str, config: dict) -> list:
 
     if table_name in FILE_TABLES:
         out.append(gxe.ExpectColumnValuesToMatchRegex(column="content_sha256", regex=SHA256_HEX))
-        max_bytes = (config.get("ingest") or {}).get("max_file_bytes")
-        if table_name == "bronze/files" and max_bytes:
-            out.append(gxe.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=0, max_value=int(max_bytes)))
+        if table_name == "bronze/files":
+            out.append(gxe.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=0,
+                                                         max_value=config.ingest.max_file_bytes))
         else:
             out.append(gxe.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=0))
     if table_name in AFTER_SELECT:
         out.append(gxe.ExpectColumnValuesToNotBeNull(column="language"))
-        languages = settings.selected_languages(config)
-        if languages:
-            out.append(gxe.ExpectColumnValuesToBeInSet(column="language", value_set=languages))
-        out.append(gxe.ExpectColumnValuesToBeInSet(column="license_type", value_set=list(settings.LICENSE_TYPES)))
+        if config.select.languages:
+            out.append(gxe.ExpectColumnValuesToBeInSet(column="language", value_set=sorted(config.select.languages)))
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="license_type", value_set=list(LICENSE_TYPES)))
     if table_name in AFTER_DEDUP:
         out.append(gxe.ExpectColumnValuesToBeUnique(column="content_sha256"))
     if table_name == "bronze/quarantine":
-        out.append(gxe.ExpectColumnValuesToBeInSet(column="reason", value_set=list(settings.QUARANTINE_REASONS)))
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="reason", value_set=list(QUARANTINE_REASONS)))
     if table_name == "silver/dup_clusters":
-        out.append(gxe.ExpectColumnValuesToBeInSet(column="method", value_set=list(settings.DEDUP_METHODS)))
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="method", value_set=list(DEDUP_METHODS)))
     if table_name == "silver/pii_findings":
-        out.append(gxe.ExpectColumnValuesToBeInSet(column="type", value_set=list(settings.PII_TYPES)))
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="type", value_set=list(PII_TYPES)))
         out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end", column_B="start"))
         out.append(gxe.ExpectColumnValuesToBeBetween(column="start", min_value=0))
     if table_name == "gold/training_docs":

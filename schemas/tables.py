@@ -186,6 +186,15 @@ TABLES: dict[str, Table] = {t.name: t for t in [
 ]}
 
 
+def register(new: Table) -> Table:
+    """Add a table a stage module introduces (its module declares it next to the stage, so a
+    new stage is one module and one registry line). A name already taken is an error."""
+    if new.name in TABLES and TABLES[new.name] != new:
+        raise ValueError(f"lake table {new.name!r} is already declared with another schema")
+    TABLES[new.name] = new
+    return new
+
+
 def table(name: str) -> Table:
     try:
         return TABLES[name]

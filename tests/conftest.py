@@ -20,9 +20,10 @@ os.environ.setdefault("CODEMILL_DRIVER_MEMORY", "2g")
 
 @pytest.fixture(scope="session")
 def spark():
-    from jobs.session import get_spark
+    """The suite's one session, with Spark NLP's jars (test_pii_sparknlp needs them)."""
+    from jobs.core.session import get_spark
     session = get_spark("codemill-tests", extra_conf={"spark.ui.enabled": "false",
-                                                      "spark.sql.shuffle.partitions": "4"})
+                                                      "spark.sql.shuffle.partitions": "4"}, nlp=True)
     yield session
     session.stop()
 
@@ -39,14 +40,39 @@ def make_ctx(spark):
     """Build a StageContext on a lake folder: make_ctx(lake_dir, run_id='r1', config_overrides={...}, **args)."""
     import argparse
 
-    from jobs.config import deep_merge, load_config
-    from jobs.lake import Lake
-    from jobs.stage import StageContext
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.stage import StageContext
+    from jobs.stages import STAGES
 
     def build(lake_dir, run_id="test-run", config_overrides=None, **args):
-        config = load_config()
-        if config_overrides:
-            config = deep_merge(config, config_overrides)
-        return StageContext(spark=spark, lake=Lake(spark, lake_dir), config=config, run_id=run_id,
-                            args=argparse.Namespace(**args))
+        return StageContext(spark=spark, lake=Lake(spark, lake_dir), config=load_config(overrides=config_overrides),
+                            run_id=run_id, args=argparse.Namespace(**args), stages=STAGES)
     return build
+
+
+@pytest.fixture()
+def write_table(spark):
+    """write_table(ctx, name, rows_or_df, stage_name): write a lake table as if `stage_name`
+    had produced it in ctx's run (jobs.core.stage.adopt_tables), so later stages read it."""
+    from jobs.core.stage import adopt_tables
+    from jobs.stages import get_stage
+    from schemas import table
+
+    def write(ctx, name, rows, stage_name):
+        df = rows if hasattr(rows, "schema") else spark.createDataFrame(rows, table(name).schema)
+        ctx.lake.overwrite(df, name)
+        adopt_tables(ctx, get_stage(stage_name), (name,))
+    return write
+
+
+def feed_from_bronze(ctx, stage_name: str) -> str:
+    """For a test of one stage alone: bronze/files as that stage's input table (its columns
+    of later stages written as nulls), recorded as written by the producing stage in ctx's run.
+    Returns the input table's name."""
+    from jobs.core.stage import adopt_tables, producer
+    from jobs.stages import STAGES, get_stage
+    name = get_stage(stage_name).inputs[0]
+    ctx.lake.overwrite(ctx.lake.read("bronze/files"), name)
+    adopt_tables(ctx, producer(STAGES, name), (name,))
+    return name

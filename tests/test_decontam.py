@@ -6,6 +6,7 @@ import gzip
 import json
 
 import pytest
+from conftest import feed_from_bronze
 
 from udfs import decontam
 
@@ -103,11 +104,12 @@ def _bronze(spark, lake_ctx, files):
           .withColumn("source", F.lit("test")).withColumn("run_id", F.lit("seed"))
           .withColumn("ingested_at", F.current_timestamp()))
     lake_ctx.lake.overwrite(df, "bronze/files")
+    feed_from_bronze(lake_ctx, "decontaminate")
 
 
 @pytest.mark.spark
 def test_stage_removes_each_benchmark_kind(spark, tmp_lake, tmp_path, make_ctx):
-    from jobs import decontaminate
+    from jobs.stages import decontaminate
 
     he = {r["task_id"]: r for r in decontam.read_jsonl(decontam.humaneval_data_file())}
     sol = he["HumanEval/12"]["canonical_solution"]
@@ -151,15 +153,16 @@ def test_stage_removes_each_benchmark_kind(spark, tmp_lake, tmp_path, make_ctx):
 
 
 @pytest.mark.spark
-def test_stage_warns_about_a_configured_missing_benchmark(spark, tmp_lake, tmp_path, make_ctx, capsys):
-    from jobs import decontaminate
-    from jobs.stage import execute_stage
+def test_stage_warns_about_a_configured_missing_benchmark(spark, tmp_lake, tmp_path, make_ctx, caplog):
+    from jobs.stages import decontaminate
+    from jobs.core.stage import execute_stage
 
     missing = str(tmp_path / "gsm8k" / "test.jsonl")
     ctx = make_ctx(tmp_lake, run_id="dc2", config_overrides={"decontaminate": {"benchmark_files": {"gsm8k": missing}}})
     _bronze(spark, ctx, [("a/b", "x.py", "print('hello')\n")])
-    execute_stage(ctx, decontaminate.STAGE, decontaminate.run)
-    assert "WARNING benchmark gsm8k configured but not loaded" in capsys.readouterr().err
+    execute_stage(ctx, decontaminate.STAGE)
+    assert "benchmark gsm8k configured but not loaded" in caplog.text
+    assert any(r.levelname == "WARNING" for r in caplog.records if "gsm8k" in r.getMessage())
     metrics = ctx.lake.read("ops/runs").filter("stage = 'decontaminate'").collect()[0]["metrics"]
     assert metrics["benchmark.gsm8k"].startswith("MISSING: data file not found")
     assert "gsm8k" in metrics["warnings"]
@@ -172,7 +175,7 @@ def test_sample_corpus_planted_humaneval_file_is_removed(spark, tmp_lake, make_c
     """After ingest alone, decontaminate removes exactly the manifest's planted file(s)."""
     import yaml
 
-    from jobs import decontaminate, ingest
+    from jobs.stages import decontaminate, ingest
     from tests.conftest import REPO_ROOT, SAMPLE_CORPUS
 
     manifest = yaml.safe_load((REPO_ROOT / "tests" / "data" / "sample_manifest.yaml").read_text())
@@ -180,6 +183,7 @@ def test_sample_corpus_planted_humaneval_file_is_removed(spark, tmp_lake, make_c
     assert planted  # the manifest plants at least one HumanEval copy
     ctx = make_ctx(tmp_lake, run_id="dc3", input=str(SAMPLE_CORPUS), input_format="repos")
     ingest.run(ctx)
+    feed_from_bronze(ctx, "decontaminate")
     result = decontaminate.run(ctx)
     rej = {(r["repo_name"], r["path"]): r["detail"] for r in ctx.lake.read("silver/rejections")
            .filter("stage = 'decontaminate' AND run_id = 'dc3'").collect()}

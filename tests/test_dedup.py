@@ -71,18 +71,26 @@ def _synthetic_rows(seed: int = 11) -> list[dict]:
     return rows
 
 
-def _write_bronze(spark, lake, rows):
+def _write_input(make_ctx, lake_dir, rows, run_id):
+    """`rows` as silver/filtered, recorded as the filter stage's output in run `run_id` (the
+    dedup stage reads its input by lineage)."""
+    from jobs.core.stage import adopt_tables
+    from jobs.stages import get_stage
     from schemas import table
-    df = spark.createDataFrame(rows, table("bronze/files").schema)
-    return lake.overwrite(df, "bronze/files")
+    ctx = make_ctx(lake_dir, run_id=run_id)
+    filtered = [{**r, "language": "Python", "extension": "py",
+                 "license_type": "permissive" if r["license"] else "no_license"} for r in rows]
+    ctx.lake.overwrite(ctx.spark.createDataFrame(filtered, table("silver/filtered").schema), "silver/filtered")
+    adopt_tables(ctx, get_stage("filter"))
 
 
 def _dedup(make_ctx, lake_dir, run_id, overrides=None, **args):
-    from jobs import dedup
-    from jobs.stage import execute_stage
-    args = {"incremental": False, "verify": None, "threshold": None, **args}
-    ctx = make_ctx(lake_dir, run_id=run_id, config_overrides=overrides, **args)
-    return ctx, execute_stage(ctx, dedup.STAGE, dedup.run)
+    from jobs.stages import dedup
+    from jobs.core.stage import execute_stage
+    from jobs.core.config import deep_merge
+    given = {k: v for k, v in args.items() if v is not None}
+    ctx = make_ctx(lake_dir, run_id=run_id, config_overrides=deep_merge(overrides or {}, {"dedup": given}))
+    return ctx, execute_stage(ctx, dedup.STAGE)
 
 
 def _state(ctx, run_id):
@@ -98,7 +106,7 @@ def _state(ctx, run_id):
 # ---- connected components ------------------------------------------------------------------
 
 def test_connected_components_on_hand_made_graphs(spark):
-    from jobs.dedup import connected_components
+    from jobs.stages.dedup import connected_components
     rng = random.Random(3)
     edges = []
     # a long chain with shuffled labels (the hard case for label propagation)
@@ -124,7 +132,7 @@ def test_connected_components_on_hand_made_graphs(spark):
 
 
 def test_connected_components_of_no_edges(spark):
-    from jobs.dedup import connected_components
+    from jobs.stages.dedup import connected_components
     labels, rounds = connected_components(spark.createDataFrame([], "src long, dst long"))
     assert labels.count() == 0 and rounds == 0
 
@@ -133,14 +141,14 @@ def test_connected_components_of_no_edges(spark):
 
 @pytest.mark.slow
 def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_path, capsys):
-    from jobs.lake import Lake
+    from jobs.core.lake import Lake
     rows = _synthetic_rows()
     by_id = {r["file_id"]: r for r in rows}
 
     full_dir = tmp_path / "full"
     full_dir.mkdir()
     lake = Lake(spark, full_dir)
-    _write_bronze(spark, lake, rows)
+    _write_input(make_ctx, full_dir, rows, "full-1")
     ctx, res = _dedup(make_ctx, full_dir, "full-1")
     survivors, clusters, rejected = _state(ctx, "full-1")
 
@@ -163,7 +171,7 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     for fid, cluster_id, method, kept in clusters:
         members.setdefault(cluster_id, []).append((fid, kept))
     for cluster_id, group in members.items():
-        chosen = mh.choose_survivor([by_id[f] for f, _ in group], has_license_type=False)["file_id"]
+        chosen = mh.choose_survivor([{**by_id[f], "license_type": "permissive" if by_id[f]["license"] else "no_license"} for f, _ in group], has_license_type=True)["file_id"]
         assert chosen == cluster_id
         assert [f for f, kept in group if kept] == [chosen]
     cluster_of = {fid: cluster_id for fid, cluster_id, _, _ in clusters}
@@ -195,7 +203,7 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     assert "no near-identical code" in capsys.readouterr().out
 
     # eval-dedup: the planted families are exactly the pairs above 0.7
-    from jobs.dedup_eval import evaluate_lake
+    from jobs.tools.dedup_eval import evaluate_lake
     ev = evaluate_lake(ctx2)
     assert ev["files"] == len(rows) - 7 and ev["true_pairs"] == 6 * 6
     assert ev["pairs"]["f1"] == 1.0 and ev["closure"]["f1"] == 1.0
@@ -211,10 +219,10 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     inc_dir.mkdir()
     inc_lake = Lake(spark, inc_dir)
     first = rows[::2]
-    _write_bronze(spark, inc_lake, first)
+    _write_input(make_ctx, inc_dir, first, "inc-1")
     _dedup(make_ctx, inc_dir, "inc-1")
     stored_before = {r["file_id"] for r in inc_lake.read("silver/minhash_signatures").collect()}
-    _write_bronze(spark, inc_lake, rows)
+    _write_input(make_ctx, inc_dir, rows, "inc-2")
     ctx3, res3 = _dedup(make_ctx, inc_dir, "inc-2", incremental=True)
     assert _state(ctx3, "inc-2") == (survivors, clusters, rejected)
     exact_survivors = {r["file_id"] for r in rows} - {f for f, reason, _ in rejected if reason == "exact_duplicate"}
@@ -230,7 +238,7 @@ def test_exact_survivor_with_near_duplicates_is_one_cluster_and_passes_the_gate(
     of a file, several releases of one package). Its exact copies, its near duplicates and
     their own copies form ONE cluster with one survivor; silver/dup_clusters holds one row per
     file, and the dedup gate passes."""
-    from jobs.lake import Lake
+    from jobs.core.lake import Lake
     from quality_checks.gates import run_gate
     rng = random.Random(21)
     base = _code(rng, 60)
@@ -244,11 +252,7 @@ def test_exact_survivor_with_near_duplicates_is_one_cluster_and_passes_the_gate(
             _row("solo/b", "b.py", other), _row("solo/b-copy", "b.py", other, license=None)]  # exact only
     lake_dir = tmp_path / "shape"
     lake_dir.mkdir()
-    from schemas import table
-    selected = [{**r, "language": "Python", "extension": "py",
-                 "license_type": "permissive" if r["license"] else "no_license"} for r in rows]
-    Lake(spark, lake_dir).overwrite(spark.createDataFrame(selected, table("silver/selected").schema),
-                                    "silver/selected")
+    _write_input(make_ctx, lake_dir, rows, "shape-1")
     ctx, res = _dedup(make_ctx, lake_dir, "shape-1")
     survivors, clusters, rejected = _state(ctx, "shape-1")
     base_id, other_id = _file_id("pkg/a-1.0", "src/core.py"), _file_id("solo/b", "b.py")
@@ -272,7 +276,7 @@ def test_star_verification_handles_stars_split_across_batches():
     cut stars anywhere; every leaf gets its exact Jaccard with its own centre."""
     import pyarrow as pa
 
-    from jobs.dedup import star_jaccards
+    from jobs.stages.dedup import star_jaccards
     rng = random.Random(11)
     base = [_code(rng, 30) for _ in range(3)]
     texts = {1: base[0], 2: _mutate(rng, base[0], 2), 3: _mutate(rng, base[0], 6),
@@ -298,7 +302,7 @@ def test_star_verification_handles_stars_split_across_batches():
 def test_verify_removes_lsh_false_positives(spark, make_ctx, tmp_path, margin):
     """margin None: every candidate pair is checked by exact Jaccard; 0.15: the dissimilar
     pairs (estimate ≈ 0.4) are decided by the signature estimate. Same outcome."""
-    from jobs.lake import Lake
+    from jobs.core.lake import Lake
     rng = random.Random(5)
     base = _code(rng, 80)
     lines = base.splitlines()
@@ -311,7 +315,7 @@ def test_verify_removes_lsh_false_positives(spark, make_ctx, tmp_path, margin):
     assert j_half < 0.6 and mh.jaccard(mh.shingle_set(base), mh.shingle_set(close)) > 0.8
     lake_dir = tmp_path / "v"
     lake_dir.mkdir()
-    _write_bronze(spark, Lake(spark, lake_dir), rows)
+    _write_input(make_ctx, lake_dir, rows, "v1")
     # LSH with one row per band (128 bands) makes every pair sharing one minimum a
     # candidate: at Jaccard ≈ 0.4 that is all but certain (1 − 0.6^128).
     overrides = {"dedup": {"bands": 128, "rows": 1, "verify_margin": margin}}
@@ -339,17 +343,17 @@ def test_sample_corpus_planted_duplicates(spark, make_ctx, tmp_lake):
     exactly the planted duplicates go, with the manifest's survivors."""
     from pyspark.sql import functions as F
 
-    from jobs import ingest
-    from jobs.dedup import _conform_to
-    from jobs.stage import execute_stage
+    from jobs.core.stage import adopt_tables, execute_stage
+    from jobs.stages import get_stage, ingest
     manifest = yaml.safe_load(MANIFEST.read_text())
     ctx = make_ctx(tmp_lake, run_id="s1", input=str(CORPUS), input_format=None)
-    execute_stage(ctx, ingest.STAGE, ingest.run)
+    execute_stage(ctx, ingest.STAGE)
     earlier = [(r["repo_name"], r["path"]) for r in manifest["rejected"] if r["stage"] in ("select", "filter")]
     earlier_ids = [_file_id(*k) for k in earlier]
     bronze = ctx.lake.read("bronze/files")
     reaching = bronze.where(~F.col("file_id").isin(earlier_ids))
-    ctx.lake.overwrite(_conform_to(reaching, "silver/filtered"), "silver/filtered")
+    ctx.lake.overwrite(reaching, "silver/filtered")  # columns of later stages written as nulls
+    adopt_tables(ctx, get_stage("filter"))
     n_in = reaching.count()
 
     _, res = _dedup(make_ctx, tmp_lake, "s1")

@@ -142,20 +142,24 @@ def test_unusable_notebooks_say_why(raw, why):
 
 # ---- the stage on Spark -----------------------------------------------------------------
 
-def gold_files(spark, lake, rows):
+def gold_files(spark, ctx, rows):
+    """`rows` as gold/files, recorded as the decontaminate stage's output in ctx's run."""
     from pyspark.sql import functions as F
+
+    from jobs.core.stage import adopt_tables
+    from jobs.stages import get_stage
 
     df = (spark.createDataFrame(rows, "file_id string, repo_name string, path string, content string, "
                                       "stars long, language string")
           .withColumn("size_bytes", F.octet_length("content").cast("long"))
           .withColumn("content_sha256", F.sha2("content", 256)).withColumn("run_id", F.lit("seed")))
-    from jobs.decontaminate import conform_columns
-    lake.overwrite(conform_columns(df, "gold/files"), "gold/files")
+    ctx.lake.overwrite(df, "gold/files")
+    adopt_tables(ctx, get_stage("decontaminate"), ("gold/files",))
 
 
 @pytest.mark.spark
 def test_format_stage_repo_mode_with_notebooks(spark, tmp_lake, make_ctx):
-    from jobs import format as format_stage
+    from jobs.stages import format as format_stage
 
     good_nb = notebook([md("Load"), code("import pandas as pd", [stream("ok")])])
     rows = [
@@ -167,7 +171,7 @@ def test_format_stage_repo_mode_with_notebooks(spark, tmp_lake, make_ctx):
         ("f6", "o/two", "bad.ipynb", "{", None, None),
     ]
     ctx = make_ctx(tmp_lake, run_id="fm1", config_overrides={"format": {"mode": "repo"}})
-    gold_files(spark, ctx.lake, rows)
+    gold_files(spark, ctx, rows)
     result = format_stage.run(ctx)
     docs = {r["doc_id"]: r.asDict() for r in ctx.lake.read("gold/training_docs").collect()}
     assert len(docs) == 3

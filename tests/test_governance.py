@@ -26,15 +26,18 @@ def bronze_rows():
 def test_optout_select_apply_time_travel_membership(spark, tmp_lake, make_ctx, capsys):
     from pyspark.sql import functions as F
 
-    from jobs import filter as filter_stage
-    from jobs import governance, select
+    from jobs.stages import filter as filter_stage
+    from jobs.stages import governance, select
     from jobs.cli import main
-    from jobs.stage import execute_stage
+    from jobs.core.stage import execute_stage
     from schemas import table
     from udfs.ingest import file_id
 
+    from jobs.core.stage import adopt_tables
+    from jobs.stages import get_stage
     ctx = make_ctx(tmp_lake, run_id="gov")
     ctx.lake.overwrite(spark.createDataFrame(bronze_rows(), table("bronze/files").schema), "bronze/files")
+    adopt_tables(ctx, get_stage("ingest"), ("bronze/files",))
 
     # 1. A repository opted out before select is dropped by select with reason opted_out.
     assert main(["optout", "add", "carol/x", "--lake", str(tmp_lake)]) == 0
@@ -42,7 +45,7 @@ def test_optout_select_apply_time_travel_membership(spark, tmp_lake, make_ctx, c
     assert "already recorded" in capsys.readouterr().out
     assert main(["optout", "add", "not a name", "--lake", str(tmp_lake)]) == 2
     for stage in (select, filter_stage):
-        execute_stage(ctx, stage.STAGE, stage.run)
+        execute_stage(ctx, stage.STAGE)
     rej = ctx.lake.read("silver/rejections").filter("stage = 'select'").collect()
     assert [(r["repo_name"], r["reason"]) for r in rej] == [("carol/x", "opted_out")]
     # PII findings only carry file_id: one for alice's file, one for bob's.

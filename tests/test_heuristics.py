@@ -5,10 +5,10 @@ import base64
 
 import pytest
 
-from jobs.config import load_config
+from jobs.core.config import load_config
 from udfs import heuristics as h
 
-RULES = h.FilterRules.from_config(load_config()["filter"])
+RULES = load_config().filter
 
 
 def check(text, ext="py"):
@@ -209,11 +209,31 @@ def test_batch_matches_single_and_unicode():
 
 
 def test_config_overrides_and_unknown_setting():
-    rules = h.FilterRules.from_config({"defaults": {"max_line_length": 10}, "per_extension": {".go": {"max_line_length": None}}})
+    rules = load_config(overrides={"filter": {"defaults": {"max_line_length": 10},
+                                              "per_extension": {".go": {"max_line_length": None}}}}).filter
     assert h.check("a" * 11, "py", rules).reason == h.MAX_LINE_LENGTH
     assert h.check("a" * 11, "go", rules).reason is None
-    with pytest.raises(ValueError):
-        h.FilterRules.from_config({"defaults": {"max_line_lenght": 10}})
+    assert rules.for_extension("go").alphanum_fraction == rules.defaults.alphanum_fraction  # the rest inherited
+    with pytest.raises(ValueError, match=r"filter.defaults.max_line_lenght: unknown key; did you mean 'max_line_length'"):
+        load_config(overrides={"filter": {"defaults": {"max_line_lenght": 10}}})
+    with pytest.raises(ValueError, match=r"filter.per_extension.py.alpha_fraction: expected float"):
+        load_config(overrides={"filter": {"per_extension": {"py": {"alpha_fraction": "high"}}}})
+
+
+def test_every_rule_is_one_entry_read_by_the_settings_the_decision_and_the_limits():
+    """RULES is the one list: ExtensionRules has one setting per rule, decide() names only
+    rules of the list, and the limits a kept file satisfies name stored metric columns."""
+    import dataclasses
+
+    from schemas.tables import QUALITY_METRICS
+    assert [f.name for f in dataclasses.fields(h.ExtensionRules)] == list(h.RULE_ORDER)
+    assert list(h.METRIC_COLUMNS) == [f.name for f in QUALITY_METRICS]
+    metric_names = set(h.METRIC_COLUMNS)
+    for rule in h.RULES:
+        if rule.limits:
+            for metric, side, _limit in rule.limits(RULES.defaults, RULES):
+                assert metric in metric_names and side in ("max", "min")
+    assert set(RULES.limits("py")) == {r.name for r in h.RULES if r.limits}
 
 
 def test_suggest_threshold():

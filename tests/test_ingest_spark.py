@@ -16,11 +16,11 @@ pytestmark = pytest.mark.spark
 
 
 def _ingest(make_ctx, lake, input_path, run_id="r1", fmt=None, max_bytes=None):
-    from jobs import ingest
-    from jobs.stage import execute_stage
+    from jobs.stages import ingest
+    from jobs.core.stage import execute_stage
     overrides = {"ingest": {"max_file_bytes": max_bytes}} if max_bytes else None
     ctx = make_ctx(lake, run_id=run_id, config_overrides=overrides, input=str(input_path), input_format=fmt)
-    return ctx, execute_stage(ctx, ingest.STAGE, ingest.run)
+    return ctx, execute_stage(ctx, ingest.STAGE)
 
 
 def _write_jsonl_with_bad_lines(folder: Path) -> dict:
@@ -149,20 +149,27 @@ def test_sample_corpus_ingests_as_planted(make_ctx, tmp_lake):
 
 
 @pytest.mark.slow
-def test_spark_submit_runs_the_same_job(tmp_path):
-    """`spark-submit jobs/ingest.py` with the environment's spark-defaults.conf (codemill setup)."""
-    from jobs.session import cached_jars, install_spark_defaults
+def test_venv_spark_submit_and_codemill_work_without_activating_the_venv(tmp_path):
+    """What a scheduler or a script does: call `.venv/bin/spark-submit jobs/submit.py ingest` and
+    `.venv/bin/codemill ingest` with a bare PATH (no venv on it, no PYSPARK_PYTHON, no
+    SPARK_HOME). `codemill setup` made the venv's spark-submit find its Spark."""
+    from jobs.core.session import cached_jars, install_spark_defaults, install_spark_home_hint
     if not cached_jars():
         pytest.skip("jars not resolved: run `codemill setup`")
     install_spark_defaults()
+    install_spark_home_hint()
     _make_repos(tmp_path / "repos")
     root = Path(__file__).resolve().parents[1]
-    spark_submit = Path(sys.executable).parent / "spark-submit"
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "CODEMILL_DRIVER_MEMORY": "1g"}
-    proc = subprocess.run([str(spark_submit), str(root / "jobs" / "ingest.py"), "--input", str(tmp_path / "repos"),
-                           "--lake", str(tmp_path / "lake"), "--run-id", "submit-1"],
-                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    bin_dir = Path(sys.executable).parent
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "CODEMILL_DRIVER_MEMORY": "1g",
+            "LANG": "C.UTF-8"}
     from deltalake import DeltaTable
-    assert DeltaTable(str(tmp_path / "lake" / "bronze" / "files")).to_pyarrow_table().num_rows == 3
-    assert DeltaTable(str(tmp_path / "lake" / "bronze" / "quarantine")).to_pyarrow_table().num_rows == 2
+    for how, cmd in (("spark-submit", [str(bin_dir / "spark-submit"), str(root / "jobs" / "submit.py"), "ingest"]),
+                     ("codemill", [str(bin_dir / "codemill"), "ingest"])):
+        lake = tmp_path / f"lake-{how}"
+        proc = subprocess.run(cmd + ["--input", str(tmp_path / "repos"), "--lake", str(lake), "--run-id", "submit-1"],
+                              capture_output=True, text=True, env=bare, timeout=600, cwd=tmp_path)
+        assert proc.returncode == 0, f"{how}: {proc.stderr[-3000:]}"
+        assert "OK   gate ingest" in proc.stdout, proc.stdout
+        assert DeltaTable(str(lake / "bronze" / "files")).to_pyarrow_table().num_rows == 3
+        assert DeltaTable(str(lake / "bronze" / "quarantine")).to_pyarrow_table().num_rows == 2

@@ -18,7 +18,7 @@ def _rows(spark, stage: str, run_id: str, ids: list[str]):
 def test_replace_where_creates_the_table_then_replaces_only_matching_rows(spark, tmp_lake):
     from delta.tables import DeltaTable
 
-    from jobs.lake import Lake
+    from jobs.core.lake import Lake
     lake = Lake(spark, tmp_lake)
     name = "silver/rejections"
     assert lake.version(name) is None and not lake.exists(name)

@@ -7,19 +7,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.config import REPO_ROOT, load_config
-from jobs.select import settings
+from jobs.core.config import REPO_ROOT, load_config
 from udfs import licenses
 from udfs.ingest import detect_license, is_license_file
 from udfs.languages import (EXCLUDED_EXTENSION, LANGUAGE_NOT_SELECTED, UNKNOWN_LANGUAGE, candidate_extensions,
                             classify_path, load_map)
 
-CFG = settings(load_config())
-LMAP = load_map(CFG["language_map"])
+CFG = load_config().select
+LMAP = load_map(str(CFG.language_map_path()))
+EXCLUDED = frozenset(e.lower() for e in CFG.excluded_extensions)
+LANGUAGES = frozenset(CFG.languages)
 
 
 def classify(path):
-    return classify_path(path, LMAP, CFG["excluded"], CFG["languages"])
+    return classify_path(path, LMAP, EXCLUDED, LANGUAGES)
 
 
 def test_map_header_names_source_and_version():
@@ -49,8 +50,8 @@ def test_facts_ambiguous_extensions_are_unknown(ext):
 
 
 def test_all_36_excluded_extensions():
-    assert len(CFG["excluded"]) == 36
-    for ext in CFG["excluded"]:
+    assert len(EXCLUDED) == 36
+    for ext in EXCLUDED:
         c = classify(f"dir/file.{ext}")
         assert c.reason == EXCLUDED_EXTENSION, ext
 
@@ -61,7 +62,7 @@ def test_unknown_and_not_selected():
     assert classify("noext").reason == UNKNOWN_LANGUAGE
     c = classify("shell.nix")
     assert (c.language, c.reason) == ("Nix", LANGUAGE_NOT_SELECTED)
-    everything = classify_path("shell.nix", LMAP, CFG["excluded"], None)
+    everything = classify_path("shell.nix", LMAP, EXCLUDED, None)
     assert everything.reason is None
 
 
@@ -73,11 +74,11 @@ def test_candidate_extensions():
 
 def test_allow_list_languages_exist_in_map():
     data = json.loads((REPO_ROOT / "configs" / "languages.json").read_text())
-    missing = [lang for lang in CFG["languages"] if lang not in data["types"]]
+    missing = [lang for lang in LANGUAGES if lang not in data["types"]]
     assert not missing
 
 
-PERM = CFG["permissive"]
+PERM = frozenset(x.lower() for x in CFG.permissive_licenses)
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -105,8 +105,11 @@ def test_stage_with_model_tier(make_ctx, tmp_lake, tmp_path, name_model):
     repo.mkdir(parents=True)
     (repo / "a.py").write_text("ada lovelace\n")
     (repo / "b.py").write_text('k = "AKIAQWERTYUIOP123456"\n')
-    from jobs import ingest, pii as stage
-    ingest.run(make_ctx(tmp_lake, input=str(tmp_path / "repos"), input_format="repos"))
+    from jobs.stages import ingest, pii as stage
+    ingest_ctx = make_ctx(tmp_lake, input=str(tmp_path / "repos"), input_format="repos")
+    ingest.run(ingest_ctx)
+    from conftest import feed_from_bronze
+    feed_from_bronze(ingest_ctx, "pii")
     ctx = make_ctx(tmp_lake, config_overrides={"pii": {"model_path": str(name_model)}})
     result = stage.run(ctx)
     assert result.metrics["model_tier"] == "on"

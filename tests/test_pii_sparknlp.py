@@ -84,9 +84,12 @@ def test_stage_with_the_sparknlp_backend(make_ctx, tmp_lake, tmp_path, exported)
     repo.mkdir(parents=True)
     (repo / "a.py").write_text("ada lovelace\n")
     (repo / "b.py").write_text('k = "AKIAQWERTYUIOP123456"\n')
-    from jobs import ingest
-    from jobs import pii as stage
-    ingest.run(make_ctx(tmp_lake, input=str(tmp_path / "repos"), input_format="repos"))
+    from jobs.stages import ingest
+    from jobs.stages import pii as stage
+    ingest_ctx = make_ctx(tmp_lake, input=str(tmp_path / "repos"), input_format="repos")
+    ingest.run(ingest_ctx)
+    from conftest import feed_from_bronze
+    feed_from_bronze(ingest_ctx, "pii")
     ctx = make_ctx(tmp_lake, config_overrides={"pii": {"model_path": str(hf), "model_backend": "sparknlp"}})
     result = stage.run(ctx)
     assert result.metrics["model_tier"] == "on" and result.metrics["model_backend"] == "sparknlp"

@@ -31,21 +31,25 @@ def _repo(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _ingest(make_ctx, lake, folder):
-    from jobs import ingest
-    ingest.run(make_ctx(lake, input=str(folder), input_format="repos"))
+def _ingest(make_ctx, lake, folder, run_id="test-run"):
+    """Ingest `folder`, then hand bronze/files to the pii stage as its input (stages between skipped)."""
+    from conftest import feed_from_bronze
+    from jobs.stages import ingest
+    ctx = make_ctx(lake, run_id=run_id, input=str(folder), input_format="repos")
+    ingest.run(ctx)
+    feed_from_bronze(ctx, "pii")
 
 
 @pytest.mark.spark
 def test_stage_redacts_and_records_findings(make_ctx, tmp_lake, tmp_path):
-    from jobs import pii as stage
+    from jobs.stages import pii as stage
     folder = _repo(tmp_path / "in", {
         "app/settings.py": (f'ADMIN = "{PLANTED["EMAIL"]}"\nUPSTREAM = "{PLANTED["IP_ADDRESS"]}"\n'
                             f'AGAIN = "{PLANTED["IP_ADDRESS"]}"\nDNS = "8.8.8.8"\n'),
         "deploy.sh": f'export GH_TOKEN={PLANTED["KEY"]}\nDB_PASSWORD={PLANTED["PASSWORD"]}\n',
         "clean.py": "def f(x):\n    return x @ x.T  # user@example.com 10.0.0.1\n",
     })
-    _ingest(make_ctx, tmp_lake, folder)
+    _ingest(make_ctx, tmp_lake, folder, "pii-1")
     ctx = make_ctx(tmp_lake, run_id="pii-1")
     result = stage.run(ctx)
     assert result.rows_in == result.rows_kept == 3 and result.rejected_by_reason == {}
@@ -88,16 +92,16 @@ def test_no_planted_value_leaks(make_ctx, tmp_lake, tmp_path, capfd, caplog):
     """Run the stage through execute_stage (which logs and writes ops/runs) with planted values;
     scan stdout/stderr (Python side; the JVM's own stderr is not capturable from here), log
     records, the findings table, ops/runs and silver/redacted for them."""
-    from jobs import pii as stage
-    from jobs.stage import execute_stage
+    from jobs.stages import pii as stage
+    from jobs.core.stage import execute_stage
     body = "\n".join([f'contact = "{PLANTED["EMAIL"]}"', f'host = "{PLANTED["IP_ADDRESS"]}"',
                       f'token = "{PLANTED["KEY"]}"', f'password = "{PLANTED["PASSWORD"]}"',
                       f'aws_key = "{PLANTED["KEY2"]}"', ""])
     folder = _repo(tmp_path / "in", {"leaky.py": body, "leaky.yaml": body.replace(" = ", ": ")})
-    _ingest(make_ctx, tmp_lake, folder)
+    _ingest(make_ctx, tmp_lake, folder, "leak-run")
     caplog.set_level(logging.DEBUG)
     ctx = make_ctx(tmp_lake, run_id="leak-run")
-    execute_stage(ctx, stage.STAGE, stage.run)
+    execute_stage(ctx, stage.STAGE)
 
     out, err = capfd.readouterr()
     texts = [out, err, caplog.text]
@@ -115,8 +119,8 @@ def test_no_planted_value_leaks(make_ctx, tmp_lake, tmp_path, capfd, caplog):
 
 @pytest.mark.spark
 def test_bad_model_path_is_a_user_error(make_ctx, tmp_lake, tmp_path):
-    from jobs import pii as stage
-    from jobs.stage import UserError
+    from jobs.stages import pii as stage
+    from jobs.core.errors import UserError
     _ingest(make_ctx, tmp_lake, _repo(tmp_path / "in", {"a.py": "x = 1\n"}))
     with pytest.raises(UserError):
         stage.run(make_ctx(tmp_lake, config_overrides={"pii": {"model_path": str(tmp_path / "nope")}}))
@@ -127,12 +131,12 @@ def test_bad_model_path_is_a_user_error(make_ctx, tmp_lake, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "sample_manifest.yaml").exists(), reason="sample corpus not present")
 def test_sample_corpus_pii_redacted_and_nothing_else_changes(make_ctx, tmp_lake):
-    from jobs import ingest
-    from jobs import pii as stage
+    from jobs.stages import ingest
+    from jobs.stages import pii as stage
     manifest = yaml.safe_load((DATA / "sample_manifest.yaml").read_text())
-    ingest.run(make_ctx(tmp_lake, input=str(SAMPLE), input_format="repos"))
+    _ingest(make_ctx, tmp_lake, SAMPLE, "sample")
     ctx = make_ctx(tmp_lake, run_id="sample")
-    result = stage.run(ctx)  # reads bronze/files: every ingested file, PII files included
+    result = stage.run(ctx)  # every ingested file, PII files included
     assert result.rows_in == result.rows_kept and result.rejected_by_reason == {}
 
     before = {(r["repo_name"], r["path"]): r for r in ctx.lake.read("bronze/files").collect()}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import REPO_ROOT
+from jobs.core.config import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "tests" / "data" / "sample_corpus"
 pytestmark = [pytest.mark.spark, pytest.mark.skipif(not SAMPLE.exists(), reason="sample corpus missing")]
@@ -21,26 +21,27 @@ def clean_lake(spark, tmp_path_factory):
     """The sample corpus through ingest, select and filter, each followed by its gate."""
     import argparse
 
-    from jobs import filter as filter_stage
-    from jobs import ingest, select
-    from jobs.config import load_config
-    from jobs.lake import Lake
-    from jobs.stage import StageContext, execute_stage
+    from jobs.stages import filter as filter_stage
+    from jobs.stages import ingest, select
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.stage import StageContext, execute_stage
+    from jobs.stages import STAGES
     from quality_checks.gates import gate_after_stage
 
     lake_dir = tmp_path_factory.mktemp("gates") / "lake"
     ctx = StageContext(spark=spark, lake=Lake(spark, lake_dir), config=load_config(), run_id=RUN,
-                       args=argparse.Namespace(input=str(SAMPLE), input_format=None))
+                       args=argparse.Namespace(input=str(SAMPLE), input_format=None), stages=STAGES)
     reports = {}
     for module in (ingest, select, filter_stage):
-        execute_stage(ctx, module.STAGE, module.run)
-        reports[module.STAGE] = gate_after_stage(ctx, module.STAGE)  # raises GateFailed on failure
+        execute_stage(ctx, module.STAGE)
+        reports[module.STAGE.name] = gate_after_stage(ctx, module.STAGE)  # raises GateFailed on failure
     return ctx, reports
 
 
 def _copy(ctx, tmp_path):
     """A copy of the lake's tables (not its GX context, which points at the original)."""
-    from jobs.lake import Lake
+    from jobs.core.lake import Lake
     target = tmp_path / "lake"
     shutil.copytree(ctx.lake.root, target, ignore=shutil.ignore_patterns("gx", "reports"))
     return Lake(ctx.spark, target)
@@ -118,7 +119,7 @@ def test_row_vanished_between_stages_fails_the_select_gate(clean_lake, tmp_path)
 
 
 def test_gate_for_absent_table_is_a_user_error(spark, tmp_lake, make_ctx):
-    from jobs.stage import UserError
+    from jobs.core.errors import UserError
     from quality_checks.gates import run_gate
 
     ctx = make_ctx(tmp_lake)
@@ -154,12 +155,15 @@ def test_a_recheck_is_appended_and_readers_see_the_latest(clean_lake, tmp_path):
 def test_accounting_of_a_table_without_files(spark, tmp_path):
     """gold/tokens holds packed sequences, not files: its rejections are still reconciled with
     ops/runs, and the kept-row count is skipped rather than crashing on a missing file_id."""
-    from jobs.lake import Lake
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.stages import get_stage
     from quality_checks import checks as agg
 
     lake = Lake(spark, tmp_path / "lake")
     tokens = spark.createDataFrame([(0, [1, 2, 3], "r1")], "seq_id long, input_ids array<int>, run_id string")
-    env = agg.Env(lake=lake, table_name="gold/tokens", df=tokens, config={}, stage="tokenize", run_id="r1")
+    env = agg.Env(lake=lake, table_name="gold/tokens", df=tokens, config=load_config(), stage=get_stage("tokenize"),
+                  run_id="r1")
     env.cache["run_record"] = {"status": "succeeded", "rows_in": 2, "rows_kept": 2, "rows_rejected": 0,
                                "rejected_by_reason": {}, "versions_read": {}}
     assert agg.accounting_rejections(env).failing == 0

@@ -6,8 +6,7 @@ import io
 
 import pytest
 
-from jobs.config import load_config
-from quality_checks import settings
+from jobs.core.config import load_config
 
 
 @pytest.fixture(scope="module")
@@ -15,44 +14,33 @@ def config():
     return load_config()
 
 
-def test_thresholds_follow_defaults_and_per_extension_overrides(config):
-    py = settings.thresholds_for(config, "py")
-    assert py["max_line_length"] == 1000 and py["avg_line_length"] == 100 and py["alphanum_fraction"] == 0.25
-    assert py["alpha_fraction"] is None  # null in defaults: rule off
-    md = settings.thresholds_for(config, ".md")
-    # Long-line filter removed for markdown (FACTS §3.2), and with it the mean-line rule.
-    assert md["max_line_length"] is None and md["avg_line_length"] is None
-    assert md["alphanum_fraction"] == 0.25
-    assert settings.thresholds_for(config, "json")["alpha_fraction"] == 0.5
-    assert settings.thresholds_for(config, "fsh")["max_line_length"] == 500
-
-
-def test_thresholds_read_defensively():
-    assert not settings.filter_configured({})
-    assert settings.thresholds_for({}, "py") == {rule: None for rule in settings.METRIC_RULES}
-    flat = {"filter": {"max_line_length": 10, "extensions": {"md, txt": {"max_line_length": "off"}}}}
-    assert settings.thresholds_for(flat, "py")["max_line_length"] == 10
-    assert settings.thresholds_for(flat, "txt")["max_line_length"] is None
-
-
-def test_selected_languages_list_or_mapping(config):
-    langs = settings.selected_languages(config)
-    assert "Python" in langs and "C++" in langs
-    assert settings.selected_languages({"select": {"languages": {"Go": 1, "Rust": 2}}}) == ["Go", "Rust"]
-    assert settings.selected_languages({"select": {"languages": None}}) is None
-    assert settings.selected_languages({}) is None
+def test_limits_follow_defaults_and_per_extension_overrides(config):
+    def limits(ext):
+        return {rule: {m: lim for m, _side, lim in ls} for rule, ls in config.filter.limits(ext).items()}
+    py = limits("py")
+    assert py["max_line_length"] == {"max_line_length": 1000} and py["avg_line_length"] == {"avg_line_length": 100}
+    assert py["alphanum_fraction"] == {"alphanum_fraction": 0.25}
+    assert py["alpha_fraction"] == {}  # null in defaults: rule off
+    md = limits(".md")
+    # Long-line filter removed for markdown (docs/recipe.md §3.2), and with it the mean-line rule.
+    assert md["max_line_length"] == {} and md["avg_line_length"] == {}
+    assert md["alphanum_fraction"] == {"alphanum_fraction": 0.25}
+    assert limits("json")["alpha_fraction"] == {"alpha_fraction": 0.5}
+    assert limits("fsh")["max_line_length"] == {"max_line_length": 500}
+    assert limits("py")["encoded_data"] == {"encoded_max_run": 1024, "encoded_fraction": 0.5}
 
 
 def test_every_stage_table_has_a_suite(config):
     pytest.importorskip("great_expectations")
+    from jobs.stages import STAGES
     from quality_checks import checks, suites
     from schemas import TABLES
-    for stage, tables in settings.STAGE_TABLES.items():
-        for t in tables:
+    for stage in STAGES:
+        for t in stage.gated:
             assert t in TABLES
             names = [type(e).__name__ for e in suites.table_expectations(t, config)]
             assert "ExpectTableColumnsToMatchSet" in names
-        names = [c.name for c in checks.aggregate_checks(tables[0], stage)]
+        names = [c.name for c in checks.aggregate_checks(stage.primary, stage)]
         assert "row_accounting.ops_runs" in names  # every stage's accounting is checked
 
 

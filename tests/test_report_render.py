@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from jobs.config import REPO_ROOT
+from jobs.core.config import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "tests" / "data" / "sample_corpus"
 pytestmark = [pytest.mark.spark, pytest.mark.slow,
@@ -30,9 +30,8 @@ def finished_run(spark, tmp_path_factory):
 
 
 def test_run_passes_every_gate_and_prints_report_and_card(finished_run, spark):
-    from jobs.lake import Lake
-    from jobs.pipeline import stage_names
-    from quality_checks.settings import STAGE_TABLES
+    from jobs.core.lake import Lake
+    from jobs.stages import stage_names
 
     lake, code, printed = finished_run
     assert code == 0, printed
@@ -44,7 +43,7 @@ def test_run_passes_every_gate_and_prints_report_and_card(finished_run, spark):
     assert f"tiny model trained 4 steps on gold/tokens: checkpoint {lake / 'checkpoints' / RUN}" in printed
     dq = Lake(spark, lake).read("ops/dq_results").where(f"run_id = '{RUN}'")
     checked = {r["stage"] for r in dq.select("stage").distinct().collect()}
-    assert checked == {s for s in stage_names() if s in STAGE_TABLES}
+    assert checked == set(stage_names())
     assert dq.where("NOT success").count() == 0
 
     text = card.read_text()
@@ -52,7 +51,21 @@ def test_run_passes_every_gate_and_prints_report_and_card(finished_run, spark):
                     "## Filters and thresholds", "## Deduplication", "## PII handling",
                     "## Benchmark decontamination", "## Opt-outs"):
         assert heading in text
-    assert "| max_line_length | 1000 |" in text
+    assert "| max_line_length | a line longer than the threshold (§3.1, §3.2) | 1000 |" in text
+    assert "FACTS" not in text and "docs/recipe.md" in text
+
+
+def test_run_produces_the_recorded_tables(finished_run):
+    """The same row counts in every table and the same gold content as the recorded run of the
+    sample corpus (tests/data/sample_run_manifest.json; regenerate with tests/run_manifest.py
+    when a change is MEANT to alter what the pipeline produces, and say why in the commit)."""
+    import json
+
+    from run_manifest import run_manifest
+    lake, code, printed = finished_run
+    assert code == 0, printed
+    recorded = json.loads((REPO_ROOT / "tests" / "data" / "sample_run_manifest.json").read_text())
+    assert run_manifest(lake) == recorded
 
 
 def test_report_renders_with_its_plots(finished_run, tmp_path):

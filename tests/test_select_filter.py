@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from jobs.config import REPO_ROOT
+from jobs.core.config import REPO_ROOT
 
 MANIFEST = REPO_ROOT / "tests" / "data" / "sample_manifest.yaml"
 SAMPLE = REPO_ROOT / "tests" / "data" / "sample_corpus"
@@ -18,16 +18,17 @@ def curated(spark, tmp_path_factory):
     """Ingest the sample corpus into a fresh lake and run select and filter once for the module."""
     import argparse
 
-    from jobs import filter as filter_stage
-    from jobs import ingest, select
-    from jobs.config import load_config
-    from jobs.lake import Lake
-    from jobs.stage import StageContext, execute_stage
+    from jobs.stages import filter as filter_stage
+    from jobs.stages import ingest, select
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.stage import StageContext, execute_stage
+    from jobs.stages import STAGES
 
     lake_dir = tmp_path_factory.mktemp("curated") / "lake"
     ctx = StageContext(spark=spark, lake=Lake(spark, lake_dir), config=load_config(), run_id="sf-run",
-                       args=argparse.Namespace(input=str(SAMPLE), input_format=None))
-    results = {m.STAGE: execute_stage(ctx, m.STAGE, m.run) for m in (ingest, select, filter_stage)}
+                       args=argparse.Namespace(input=str(SAMPLE), input_format=None), stages=STAGES)
+    results = {m.STAGE.name: execute_stage(ctx, m.STAGE) for m in (ingest, select, filter_stage)}
     rejections = {(r["stage"], r["repo_name"], r["path"]): (r["reason"], r["detail"])
                   for r in ctx.lake.read("silver/rejections").collect()}
     return ctx, results, rejections
@@ -91,19 +92,19 @@ def test_license_column_matches_manifest(curated):
 
 def test_no_license_policy_keeps_unlicensed(curated, make_ctx):
     """license_policy [permissive, no_license] (The Stack v2) keeps the unlicensed repository."""
-    from jobs import select
+    from jobs.stages import select
     ctx, _, _ = curated
     ctx2 = make_ctx(ctx.lake.root, run_id="sf-run-v2",
                     config_overrides={"select": {"license_policy": ["permissive", "no_license"]}})
     files = ctx2.lake.read("bronze/files").filter("repo_name = 'nolicense-nate/scratchpad'")
-    out = select.annotate(ctx2, files, select.settings(ctx2.config)).collect()
+    out = select.annotate(ctx2, files, ctx2.config.select).collect()
     assert out and all(r["reason"] is None and r["license_type"] == "no_license" for r in out)
 
 
 def test_inspection_report(curated, tmp_path):
     """The report shows kept and rejected samples with the rule that fired, plots, suggested
     thresholds, and escapes file content."""
-    from jobs.inspect_report import build_report
+    from jobs.tools.inspect_report import build_report
     ctx, _, _ = curated
     path = build_report(ctx, per_extension=5, out=tmp_path / "inspection.html")
     page = path.read_text()

@@ -103,10 +103,12 @@ def test_tokenizer_train_command(tmp_path):
 
 # ---- format + tokenize on Spark ----------------------------------------------------------
 
-def _gold_files(spark, lake):
+def _gold_files(spark, ctx):
+    """36 files as gold/files, recorded as the decontaminate stage's output in ctx's run."""
     from pyspark.sql import functions as F
 
-    from jobs.decontaminate import conform_columns
+    from jobs.core.stage import adopt_tables
+    from jobs.stages import get_stage
     langs = ["python", "python", "python", "javascript", "go", "sql"]
     rows = []
     for i in range(36):
@@ -117,7 +119,8 @@ def _gold_files(spark, lake):
                                       "stars long, language string")
           .withColumn("size_bytes", F.octet_length("content").cast("long"))
           .withColumn("content_sha256", F.sha2("content", 256)).withColumn("run_id", F.lit("seed")))
-    lake.overwrite(conform_columns(df, "gold/files"), "gold/files")
+    ctx.lake.overwrite(df, "gold/files")
+    adopt_tables(ctx, get_stage("decontaminate"), ("gold/files",))
 
 
 def _collect(lake, name, key):
@@ -126,18 +129,22 @@ def _collect(lake, name, key):
 
 
 @pytest.mark.spark
-def test_format_tokenize_round_trip_and_determinism(spark, tmp_lake, make_ctx, capsys):
-    from jobs import format as format_stage
-    from jobs import tokenize as tokenize_stage
+def test_format_tokenize_round_trip_and_determinism(spark, tmp_lake, make_ctx, caplog):
+    import logging
+
+    from jobs.core.stage import execute_stage
+    from jobs.stages import format as format_stage
+    from jobs.stages import tokenize as tokenize_stage
     from trainer import tokenizer as trainer_tok
+    caplog.set_level(logging.INFO)
 
     overrides = {"tokenizer": {"vocab_size": 600}, "tokenize": {"seq_len": 63, "seed": 5},
                  "format": {"seed": 11, "mode": "file"}}
     ctx = make_ctx(tmp_lake, run_id="tk1", config_overrides=overrides)
-    _gold_files(spark, ctx.lake)
-    format_stage.run(ctx)
-    result = tokenize_stage.run(ctx)  # trains the tokenizer first (none in the lake yet)
-    printed = capsys.readouterr().out
+    _gold_files(spark, ctx)
+    execute_stage(ctx, format_stage.STAGE)
+    result = execute_stage(ctx, tokenize_stage.STAGE)  # trains the tokenizer first (none in the lake yet)
+    printed = caplog.text
     assert "tokens per language" in printed and "python" in printed
 
     docs = {r["doc_id"]: r["text"] for r in ctx.lake.read("gold/training_docs").collect()}
@@ -171,13 +178,13 @@ def test_format_tokenize_round_trip_and_determinism(spark, tmp_lake, make_ctx, c
     first_docs = _collect(ctx.lake, "gold/training_docs", "doc_id")
     first_tokens = _collect(ctx.lake, "gold/tokens", "seq_id")
     ctx2 = make_ctx(tmp_lake, run_id="tk2", config_overrides=overrides)
-    format_stage.run(ctx2)
-    tokenize_stage.run(ctx2)
+    execute_stage(ctx2, format_stage.STAGE)
+    execute_stage(ctx2, tokenize_stage.STAGE)
     assert _collect(ctx.lake, "gold/training_docs", "doc_id") == first_docs
     assert _collect(ctx.lake, "gold/tokens", "seq_id") == first_tokens
 
     # Another shuffle seed changes the order, not the content.
     ctx3 = make_ctx(tmp_lake, run_id="tk3", config_overrides={**overrides, "tokenize": {"seq_len": 63, "seed": 6}})
-    tokenize_stage.run(ctx3)
+    execute_stage(ctx3, tokenize_stage.STAGE)
     third = _collect(ctx.lake, "gold/tokens", "seq_id")
     assert third != first_tokens and sorted(t[1] for t in third) == sorted(t[1] for t in first_tokens)

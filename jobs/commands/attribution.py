@@ -19,11 +19,11 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from jobs.dedup import attribute
-    from jobs.stage import make_context
+    from jobs.stages.dedup import attribute
+    from jobs.commands.common import context
     path = require_path(args.file, "file")
     text = path.read_bytes().decode("utf-8", errors="replace")
-    ctx = make_context(args, "codemill-attribution")
+    ctx = context(args, "codemill-attribution")
     table, threshold, matches = attribute(ctx, text, args.threshold, args.limit)
     if not matches:
         print(f"no near-identical code in {table} (estimated Jaccard ≥ {threshold})")

@@ -9,42 +9,33 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.commands.common import add_lake_options
-
-STAGES = ("ingest", "select", "filter", "dedup", "pii", "decontaminate", "format", "tokenize")
+from jobs.commands.common import add_lake_options, existing_lake
 
 
 def register(subparsers) -> None:
+    from jobs.stages import stage_names
+    names = stage_names()
     p = subparsers.add_parser("check", help="run the data-quality gate of a stage (or all) on the lake",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=STAGES + ("all",), metavar="STAGE",
-                   help=f"one of {', '.join(STAGES)}, or all")
+    p.add_argument("stage", choices=names + ["all"], metavar="STAGE", help=f"one of {', '.join(names)}, or all")
     add_lake_options(p, run_id_help="run whose accounting is checked (default: the stage's latest run in ops/runs)")
     p.add_argument("--no-docs", action="store_true", help="do not rebuild Data Docs")
     p.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
-    from jobs.config import load_config
-    from jobs.lake import Lake, lake_root
-    from jobs.stage import UserError
-
-    config = load_config(args.config)
-    root = lake_root(args.lake)
-    if not root.is_dir():
-        raise UserError(f"lake not found: {root}")
-    from jobs.session import get_spark
+    from jobs.core.errors import UserError
+    from jobs.stages import STAGES, get_stage
     from quality_checks.gates import GateFailed, run_gate
-    from quality_checks.settings import STAGE_TABLES
 
-    lake = Lake(get_spark("codemill-check"), root)
-    stages = list(STAGES) if args.stage == "all" else [args.stage]
+    config, lake = existing_lake(args)
+    stages = list(STAGES) if args.stage == "all" else [get_stage(args.stage)]
     failed = checked = 0
     for stage in stages:
         if args.stage == "all":
-            absent = [t for t in STAGE_TABLES[stage] if not lake.exists(t)]
+            absent = [t for t in stage.gated if not lake.exists(t)]
             if absent:
-                print(f"skip {stage}: {', '.join(absent)} not in the lake")
+                print(f"skip {stage.name}: {', '.join(absent)} not in the lake")
                 continue
         try:
             report = run_gate(lake, config, stage, args.run_id, docs=not args.no_docs)
@@ -54,6 +45,6 @@ def handle(args) -> int:
             failed += 1
         checked += 1
     if args.stage == "all" and not checked:
-        raise UserError(f"no stage output tables found in {root}")
-    print(f"results: ops/dq_results in {root}; Data Docs: {root / 'reports' / 'data_docs' / 'index.html'}")
+        raise UserError(f"no stage output tables found in {lake.root}")
+    print(f"results: ops/dq_results in {lake.root}; Data Docs: {lake.root / 'reports' / 'data_docs' / 'index.html'}")
     return 1 if failed else 0

@@ -1,29 +1,36 @@
 """Options shared by sub-commands, and the context they build."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from jobs.stage import UserError
+from jobs.core.errors import UserError
+from jobs.launch import NEW_RUN_ID_HELP, add_lake_options  # noqa: F401 - re-exported for the commands
 
 
 def register(subparsers) -> None:  # not a command: a home for shared helpers
     return None
 
 
-NEW_RUN_ID_HELP = "run id (default: a new one); re-using one replaces that run's output"
-
-
-def add_lake_options(parser: argparse.ArgumentParser, run_id_help: str | None = NEW_RUN_ID_HELP) -> None:
-    """--lake and --config, and --run-id unless run_id_help is None (commands that read a
-    past run say which one they default to)."""
-    parser.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
-    parser.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
-    if run_id_help is not None:
-        parser.add_argument("--run-id", help=run_id_help)
-
-
 def require_path(path: str | None, what: str) -> Path:
     if not path or not Path(path).exists():
         raise UserError(f"{what} not found: {path}")
     return Path(path)
+
+
+def context(args, app_name: str, nlp: bool = False):
+    """A stage context for a command that reads the lake (inputs resolved by lineage)."""
+    from jobs.launch import make_context
+    from jobs.stages import STAGES
+    return make_context(args, app_name, STAGES, nlp=nlp)
+
+
+def existing_lake(args):
+    """(config, Lake) of a command that reads an existing lake: UserError when there is none."""
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake, lake_root
+    from jobs.core.session import get_spark
+    config = load_config(getattr(args, "config", None))
+    root = lake_root(getattr(args, "lake", None))
+    if not root.is_dir():
+        raise UserError(f"lake not found: {root}")
+    return config, Lake(get_spark(f"codemill-{args.command}"), root)

@@ -7,7 +7,7 @@ from jobs.commands.common import add_lake_options
 
 
 def register(subparsers) -> None:
-    from jobs import dedup_eval
+    from jobs.tools import dedup_eval
     p = subparsers.add_parser("eval-dedup", help="score the dedup stage's near-duplicate clusters against "
                                                  "exact Jaccard (pair precision, recall, F1)",
                               description=dedup_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,9 +25,9 @@ def register(subparsers) -> None:
 def handle(args) -> int:
     import json
 
-    from jobs import dedup_eval
-    from jobs.stage import make_context
-    ctx = make_context(args, "codemill-eval-dedup")
+    from jobs.tools import dedup_eval
+    from jobs.commands.common import context
+    ctx = context(args, "codemill-eval-dedup")
     result = dedup_eval.evaluate_lake(ctx, args.threshold, args.max_files, args.ceilings)
     print(json.dumps(result, indent=1) if args.json else dedup_eval.format_report(result))
     return 0

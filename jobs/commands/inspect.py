@@ -14,11 +14,12 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from jobs.inspect_report import build_report
-    from jobs.stage import UserError, make_context
+    from jobs.tools.inspect_report import build_report
+    from jobs.commands.common import context
+    from jobs.core.errors import UserError
     if args.per_extension is not None and args.per_extension < 1:
         raise UserError("--per-extension must be at least 1")
-    ctx = make_context(args, "codemill-inspect")
+    ctx = context(args, "codemill-inspect")
     path = build_report(ctx, per_extension=args.per_extension, out=args.out)
     print(f"inspection report: {path}")
     return 0

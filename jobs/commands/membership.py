@@ -12,10 +12,10 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from jobs import governance
-    from jobs.stage import make_context
+    from jobs.stages import governance
+    from jobs.commands.common import context
     governance.parse_target(args.user)
-    ctx = make_context(args, "codemill-membership")
+    ctx = context(args, "codemill-membership")
     found = governance.membership(ctx, args.user)
     total = 0
     for table, repos in found.items():

@@ -19,12 +19,12 @@ def register(subparsers) -> None:
 
 
 def _ctx(args):
-    from jobs.stage import make_context
-    return make_context(args, "codemill-optout")
+    from jobs.commands.common import context
+    return context(args, "codemill-optout")
 
 
 def handle(args) -> int:
-    from jobs import governance
+    from jobs.stages import governance
     if args.optout_command == "add":
         governance.parse_target(args.target)  # validate before starting Spark
         ctx = _ctx(args)

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from jobs.stage import UserError
+    from jobs.core.errors import UserError
     from trainer.plan import flops_from_gpu_hours, format_plan, make_plan
     flops = args.flops if args.flops is not None else flops_from_gpu_hours(args.gpu_hours, args.gpu_peak_tflops,
                                                                            args.mfu)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from jobs.commands.common import add_lake_options
+from jobs.commands.common import add_lake_options, existing_lake
 
 
 def register(subparsers) -> None:
@@ -18,19 +18,10 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from jobs.config import load_config
-    from jobs.lake import Lake, lake_root
-    from jobs.stage import UserError
-
-    config = load_config(args.config)
-    root = lake_root(args.lake)
-    if not root.is_dir():
-        raise UserError(f"lake not found: {root}")
-    from jobs.session import get_spark
     from quality_checks.card import build_card
     from quality_checks.report import build_report
 
-    lake = Lake(get_spark("codemill-report"), root)
+    config, lake = existing_lake(args)
     path = build_report(lake, args.run_id)
     print(f"run report: {path}")
     if not args.no_card:

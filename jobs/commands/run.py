@@ -1,21 +1,24 @@
-"""`codemill run`: every stage that exists, in order, on one run id."""
+"""`codemill run`: every stage of the registry, in order, on one run id, each followed by its gate."""
 from __future__ import annotations
 
 import sys
 
 from jobs.commands.common import add_lake_options, require_path
-from jobs.config import REPO_ROOT
+from jobs.core.config import REPO_ROOT
 
 SAMPLE_CORPUS = REPO_ROOT / "tests" / "data" / "sample_corpus"
 
 
 def register(subparsers) -> None:
-    from jobs.ingest import FORMATS
+    from jobs.stages import stage_names
+    from jobs.stages.ingest import FORMATS
     p = subparsers.add_parser("run", help="run the whole pipeline (default input: the shipped sample corpus)")
     add_lake_options(p)
-    p.add_argument("--input", default=str(SAMPLE_CORPUS), help="input file or folder (default: %(default)s)")
+    p.add_argument("--input", default=str(SAMPLE_CORPUS),
+                   help="input file or folder: .jsonl/.jsonl.gz/.json/.parquet, a folder of them, one repository "
+                        "or a folder of repositories (default: %(default)s)")
     p.add_argument("--input-format", choices=FORMATS, help="default: detected from the input")
-    p.add_argument("--until", help="stop after this stage")
+    p.add_argument("--until", choices=stage_names(), metavar="STAGE", help="stop after this stage")
     p.add_argument("--no-gates", action="store_true",
                    help="skip the data-quality gate after each stage (quality_checks/; default: gates run)")
     p.add_argument("--train-steps", type=int, default=4,
@@ -25,13 +28,12 @@ def register(subparsers) -> None:
 
 def handle(args) -> int:
     require_path(args.input, "input")
-    from jobs.pipeline import run_pipeline, stage_names
-    from jobs.stage import UserError, make_context
-    if args.until and args.until not in stage_names():
-        raise UserError(f"unknown stage {args.until!r}; stages: {', '.join(stage_names())}")
-    ctx = make_context(args, "codemill-run")
+    from jobs.launch import make_context
+    from jobs.pipeline import run_pipeline
+    from jobs.stages import STAGES
+    ctx = make_context(args, "codemill-run", STAGES)
     from quality_checks.gates import GateFailed, gate_after_stage
-    gates = not args.no_gates and ctx.config.get("quality", {}).get("gate_after_each_stage", True)
+    gates = not args.no_gates and ctx.config.quality.gate_after_each_stage
     try:
         run_pipeline(ctx, until=args.until, after_stage=gate_after_stage if gates else None)
     except GateFailed as err:

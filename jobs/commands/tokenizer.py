@@ -1,4 +1,4 @@
-"""`codemill tokenizer train`: train the byte-level BPE on gold/training_docs (FACTS §9)."""
+"""`codemill tokenizer train`: train the byte-level BPE on gold/training_docs (docs/recipe.md §9)."""
 from __future__ import annotations
 
 from jobs.commands.common import add_lake_options
@@ -20,21 +20,19 @@ def register(subparsers) -> None:
 def handle_train(args) -> int:
     from pathlib import Path
 
-    from jobs.config import load_config
-    from jobs.lake import lake_root
-    from jobs.stage import UserError
+    from jobs.core.config import load_config
+    from jobs.core.errors import UserError
+    from jobs.core.lake import lake_root
 
-    config = load_config(args.config)
-    section = config.get("tokenizer") or {}
+    overrides = {k: v for k, v in (("vocab_size", args.vocab_size), ("min_frequency", args.min_frequency))
+                 if v is not None}
+    cfg = load_config(args.config, {"tokenizer": overrides} if overrides else None).tokenizer
     root = lake_root(args.lake)
     table = root / "gold" / "training_docs"
     if not (table / "_delta_log").is_dir():
         raise UserError(f"gold/training_docs not found in {root}: run the pipeline up to the format stage first")
-    vocab = args.vocab_size or int(section.get("vocab_size", 49152))
-    min_freq = args.min_frequency if args.min_frequency is not None else int(section.get("min_frequency", 2))
-    if vocab < 300:
-        raise UserError(f"--vocab-size {vocab} is too small: the 256 byte symbols and the special tokens need room")
-    out = Path(args.out) if args.out else root / str(section.get("dir", "tokenizer"))
+    vocab, min_freq = cfg.vocab_size, cfg.min_frequency
+    out = Path(args.out) if args.out else root / cfg.dir
 
     from trainer import tokenizer as trainer_tok
     try:

@@ -1,4 +1,4 @@
-"""Inspection report: look at samples per extension to set filter thresholds (FACTS §3.2).
+"""Inspection report: look at samples per extension to set filter thresholds (docs/recipe.md §3.2).
 
 The report re-measures silver/selected (the filter's input) with the filter's own code,
 so it shows every file the filter saw, kept or rejected, with its metrics and the rule
@@ -14,18 +14,25 @@ import html
 import io
 from pathlib import Path
 
-from jobs.stage import StageContext, UserError, now_utc
-from udfs.heuristics import FilterRules, suggest_threshold
+from jobs.core.stage import StageContext, now_utc
+from udfs.heuristics import RULES, FilterRules, suggest_threshold
 
-# metric -> (which tail a threshold cuts, ExtensionRules field holding the current threshold)
-METRICS = {
-    "max_line_length": ("high", "max_line_length"),
-    "avg_line_length": ("high", "avg_line_length"),
-    "alphanum_fraction": ("low", "alphanum_fraction"),
-    "alpha_fraction": ("low", "alpha_fraction"),
-    "encoded_fraction": ("high", None),
-    "line_count": ("high", "max_lines"),
-}
+def _metric_sides(rules: FilterRules) -> dict[str, str]:
+    """Every metric some rule limits, with the side a kept file must be on, in rule order."""
+    sides: dict[str, str] = {}
+    for ext_rules in [rules.defaults, *rules.per_extension.values()]:
+        for rule in RULES:
+            if rule.limits:
+                for metric, side, _limit in rule.limits(ext_rules, rules):
+                    sides.setdefault(metric, side)
+    return sides
+
+
+def _current(rules: FilterRules, ext: str) -> dict[str, float]:
+    """metric -> the threshold a kept file of `ext` satisfies (absent: not limited)."""
+    return {metric: limit for limits in rules.limits(ext).values() for metric, _side, limit in limits}
+
+
 MAX_PLOTTED_EXTENSIONS = 40
 MAX_METRIC_ROWS = 500_000  # metric values collected for plots; sampled above this
 
@@ -36,20 +43,19 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _plot_extension(ext: str, rows: list[dict], rules: FilterRules) -> str:
+def _plot_extension(ext: str, rows: list[dict], rules: FilterRules, sides: dict[str, str]) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ext_rules = rules.for_extension(ext)
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 2.4))
-    for ax, (metric, (_, field)) in zip(axes, METRICS.items()):
+    current = _current(rules, ext)
+    fig, axes = plt.subplots(1, len(sides), figsize=(3.2 * len(sides), 2.4))
+    for ax, metric in zip(axes, sides):
         kept = [r[metric] for r in rows if r["reason"] is None and r[metric] is not None]
         dropped = [r[metric] for r in rows if r["reason"] is not None and r[metric] is not None]
         ax.hist([kept, dropped], bins=30, stacked=True, color=["#4c9a5a", "#c0504d"], label=["kept", "rejected"])
-        current = getattr(ext_rules, field) if field else (rules.encoded_max_fraction if metric == "encoded_fraction" else None)
-        if current is not None and (metric != "avg_line_length" or ext_rules.max_line_length is not None):
-            ax.axvline(float(current), color="black", linestyle="--", linewidth=1)
+        if metric in current:
+            ax.axvline(float(current[metric]), color="black", linestyle="--", linewidth=1)
         ax.set_title(metric, fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7)
@@ -59,16 +65,16 @@ def _plot_extension(ext: str, rows: list[dict], rules: FilterRules) -> str:
     return uri
 
 
-def _suggestions(ext: str, rows: list[dict], rules: FilterRules, percentile: float) -> list[str]:
-    ext_rules = rules.for_extension(ext)
+def _suggestions(ext: str, rows: list[dict], rules: FilterRules, percentile: float, sides: dict[str, str]) -> list[str]:
+    current = _current(rules, ext)
     cells = []
-    for metric, (tail, field) in METRICS.items():
+    for metric, side in sides.items():
         values = [r[metric] for r in rows]
-        suggested = suggest_threshold(values, percentile if tail == "high" else 100 - percentile)
-        current = getattr(ext_rules, field) if field else rules.encoded_max_fraction
-        label = f"p{percentile:g}" if tail == "high" else f"p{100 - percentile:g}"
-        cells.append(f"{metric}: {label}={'-' if suggested is None else f'{suggested:.3g}'} "
-                     f"(now {'off' if current is None else current})")
+        pct = percentile if side == "max" else 100 - percentile
+        suggested = suggest_threshold(values, pct)
+        now = current.get(metric)
+        cells.append(f"{metric}: p{pct:g}={'-' if suggested is None else f'{suggested:.3g}'} "
+                     f"(now {'off' if now is None else f'{now:g}'})")
     return cells
 
 
@@ -77,21 +83,19 @@ def build_report(ctx: StageContext, per_extension: int | None = None, out: str |
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from jobs.filter import annotate
+    from jobs.stages.filter import INPUT, annotate
 
-    icfg = (ctx.config.get("filter") or {}).get("inspect") or {}
-    per_extension = int(per_extension or icfg.get("per_extension", 100))
-    seed = int(icfg.get("seed", 42))
-    percentile = float(icfg.get("percentile", 99))
-    max_chars = int(icfg.get("max_chars_shown", 2000))
-    if not ctx.lake.exists("silver/selected"):
-        raise UserError(f"silver/selected does not exist in {ctx.lake.root}: run select first")
-    rules = FilterRules.from_config(ctx.config.get("filter"))
-    version = ctx.lake.version("silver/selected")
-    annotated = annotate(ctx.lake.read("silver/selected", version=version), rules)
+    rules = ctx.config.filter
+    icfg = rules.inspect
+    per_extension = int(per_extension or icfg.per_extension)
+    seed, percentile, max_chars = icfg.seed, icfg.percentile, icfg.max_chars_shown
+    sides = _metric_sides(rules)
+    shown = list(sides)
+    annotated = annotate(ctx.read_input(INPUT), rules)
+    version = ctx.versions_read[INPUT]
     annotated = annotated.withColumn("extension", F.coalesce("extension", F.lit(""))).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        metric_cols = ["extension", "reason", *METRICS]
+        metric_cols = ["extension", "reason", *shown]
         total = annotated.count()
         metrics_df = annotated.select(*metric_cols)
         if total > MAX_METRIC_ROWS:
@@ -100,7 +104,7 @@ def build_report(ctx: StageContext, per_extension: int | None = None, out: str |
         outcome = F.when(F.col("reason").isNull(), "kept").otherwise("rejected")
         window = Window.partitionBy("extension", outcome).orderBy(F.rand(seed))
         samples = (annotated.withColumn("_n", F.row_number().over(window)).filter(F.col("_n") <= per_extension)
-                   .select("repo_name", "path", "language", "extension", "reason", "detail", *METRICS,
+                   .select("repo_name", "path", "language", "extension", "reason", "detail", *shown,
                            F.length("content").alias("chars"), F.substring("content", 1, max_chars).alias("excerpt"))
                    .collect())
     finally:
@@ -135,15 +139,15 @@ the fractions (a threshold there would drop about {100 - percentile:g}% of files
         kept = sum(1 for r in rows if r["reason"] is None)
         parts.append(f"<tr><td><a href='#ext-{esc(ext)}'>.{esc(ext)}</a></td><td>{len(rows)}</td><td>{kept}</td>"
                      f"<td>{esc(', '.join(f'{k}={v}' for k, v in sorted(reasons.items())) or '-')}</td>"
-                     f"<td>{'<br>'.join(esc(c) for c in _suggestions(ext, rows, rules, percentile))}</td></tr>")
+                     f"<td>{'<br>'.join(esc(c) for c in _suggestions(ext, rows, rules, percentile, sides))}</td></tr>")
     parts.append("</table>")
     for i, ext in enumerate(order):
         parts.append(f"<h2 id='ext-{esc(ext)}'>.{esc(ext)} ({len(by_ext[ext])} files)</h2>")
         if i < MAX_PLOTTED_EXTENSIONS:
-            parts.append(f"<img alt='metric distributions for .{esc(ext)}' src='{_plot_extension(ext, by_ext[ext], rules)}'>")
+            parts.append(f"<img alt='metric distributions for .{esc(ext)}' src='{_plot_extension(ext, by_ext[ext], rules, sides)}'>")
         for s in sorted(samples_by_ext.get(ext, []), key=lambda s: (s["reason"] is None, s["reason"] or "", s["path"])):
             cls, verdict = ("kept", "kept") if s["reason"] is None else ("rej", f"{s['reason']}: {s['detail']}")
-            metrics = ", ".join(f"{m}={s[m]:.3g}" if isinstance(s[m], float) else f"{m}={s[m]}" for m in METRICS)
+            metrics = ", ".join(f"{m}={s[m]:.3g}" if isinstance(s[m], float) else f"{m}={s[m]}" for m in shown)
             parts.append(f"<details><summary><span class='{cls}'>{esc(verdict)}</span> — {esc(s['repo_name'])}/"
                          f"{esc(s['path'])} ({esc(s['language'] or '?')}, {s['chars']} chars)</summary>"
                          f"<div>{esc(metrics)}</div><pre>{esc(s['excerpt'] or '')}"

@@ -1,9 +1,8 @@
-"""PII stage: upstream files → silver/redacted (same rows, PII replaced) + silver/pii_findings.
+"""PII stage: silver/deduped → silver/redacted (same rows, PII replaced) + silver/pii_findings.
 
-    spark-submit jobs/pii.py --lake DIR [--config FILE] [--run-id ID] [--model-path DIR]
+    codemill pii --lake DIR [--config FILE] [--run-id ID] [--model-path DIR]
 
-Reads the nearest existing upstream table (silver/deduped, silver/filtered, silver/selected,
-bronze/files). No file is rejected: rows_in == rows_kept. Redaction (FACTS §5.1): <EMAIL>,
+No file is rejected: rows_in == rows_kept. Redaction (docs/recipe.md §5.1): <EMAIL>,
 <KEY>, <PASSWORD>, <NAME>; IP addresses → one of 5 synthetic private addresses of the same
 family, chosen from a hash of the address (same address → same replacement). content_sha256
 and size_bytes of silver/redacted describe the REDACTED content (what downstream stages and
@@ -21,11 +20,11 @@ replaced plus the findings as parallel arrays.
 Model back-ends (pii.model_backend), measured on the same cached DataFrame by
 benchmarks/pii_model_backends.py (2 cores, random-weight models of three sizes):
 * `transformers` (default): the Hugging Face model and its own tokenizer in the Python
-  workers, 512-token windows as StarPII used (FACTS §5.3). Works with any tokenizer,
+  workers, 512-token windows as StarPII used (docs/recipe.md §5.3). Works with any tokenizer,
   including StarPII's, whose StarEncoder base is not a WordPiece BERT. Faster for small
   models (tiny test model: 3.8x faster than Spark NLP).
 * `sparknlp`: the model exported to ONNX and run in the JVM by Spark NLP's
-  BertForTokenClassification (udfs/pii_sparknlp.py). Faster once inference dominates
+  BertForTokenClassification (jobs/stages/pii_sparknlp.py). Faster once inference dominates
   (BERT-base shape: 1.6-1.9x faster than transformers), but only for WordPiece tokenizers
   (Spark NLP re-tokenizes with vocab.txt) and with character windows of ~510 characters,
   i.e. less context than 512 tokens. Model spans are computed first, joined back by file_id
@@ -41,23 +40,13 @@ than Spark NLP: see "Model back-ends" above.
 """
 from __future__ import annotations
 
-# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
-# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
-# `tokenize`. Replace it with the project root before anything else is imported.
-if __name__ == "__main__":
-    import os as _os
-    import sys as _sys
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
-
-import sys
 from pathlib import Path
 
-from jobs.stage import StageContext, StageResult, UserError, stage_main, upstream  # noqa: E402
+from jobs.core.config import PiiConfig
+from jobs.core.errors import UserError
+from jobs.core.stage import Stage, StageContext, StageResult
 
-STAGE = "pii"
-INPUTS = ["silver/deduped", "silver/filtered", "silver/selected", "bronze/files"]
+INPUT = "silver/deduped"
 OUTPUT, FINDINGS = "silver/redacted", "silver/pii_findings"
 FINDING_COLS = ("f_type", "f_start", "f_end", "f_detector")
 
@@ -72,30 +61,29 @@ def add_arguments(parser) -> None:
                              "(overrides pii.model_backend; default transformers)")
 
 
-def settings(ctx: StageContext) -> dict:
-    cfg = dict(ctx.config.get("pii") or {})
-    override = getattr(ctx.args, "model_path", None)
-    if override:
-        cfg["model_path"] = override
-    if getattr(ctx.args, "model_backend", None):
-        cfg["model_backend"] = ctx.args.model_backend
-    if cfg.get("model_path") and not Path(cfg["model_path"]).is_dir():
-        raise UserError(f"pii.model_path is not a folder: {cfg['model_path']}")
-    cfg["model_backend"] = cfg.get("model_backend") or "transformers"
-    if cfg["model_backend"] not in BACKENDS:
-        raise UserError(f"pii.model_backend must be one of {', '.join(BACKENDS)}, got {cfg['model_backend']!r}")
-    return cfg
+def config_overrides(args) -> dict:
+    given = {"model_path": getattr(args, "model_path", None), "model_backend": getattr(args, "model_backend", None)}
+    return {"pii": {k: v for k, v in given.items() if v is not None}}
 
 
-def sparknlp_model_spans(ctx: StageContext, df, cfg: dict):
+def uses_spark_nlp(config) -> bool:
+    return bool(config.pii.model_path) and config.pii.model_backend == "sparknlp"
+
+
+def sparknlp_model_spans(ctx: StageContext, df, cfg: PiiConfig):
     """(file_id, _model_spans) of the files where the Spark NLP back-end found entities.
     The Hugging Face folder is exported to ONNX once per model version, under the lake."""
     import hashlib
 
     from pyspark.sql import functions as F
 
-    from udfs.pii_sparknlp import export_for_sparknlp, sparknlp_spans
-    model = Path(cfg["model_path"]).resolve()
+    from jobs.core.session import has_spark_nlp
+    from jobs.stages.pii_sparknlp import export_for_sparknlp, sparknlp_spans
+    if not has_spark_nlp(ctx.spark):
+        raise UserError("pii.model_backend sparknlp needs Spark NLP's jars in the session: run through "
+                        "`codemill pii`/`codemill run` (they load them), or spark-submit with "
+                        "--jars \"$(codemill jars --nlp)\"")
+    model = Path(cfg.model_path).resolve()
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                      for p in sorted(model.iterdir()) if p.is_file())
     key = hashlib.sha256(f"{model}|{stamp}".encode()).hexdigest()[:16]
@@ -104,22 +92,18 @@ def sparknlp_model_spans(ctx: StageContext, df, cfg: dict):
         ctx.log(f"pii: exporting the model to ONNX for Spark NLP ({folder})")
         export_for_sparknlp(model, folder)
     spans = sparknlp_spans(ctx.spark, df.select("file_id", "content"), folder,
-                           types=tuple(cfg.get("model_types") or ["NAME"]),
-                           redact_usernames=bool(cfg.get("redact_usernames", False)),
-                           window_chars=cfg.get("sparknlp_window_chars"),
-                           batch_size=int(cfg.get("model_batch_size", 16)))
+                           types=cfg.model_types, redact_usernames=cfg.redact_usernames,
+                           window_chars=cfg.sparknlp_window_chars, batch_size=cfg.model_batch_size)
     return spans.groupBy("file_id").agg(F.collect_list(F.struct("start", "end", "type")).alias(MODEL_SPANS))
 
 
-def redact_batches(cfg: dict):
+def redact_batches(cfg: PiiConfig):
     """mapInArrow function: batches of the input table → same columns (content redacted)
     + f_type/f_start/f_end/f_detector arrays. Runs in the Python workers."""
-    threshold = float(cfg.get("entropy_threshold", 3.0))
+    threshold = cfg.entropy_threshold
     # With the sparknlp back-end the model spans arrive as a column; no model in Python.
-    model_path = cfg.get("model_path") if cfg.get("model_backend", "transformers") == "transformers" else None
-    types = tuple(cfg.get("model_types") or ["NAME"])
-    usernames = bool(cfg.get("redact_usernames", False))
-    batch_size = int(cfg.get("model_batch_size", 16))
+    model_path = cfg.model_path if cfg.model_backend == "transformers" else None
+    types, usernames, batch_size = cfg.model_types, cfg.redact_usernames, cfg.model_batch_size
 
     def apply(batches):
         import pyarrow as pa
@@ -160,18 +144,18 @@ def run(ctx: StageContext) -> StageResult:
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-    cfg = settings(ctx)
-    source = upstream(ctx, INPUTS)
-    version_in = ctx.lake.version(source)
-    df = ctx.lake.read(source, version_in)
-    ctx.log(f"pii: reading {source} v{version_in}; model tier "
-            + (f"on ({cfg['model_backend']})" if cfg.get("model_path") else "off (pii.model_path not set)"))
+    cfg = ctx.config.pii
+    if cfg.model_path and not Path(cfg.model_path).is_dir():
+        raise UserError(f"pii.model_path is not a folder: {cfg.model_path}")
+    df = ctx.read_input(INPUT)
+    ctx.log(f"pii: reading {INPUT} v{ctx.versions_read[INPUT]}; model tier "
+            + (f"on ({cfg.model_backend})" if cfg.model_path else "off (pii.model_path not set)"))
 
     out_schema = StructType(df.schema.fields + [
         StructField("f_type", ArrayType(StringType())), StructField("f_start", ArrayType(IntegerType())),
         StructField("f_end", ArrayType(IntegerType())), StructField("f_detector", ArrayType(StringType()))])
     scan_input = df
-    if cfg.get("model_path") and cfg["model_backend"] == "sparknlp":
+    if cfg.model_path and cfg.model_backend == "sparknlp":
         scan_input = (df.join(sparknlp_model_spans(ctx, df, cfg), "file_id", "left")
                       .select(*df.columns, MODEL_SPANS))  # the input's column order, as out_schema expects
     scanned = scan_input.mapInArrow(redact_batches(cfg), out_schema).persist(StorageLevel.MEMORY_AND_DISK)
@@ -183,34 +167,36 @@ def run(ctx: StageContext) -> StageResult:
                 .select("file_id", F.col("f.f_type").alias("type"), F.col("f.f_start").alias("start"),
                         F.col("f.f_end").alias("end"), F.col("f.f_detector").alias("detector"))
                 .withColumn("run_id", F.lit(ctx.run_id)))
-
-    from schemas import table as table_def
-    for f in table_def(OUTPUT).schema.fields:  # bronze/selected inputs lack the later stages' columns
-        if f.name not in redacted.columns:
-            redacted = redacted.withColumn(f.name, F.lit(None).cast(f.dataType))
     versions = {OUTPUT: ctx.lake.overwrite(redacted, OUTPUT), FINDINGS: ctx.lake.overwrite(findings, FINDINGS)}
 
-    stats = scanned.agg(F.count("*").alias("rows"),
+    # size_bytes still holds the input's sizes here (redacted recomputes it)
+    stats = scanned.agg(F.count("*").alias("rows"), F.sum("size_bytes").alias("bytes_in"),
                         F.sum(F.octet_length(F.col("content"))).alias("bytes_out"),
                         F.sum(F.when(F.size("f_type") > 0, 1).otherwise(0)).alias("files_with_pii")).collect()[0]
-    bytes_in = df.agg(F.sum("size_bytes").alias("b")).collect()[0]["b"] or 0
-    by_type = {r["type"]: r["count"] for r in ctx.lake.read(FINDINGS).groupBy("type").count().collect()}
-    by_detector = {r["detector"]: r["count"] for r in ctx.lake.read(FINDINGS).groupBy("detector").count().collect()}
+    per = findings.groupBy("type", "detector").count().collect()
     scanned.unpersist()
+    by_type: dict[str, int] = {}
+    by_detector: dict[str, int] = {}
+    for r in per:
+        by_type[r["type"]] = by_type.get(r["type"], 0) + r["count"]
+        by_detector[r["detector"]] = by_detector.get(r["detector"], 0) + r["count"]
 
-    metrics = {"input_table": source, "files_with_pii": str(stats["files_with_pii"] or 0),
-               "model_tier": "on" if cfg.get("model_path") else "off"}
-    if cfg.get("model_path"):
-        metrics["model_backend"] = cfg["model_backend"]
+    metrics = {"input_table": INPUT, "files_with_pii": str(stats["files_with_pii"] or 0),
+               "model_tier": "on" if cfg.model_path else "off"}
+    if cfg.model_path:
+        metrics["model_backend"] = cfg.model_backend
     metrics.update({f"findings.{t}": str(n) for t, n in sorted(by_type.items())})
     metrics.update({f"detector.{d}": str(n) for d, n in sorted(by_detector.items())})
     ctx.log(f"pii: {sum(by_type.values())} findings in {metrics['files_with_pii']} files "
             f"({', '.join(f'{t}={n}' for t, n in sorted(by_type.items())) or 'none'})")
     rows = stats["rows"] or 0
-    return StageResult(rows_in=rows, rows_kept=rows, rejected_by_reason={}, bytes_in=int(bytes_in),
-                       bytes_kept=int(stats["bytes_out"] or 0), versions_read={source: version_in},
-                       versions_written=versions, metrics=metrics)
+    return StageResult(rows_in=rows, rows_kept=rows, rejected_by_reason={}, bytes_in=int(stats["bytes_in"] or 0),
+                       bytes_kept=int(stats["bytes_out"] or 0), versions_written=versions, metrics=metrics)
 
 
-if __name__ == "__main__":
-    sys.exit(stage_main(STAGE, run, add_arguments, description=__doc__.splitlines()[0]))
+STAGE = Stage(
+    name="pii", inputs=(INPUT,), outputs=(OUTPUT, FINDINGS), run=run,
+    help="PII redaction (emails, IPs, keys, passwords, names; findings without values): "
+         "silver/deduped → silver/redacted", add_arguments=add_arguments, config_overrides=config_overrides,
+    needs_spark_nlp=uses_spark_nlp)
+

@@ -1,13 +1,13 @@
 """Tokenize stage: gold/training_docs → gold/tokens (packed, shuffled training sequences).
 
-    spark-submit jobs/tokenize.py --lake DIR [--config FILE] [--run-id ID]
+    codemill tokenize --lake DIR [--config FILE] [--run-id ID]
 
 * Tokenizer: <lake>/<tokenizer.dir> (default <lake>/tokenizer), trained by
   `codemill tokenizer train`; when it is missing and `tokenize.train_tokenizer_if_missing`
   is true (default) it is trained here first on the same pinned training_docs version.
 * Documents are encoded in a vectorized mapInPandas; each Python worker loads the tokenizer
   once from the lake path. Every document ends with exactly one EOD (`<|endoftext|>`).
-* Packing (FACTS §7.2): documents in doc_id order form one stream, cut into sequences of
+* Packing (docs/recipe.md §7.2): documents in doc_id order form one stream, cut into sequences of
   `seq_len + 1` tokens across document boundaries. The cut is distributed: each document's
   global start offset is computed from the token counts, each document splits itself at
   sequence boundaries, and sequences are re-assembled per sequence index.
@@ -20,23 +20,12 @@
 """
 from __future__ import annotations
 
-# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
-# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
-# `tokenize`. Replace it with the project root before anything else is imported.
-if __name__ == "__main__":
-    import os as _os
-    import sys as _sys
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
-
-import sys
 from pathlib import Path
 
-from jobs.stage import StageContext, StageResult, UserError, stage_main, upstream  # noqa: E402
-from udfs import packing  # noqa: E402
+from jobs.core.errors import UserError
+from jobs.core.stage import Stage, StageContext, StageResult
+from udfs import packing
 
-STAGE = "tokenize"
 INPUT = "gold/training_docs"
 OUTPUT = "gold/tokens"
 PAD_TOKEN = "<fim_pad>"
@@ -111,34 +100,24 @@ def assemble_fn(block: int, pad_id: int, permutation):
     return run
 
 
-def settings(ctx: StageContext) -> dict:
-    section = dict(ctx.config.get("tokenize") or {})
-    tok_section = dict(ctx.config.get("tokenizer") or {})
-    s = {"seq_len": int(section.get("seq_len", 8192)), "seed": int(section.get("seed", 0)),
-         "last_sequence": str(section.get("last_sequence", "pad")),
-         "train_if_missing": bool(section.get("train_tokenizer_if_missing", True)),
-         "tokenizer_dir": ctx.lake.root / str(tok_section.get("dir", "tokenizer")),
-         "vocab_size": int(tok_section.get("vocab_size", 49152)),
-         "min_frequency": int(tok_section.get("min_frequency", 2))}
-    if s["seq_len"] < 1:
-        raise UserError(f"tokenize.seq_len must be positive, not {s['seq_len']}")
-    if s["last_sequence"] not in ("pad", "drop"):
-        raise UserError(f"tokenize.last_sequence must be pad or drop, not {s['last_sequence']!r}")
-    return s
+def tokenizer_dir(ctx: StageContext) -> Path:
+    return ctx.lake.root / ctx.config.tokenizer.dir
 
 
-def ensure_tokenizer(ctx: StageContext, s: dict, docs_version: int) -> dict:
+def ensure_tokenizer(ctx: StageContext, docs_version: int) -> dict:
+    """The lake's tokenizer's provenance; trained here on the pinned training_docs version
+    when it is missing and tokenize.train_tokenizer_if_missing is on."""
     from trainer import tokenizer as trainer_tok
 
-    tok_dir = s["tokenizer_dir"]
+    tok_dir, cfg = tokenizer_dir(ctx), ctx.config.tokenizer
     if (tok_dir / trainer_tok.TOKENIZER_FILE).exists():
         return trainer_tok.provenance(tok_dir) or {}
-    if not s["train_if_missing"]:
+    if not ctx.config.tokenize.train_tokenizer_if_missing:
         raise UserError(f"no tokenizer in {tok_dir}: run `codemill tokenizer train --lake {ctx.lake.root}` first")
-    ctx.log(f"tokenize: no tokenizer in {tok_dir}; training one (vocab {s['vocab_size']}) on "
+    ctx.log(f"tokenize: no tokenizer in {tok_dir}; training one (vocab {cfg.vocab_size}) on "
             f"{INPUT} version {docs_version}")
-    return trainer_tok.train_from_delta(ctx.lake.path(INPUT), tok_dir, vocab_size=s["vocab_size"],
-                                        min_frequency=s["min_frequency"], version=docs_version)
+    return trainer_tok.train_from_delta(ctx.lake.path(INPUT), tok_dir, vocab_size=cfg.vocab_size,
+                                        min_frequency=cfg.min_frequency, version=docs_version)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -148,32 +127,32 @@ def run(ctx: StageContext) -> StageResult:
 
     from trainer import tokenizer as trainer_tok
 
-    s = settings(ctx)
-    source = upstream(ctx, [INPUT])
-    version = ctx.lake.version(source)
-    info = ensure_tokenizer(ctx, s, version)
-    tok = trainer_tok.load_fast(s["tokenizer_dir"])
+    cfg = ctx.config.tokenize
+    docs = ctx.read_input(INPUT)
+    version = ctx.versions_read[INPUT]
+    info = ensure_tokenizer(ctx, version)
+    tok_dir = tokenizer_dir(ctx)
+    tok = trainer_tok.load_fast(tok_dir)
     eod_id, pad_id = tok.token_to_id(EOD_TOKEN), tok.token_to_id(PAD_TOKEN)
     if eod_id is None or pad_id is None:
-        raise UserError(f"tokenizer in {s['tokenizer_dir']} lacks {EOD_TOKEN} or {PAD_TOKEN}")
-    block = s["seq_len"] + 1
+        raise UserError(f"tokenizer in {tok_dir} lacks {EOD_TOKEN} or {PAD_TOKEN}")
+    block = cfg.seq_len + 1
 
-    docs = ctx.lake.read(source, version=version).select(
-        "doc_id", "language", F.size("file_ids").cast("long").alias("n_files"), "text")
-    tokenizer_file = str(s["tokenizer_dir"] / trainer_tok.TOKENIZER_FILE)
+    docs = docs.select("doc_id", "language", F.size("file_ids").cast("long").alias("n_files"), "text")
+    tokenizer_file = str(tok_dir / trainer_tok.TOKENIZER_FILE)
     encoded = docs.mapInPandas(encode_fn(tokenizer_file, eod_id), ENCODED_DDL).persist(StorageLevel.MEMORY_AND_DISK)
 
     # Global offsets in doc_id order: only (doc_id, n_tokens) travels to the driver.
     lengths = encoded.select("doc_id", "n_tokens").toPandas().sort_values("doc_id", kind="stable")
     lengths["start"] = packing.start_offsets(lengths["n_tokens"].to_numpy())
     total_tokens = int(lengths["n_tokens"].sum()) if len(lengths) else 0
-    n_seq, padded, dropped = packing.plan(total_tokens, block, s["last_sequence"])
+    n_seq, padded, dropped = packing.plan(total_tokens, block, cfg.last_sequence)
     offsets = ctx.spark.createDataFrame(pd.DataFrame({"doc_id": lengths["doc_id"].astype(str),
                                                       "start": lengths["start"].astype("int64")}),
                                         "doc_id string, start long")
     pieces = (encoded.join(F.broadcast(offsets), "doc_id").select("start", "input_ids")
               .mapInPandas(split_fn(block), PIECE_DDL).filter(F.col("seq_idx") < n_seq))
-    permutation = ctx.spark.sparkContext.broadcast(packing.shuffle_permutation(n_seq, s["seed"]))
+    permutation = ctx.spark.sparkContext.broadcast(packing.shuffle_permutation(n_seq, cfg.seed))
     sequences = (pieces.groupBy("seq_idx").applyInPandas(assemble_fn(block, pad_id, permutation), seq_schema())
                  .withColumn("run_id", F.lit(ctx.run_id)).orderBy("seq_id"))
     written = ctx.lake.overwrite(sequences, OUTPUT)
@@ -187,28 +166,28 @@ def run(ctx: StageContext) -> StageResult:
 
     n_docs = int(agg["docs"] or 0)
     metrics = {
-        "tokens_total": str(total_tokens), "sequences": str(n_seq), "seq_len": str(s["seq_len"]),
-        "sequence_tokens": str(block), "seed": str(s["seed"]), "last_sequence": s["last_sequence"],
+        "tokens_total": str(total_tokens), "sequences": str(n_seq), "seq_len": str(cfg.seq_len),
+        "sequence_tokens": str(block), "seed": str(cfg.seed), "last_sequence": cfg.last_sequence,
         "padding_tokens": str(padded), "dropped_tokens": str(dropped),
         "eod_removed_inside_docs": str(int(agg["eod_removed"] or 0)),
-        "tokenizer_dir": str(s["tokenizer_dir"]),
+        "tokenizer_dir": str(tok_dir),
         "tokenizer_trained_on_version": str(info.get("delta_version")),
         "tokenizer_vocab_size": str(tok.get_vocab_size(with_added_tokens=True)),
     }
     if info.get("delta_version") is not None and info.get("delta_version") != version:
         ctx.log(f"tokenize: note: tokenizer was trained on {INPUT} version {info.get('delta_version')}, "
                 f"tokenizing version {version}")
-    print(f"tokens per language ({OUTPUT}: {n_seq} sequences of {block} tokens, {total_tokens} document tokens, "
-          f"{padded} padding, {dropped} dropped):")
-    print(f"  {'language':<24}{'files':>10}{'tokens':>14}")
+    lines = [f"tokens per language ({OUTPUT}: {n_seq} sequences of {block} tokens, {total_tokens} document tokens, "
+             f"{padded} padding, {dropped} dropped):", f"  {'language':<24}{'files':>10}{'tokens':>14}"]
     for r in per_lang:
         metrics[f"tokens.{r['language']}"] = str(int(r["tokens"]))
         metrics[f"files.{r['language']}"] = str(int(r["files"]))
-        print(f"  {r['language']:<24}{int(r['files']):>10}{int(r['tokens']):>14}")
-    sys.stdout.flush()
+        lines.append(f"  {r['language']:<24}{int(r['files']):>10}{int(r['tokens']):>14}")
+    ctx.log("\n".join(lines))
     return StageResult(rows_in=n_docs, rows_kept=n_docs, rejected_by_reason={},
-                       versions_read={source: version}, versions_written={OUTPUT: written}, metrics=metrics)
+                       versions_written={OUTPUT: written}, metrics=metrics)
 
 
-if __name__ == "__main__":
-    sys.exit(stage_main(STAGE, run, description=__doc__.splitlines()[0]))
+STAGE = Stage(
+    name="tokenize", inputs=(INPUT,), outputs=(OUTPUT,), run=run,
+    help="byte-level BPE tokens packed into shuffled fixed-length sequences: gold/training_docs → gold/tokens")

@@ -1,9 +1,8 @@
 """Dedup stage: exact (content hash) then near (MinHash LSH + connected components).
 
-    spark-submit jobs/dedup.py --lake DIR [--incremental] [--no-verify] [--threshold 0.7]
+    codemill dedup --lake DIR [--incremental] [--no-verify] [--threshold 0.7]
 
-Input: silver/filtered (or silver/selected, or bronze/files when the optional stages before
-dedup have not run). Outputs:
+Input: silver/filtered. Outputs:
 
 * silver/deduped — the input rows that survive, unchanged;
 * silver/dup_clusters — one row per file that is in a duplicate cluster: cluster_id (the
@@ -16,9 +15,9 @@ dedup have not run). Outputs:
 
 Keep rule (one survivor per cluster, deterministic): higher licence rank first (license_type
 permissive > no_license > non_permissive when the input has it, else a detected licence
-before none; FACTS §4.1/§4.4), then more stars, then the smallest file_id.
+before none; docs/recipe.md §4.1/§4.4), then more stars, then the smallest file_id.
 
-Near dedup (FACTS §4.3): signatures are computed per Arrow batch with numpy and torch
+Near dedup (docs/recipe.md §4.3): signatures are computed per Arrow batch with numpy and torch
 (udfs.minhash.signatures); band b of a signature is bucketed by a 64-bit hash of its `rows`
 values (udfs.minhash.band_hashes); each bucket links every member to the bucket's smallest
 member (star edges, so a huge boilerplate bucket yields n−1 edges, never n²); clusters are the
@@ -39,64 +38,34 @@ run over the whole input, so the result equals a full run.
 """
 from __future__ import annotations
 
-# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
-# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
-# `tokenize`. Replace it with the project root before anything else is imported.
-if __name__ == "__main__":
-    import os as _os
-    import sys as _sys
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
-
 import argparse
 import shutil
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from jobs.stage import StageContext, StageResult, UserError, stage_main, upstream, write_rejections  # noqa: E402
-from udfs import minhash as mh  # noqa: E402
+from jobs.core.config import DedupConfig
+from jobs.core.errors import UserError
+from jobs.core.stage import Stage, StageContext, StageResult, write_rejections
+from udfs import minhash as mh
 
-STAGE = "dedup"
-INPUTS = ["silver/filtered", "silver/selected", "bronze/files"]
+INPUT = "silver/filtered"
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
 
 
-# ---- settings ------------------------------------------------------------------------------
-
-def settings(ctx: StageContext) -> dict:
-    """The dedup config section with command-line overrides applied and bands/rows resolved."""
-    cfg = dict(ctx.config.get("dedup") or {})
-    args = ctx.args
-    if getattr(args, "threshold", None) is not None:
-        cfg["threshold"] = args.threshold
-    if getattr(args, "verify", None) is not None:
-        cfg["verify"] = bool(args.verify)
-    cfg["incremental"] = bool(getattr(args, "incremental", False) or cfg.get("incremental", False))
-    t = float(cfg["threshold"])
-    if not 0.0 < t < 1.0:
-        raise UserError(f"dedup threshold must be between 0 and 1, got {t}")
-    num_perm = int(cfg["num_perm"])
-    if cfg.get("bands") and cfg.get("rows"):
-        bands, rows = int(cfg["bands"]), int(cfg["rows"])
-        if bands * rows > num_perm:
-            raise UserError(f"dedup bands × rows = {bands * rows} exceeds num_perm = {num_perm}")
-    else:
-        bands, rows = mh.optimal_bands(t, num_perm, float(cfg.get("fp_weight", 0.5)), float(cfg.get("fn_weight", 0.5)))
-    cfg.update(threshold=t, bands=bands, rows=rows, params=mh.params_from_config(cfg))
-    return cfg
-
-
 def add_arguments(parser) -> None:
-    parser.add_argument("--incremental", action="store_true",
+    parser.add_argument("--incremental", action="store_true", default=None,
                         help="reuse stored MinHash signatures; compute only those of new or changed files")
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="drop LSH candidate pairs whose exact Jaccard is below the threshold "
                              "(default from config: on)")
     parser.add_argument("--threshold", type=float, help="Jaccard threshold (default from config: 0.7)")
+
+
+def config_overrides(args) -> dict:
+    given = {"threshold": getattr(args, "threshold", None), "verify": getattr(args, "verify", None),
+             "incremental": getattr(args, "incremental", None)}
+    return {"dedup": {k: v for k, v in given.items() if v is not None}}
 
 
 # ---- keep rule -----------------------------------------------------------------------------
@@ -203,11 +172,11 @@ def estimated_jaccard_col(sig_a, sig_b, num_perm: int):
     return F.aggregate(equal, F.lit(0), lambda acc, x: acc + x) / F.lit(num_perm)
 
 
-def small_side(df, rows: int, cfg: dict):
+def small_side(df, rows: int, cfg: DedupConfig):
     """`df` marked for a broadcast join when at most dedup.broadcast_max_rows rows: the other,
     content-carrying side is then filtered where it lies instead of being shuffled."""
     from pyspark.sql import functions as F
-    return F.broadcast(df) if rows <= int(cfg.get("broadcast_max_rows", 1_000_000)) else df
+    return F.broadcast(df) if rows <= cfg.broadcast_max_rows else df
 
 
 def node_ids(spark, sigs):
@@ -278,7 +247,7 @@ def star_jaccards(ngram: int, max_tokens: int):
     return verify
 
 
-def verify_edges(ctx: StageContext, cfg: dict, files, nodes, edges, n_candidates: int, checkpoint, metrics: dict):
+def verify_edges(ctx: StageContext, cfg: DedupConfig, files, nodes, edges, n_candidates: int, checkpoint, metrics: dict):
     """Candidate edges whose Jaccard reaches the threshold.
 
     The 256-permutation estimate (share of equal signature positions) decides the clear
@@ -292,8 +261,8 @@ def verify_edges(ctx: StageContext, cfg: dict, files, nodes, edges, n_candidates
     """
     from pyspark.sql import functions as F
 
-    params: mh.MinHashParams = cfg["params"]
-    t, margin = float(cfg["threshold"]), cfg.get("verify_margin")
+    params: mh.MinHashParams = cfg.params
+    t, margin = cfg.threshold, cfg.verify_margin
     sig = nodes.select("node", "signature")
     scored = checkpoint(
         edges.join(sig.select(F.col("node").alias("src"), F.col("signature").alias("sig_src")), "src")
@@ -426,35 +395,24 @@ def _checkpointer(ctx: StageContext):
     return (lambda df: df.checkpoint(eager=True)), folder
 
 
-def _conform_to(df, schema_name: str):
-    """Add the target table's columns the input lacks (as nulls) so the write conforms."""
-    from pyspark.sql import functions as F
-
-    from schemas import table as table_def
-    for f in table_def(schema_name).schema.fields:
-        if f.name not in df.columns:
-            df = df.withColumn(f.name, F.lit(None).cast(f.dataType))
-    return df
-
-
 def run(ctx: StageContext) -> StageResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    cfg = settings(ctx)
-    params: mh.MinHashParams = cfg["params"]
+    cfg = ctx.config.dedup
+    params: mh.MinHashParams = cfg.params
+    bands, rows = cfg.layout()
     t0 = time.perf_counter()
 
     def step(message: str) -> None:
         ctx.log(f"dedup: {message} (t={time.perf_counter() - t0:.1f}s)")
 
-    input_name = upstream(ctx, INPUTS)
-    versions_read = {input_name: ctx.lake.version(input_name)}
-    src = ctx.lake.read(input_name)
+    input_name = INPUT
+    src = ctx.read_input(INPUT)
     files = src.withColumn("_rank", license_rank_col(src.columns))
-    ctx.log(f"dedup: input {input_name}; threshold {cfg['threshold']}, {params.num_perm} permutations, "
-            f"{cfg['bands']} bands × {cfg['rows']} rows, {params.ngram}-grams"
-            f"{', verify' if cfg.get('verify') else ''}{', incremental' if cfg['incremental'] else ''}")
+    ctx.log(f"dedup: input {input_name}; threshold {cfg.threshold}, {params.num_perm} permutations, "
+            f"{bands} bands × {rows} rows, {params.ngram}-grams"
+            f"{', verify' if cfg.verify else ''}{', incremental' if cfg.incremental else ''}")
 
     # ---- exact: one survivor per content_sha256 ----
     ids = files.select("file_id", "repo_name", "path", "content_sha256", "_rank", "stars", "size_bytes",
@@ -473,9 +431,9 @@ def run(ctx: StageContext) -> StageResult:
     # ---- signatures (stored ones reused in incremental mode) ----
     sig_name = "silver/minhash_signatures"
     key = params.key()
-    chunk = int(cfg.get("minhash_chunk", 1024))
+    chunk = cfg.minhash_chunk
     wanted = survivors.select("file_id", "content_sha256")
-    if cfg["incremental"] and ctx.lake.exists(sig_name):
+    if cfg.incremental and ctx.lake.exists(sig_name):
         stored = (ctx.lake.read(sig_name).where(F.col("minhash_params") == key)
                   .select("file_id", "content_sha256"))
         todo = wanted.join(stored, ["file_id", "content_sha256"], "left_anti")
@@ -484,7 +442,7 @@ def run(ctx: StageContext) -> StageResult:
     todo_files = files.join(small_side(todo, rows_in, cfg), ["file_id", "content_sha256"], "left_semi")
     new_sigs = (compute_signatures(todo_files, params, chunk)
                 .withColumn("minhash_params", F.lit(key)).withColumn("run_id", F.lit(ctx.run_id)))
-    if cfg["incremental"] and ctx.lake.exists(sig_name):
+    if cfg.incremental and ctx.lake.exists(sig_name):
         sig_version = ctx.lake.upsert(new_sigs, sig_name, ("file_id",))
     else:
         sig_version = ctx.lake.overwrite(new_sigs, sig_name)
@@ -499,7 +457,7 @@ def run(ctx: StageContext) -> StageResult:
     # times, and a checkpoint (serialized rows) made each read decode every signature again.
     # The cache fills on node_ids' first pass; if evicted it is rebuilt from the Delta table.
     usable = sig_rows.where(F.size("signature") > 0).select("file_id", "signature").persist(StorageLevel.MEMORY_AND_DISK)
-    step(f"signatures ready ({computed} computed" + (", the rest reused)" if cfg["incremental"] else ")"))
+    step(f"signatures ready ({computed} computed" + (", the rest reused)" if cfg.incremental else ")"))
 
     # ---- LSH candidate edges ----
     checkpoint, ckpt_dir = _checkpointer(ctx)
@@ -509,22 +467,22 @@ def run(ctx: StageContext) -> StageResult:
         nodes = nodes.select("file_id", "node", "signature")
         if fallback_ids:
             nodes = checkpoint(nodes)
-        edges = checkpoint(candidate_edges(band_keys(nodes, cfg["bands"], cfg["rows"])))
+        edges = checkpoint(candidate_edges(band_keys(nodes, bands, rows)))
         n_candidates = edges.count()
         step(f"{n_candidates} candidate edges from LSH buckets")
-        metrics = {"input_table": input_name, "threshold": cfg["threshold"], "num_perm": params.num_perm,
-                   "bands": cfg["bands"], "rows": cfg["rows"], "ngram_size": params.ngram,
+        metrics = {"input_table": input_name, "threshold": cfg.threshold, "num_perm": params.num_perm,
+                   "bands": bands, "rows": rows, "ngram_size": params.ngram,
                    "candidate_edges": n_candidates, "short_docs_skipped": short_docs,
-                   "incremental": cfg["incremental"], "verify": bool(cfg.get("verify"))}
+                   "incremental": cfg.incremental, "verify": cfg.verify}
         metrics["signatures_computed"] = computed
         if fallback_ids:
             metrics["node_id_fallback"] = True
-        if cfg.get("verify") and n_candidates:
+        if cfg.verify and n_candidates:
             edges = verify_edges(ctx, cfg, files, nodes, edges, n_candidates, checkpoint, metrics)
             step("candidate edges verified")
 
         # ---- clusters and survivors ----
-        labels, rounds = connected_components(edges, int(cfg.get("max_cc_iterations", 40)), checkpoint, ctx.log)
+        labels, rounds = connected_components(edges, cfg.max_cc_iterations, checkpoint, ctx.log)
         metrics["cc_rounds"] = rounds
         step(f"connected components in {rounds} rounds")
         members = (labels.join(nodes.select("file_id", "node"), "node")
@@ -544,23 +502,23 @@ def run(ctx: StageContext) -> StageResult:
         rejected_bytes = sum(r["b"] or 0 for r in stats)
         clusters = clusters.withColumn("run_id", F.lit(ctx.run_id))
         rows_rejected = sum(by_reason.values())
-        deduped = _conform_to(src.join(small_side(rejected.select("file_id"), rows_rejected, cfg), "file_id", "left_anti"),
-                              "silver/deduped")
+        deduped = src.join(small_side(rejected.select("file_id"), rows_rejected, cfg), "file_id", "left_anti")
 
         def write_small_tables():
             """Rejections and clusters: small rows, so their time is Delta's fixed cost per
             commit (driver-side snapshot jobs and the commit itself), which overlaps well with
             the CPU-bound rewrite of the content in silver/deduped."""
-            write_rejections(ctx, STAGE, rejected)
+            rejections_version = write_rejections(ctx, STAGE.name, rejected)
             step("rejections written")
-            return ctx.lake.overwrite(clusters, "silver/dup_clusters")
+            return rejections_version, ctx.lake.overwrite(clusters, "silver/dup_clusters")
 
         with ThreadPoolExecutor(max_workers=1) as pool:
             small_tables = pool.submit(write_small_tables)
             deduped_version = ctx.lake.overwrite(deduped, "silver/deduped")
             step("silver/deduped written")
-            versions = {"silver/deduped": deduped_version, "silver/dup_clusters": small_tables.result(),
-                        sig_name: sig_version}
+            rejections_version, clusters_version = small_tables.result()
+            versions = {"silver/deduped": deduped_version, "silver/dup_clusters": clusters_version,
+                        sig_name: sig_version, "silver/rejections": rejections_version}
         step("rejections, silver/deduped and silver/dup_clusters written")
     finally:
         exact.unpersist()
@@ -570,7 +528,7 @@ def run(ctx: StageContext) -> StageResult:
     for reason in (EXACT, NEAR):
         by_reason.setdefault(reason, 0)
     return StageResult(rows_in=rows_in, rows_kept=rows_in - rows_rejected, rejected_by_reason=by_reason,
-                       bytes_in=bytes_in, bytes_kept=bytes_in - rejected_bytes, versions_read=versions_read,
+                       bytes_in=bytes_in, bytes_kept=bytes_in - rejected_bytes,
                        versions_written=versions, metrics=metrics)
 
 
@@ -583,9 +541,10 @@ def attribute(ctx: StageContext, text: str, threshold: float | None = None, limi
     estimated_jaccard}] best first)."""
     from pyspark.sql import functions as F
 
-    cfg = settings(ctx)
-    params: mh.MinHashParams = cfg["params"]
-    t = float(threshold if threshold is not None else cfg["threshold"])
+    cfg = ctx.config.dedup
+    params: mh.MinHashParams = cfg.params
+    bands, rows = cfg.layout()
+    t = float(threshold if threshold is not None else cfg.threshold)
     sig, has = mh.signatures([text], params)
     if not has[0]:
         raise UserError(f"the snippet has fewer than {params.ngram} tokens: too short to compare")
@@ -598,8 +557,8 @@ def attribute(ctx: StageContext, text: str, threshold: float | None = None, limi
               .join(ctx.lake.read(target).select("file_id"), "file_id", "left_semi"))
     values = [int(v) for v in sig[0]]
     query = ctx.spark.createDataFrame([("<snippet>", values)], "file_id string, signature array<bigint>")
-    query_bands = band_keys(query, cfg["bands"], cfg["rows"], node_col="file_id").select("band", "h")
-    hits = (band_keys(stored.select("file_id", "signature"), cfg["bands"], cfg["rows"], node_col="file_id")
+    query_bands = band_keys(query, bands, rows, node_col="file_id").select("band", "h")
+    hits = (band_keys(stored.select("file_id", "signature"), bands, rows, node_col="file_id")
             .join(query_bands, ["band", "h"], "left_semi").select("file_id").distinct())
     estimate = estimated_jaccard_col(F.col("signature"), F.array(*[F.lit(v).cast("bigint") for v in values]),
                                      params.num_perm)
@@ -609,5 +568,8 @@ def attribute(ctx: StageContext, text: str, threshold: float | None = None, limi
     return target, t, [r.asDict() for r in rows]
 
 
-if __name__ == "__main__":
-    sys.exit(stage_main(STAGE, run, add_arguments, description=__doc__.splitlines()[0]))
+STAGE = Stage(
+    name="dedup", inputs=(INPUT,), outputs=("silver/deduped", "silver/dup_clusters", "silver/minhash_signatures"),
+    run=run, help="exact + MinHash near deduplication: silver/filtered → silver/deduped, silver/dup_clusters",
+    add_arguments=add_arguments, config_overrides=config_overrides,
+    checked=("silver/deduped", "silver/dup_clusters"))

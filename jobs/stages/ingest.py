@@ -1,6 +1,7 @@
 """Ingest stage: raw input → bronze/files + bronze/quarantine.
 
-    spark-submit jobs/ingest.py --input PATH [--input-format jsonl|parquet|repos|repo] --lake DIR
+    codemill ingest --input PATH [--input-format jsonl|parquet|repos|repo] --lake DIR
+    spark-submit jobs/submit.py ingest --input PATH --lake DIR
 
 Inputs (one file or a folder; the format is detected, see detect_format):
 * jsonl   — *.jsonl / *.jsonl.gz: one JSON object per line; *.json / *.json.gz: one object per
@@ -23,26 +24,14 @@ reason. Re-ingesting the same input MERGEs by file_id, so row counts do not chan
 """
 from __future__ import annotations
 
-# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
-# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
-# `tokenize`. Replace it with the project root before anything else is imported.
-if __name__ == "__main__":
-    import os as _os
-    import sys as _sys
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
-
 import gzip
 import io
-import json
-import sys
 from pathlib import Path
 
-from jobs.stage import StageContext, StageResult, UserError, now_utc, stage_main  # noqa: E402
-from udfs import ingest as rules  # noqa: E402
+from jobs.core.errors import UserError
+from jobs.core.stage import Stage, StageContext, StageResult, now_utc
+from udfs import ingest as rules
 
-STAGE = "ingest"
 # repos: a folder with one sub-folder per repository; repo: one repository's folder.
 FORMATS = ("jsonl", "parquet", "repos", "repo")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -172,31 +161,29 @@ def _expand_repo_file(source: str, root: str, raw: bytes, max_bytes: int, cols: 
         _add(cols, kind="file", content=decoded.text, **common)
 
 
-def expand_input_files(fmt: str, root: str, max_bytes: int):
-    """mapInArrow function: (uri, size) rows, one per input file → records.
+def expand_input_files(fmt: str, root: str, max_bytes: int, filesystem_uri: str, display_prefix: str):
+    """mapInArrow function: (path, size) rows, one per input file → records.
 
-    Bytes are read here, in the worker, through pyarrow.fs (local disk, HDFS, S3, GCS), so
-    the driver only lists. An oversized repository file is quarantined from its listed
-    size without being read.
+    Bytes are read here, in the worker, through pyarrow.fs (local disk, HDFS, S3, GCS): the
+    filesystem is rebuilt from `filesystem_uri` and each file opened by its path, never
+    parsed back from a URI (a real repository has paths with spaces, '#' or '%'). The driver
+    only lists. An oversized repository file is quarantined from its listed size unread.
     """
     import pyarrow as pa
     from pyarrow import fs as pafs
 
-    def read(uri: str) -> bytes:
-        filesystem, path = pafs.FileSystem.from_uri(uri)
-        with filesystem.open_input_stream(path, compression=None) as stream:  # .gz handled by the caller
-            return stream.read()
-
     def expand(batches):
+        filesystem, _ = pafs.FileSystem.from_uri(filesystem_uri)
         for batch in batches:
             cols = _empty_columns()
-            for uri, size in zip(batch.column("uri").to_pylist(), batch.column("size").to_pylist()):
-                source = uri.removeprefix("file://")
+            for path, size in zip(batch.column("path").to_pylist(), batch.column("size").to_pylist()):
+                source = display_prefix + path
                 if fmt == "repos" and size > max_bytes and not source.endswith(rules.REPO_METADATA_FILE):
                     _expand_repo_file(source, root, b"", max_bytes, cols, size=size)
                     continue
                 try:
-                    raw = read(uri)
+                    with filesystem.open_input_stream(path, compression=None) as stream:  # .gz: the caller
+                        raw = stream.read()
                 except OSError as err:
                     _add(cols, kind="quarantine", source=source, locator="file", reason=rules.UNREADABLE,
                          detail=f"{type(err).__name__} while reading", size_bytes=size)
@@ -220,8 +207,21 @@ def _arrow_schema():
 
 # ---- reading each format ---------------------------------------------------------------
 
-def list_input_files(input_path: Path, fmt: str | None) -> list[tuple[str, int]]:
-    """(uri, size) of every input file, hidden ones included (one file: just it).
+def input_filesystem(input_path) -> tuple[str, str, str]:
+    """(filesystem URI, the input's path in that filesystem, prefix that names a listed path
+    for people): a local path gives the local filesystem and plain absolute paths; a URI
+    (s3://, hdfs://, ...) its own filesystem and the scheme as prefix."""
+    text = str(input_path)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        from pyarrow import fs as pafs
+        _, base = pafs.FileSystem.from_uri(text)
+        return text, base, f"{scheme}://"
+    return "file:///", str(Path(text).resolve()), ""
+
+
+def list_input_files(input_path, fmt: str | None) -> list[tuple[str, int]]:
+    """(path, size) of every input file, hidden ones included (one file: just it).
 
     Spark's file sources silently skip names starting with '_' or '.' (e.g. `__init__.py`,
     `.codemill-repo.json`), which would lose files without a trace; so the driver lists the
@@ -229,20 +229,18 @@ def list_input_files(input_path: Path, fmt: str | None) -> list[tuple[str, int]]
     """
     from pyarrow import fs as pafs
 
-    uri = str(input_path) if "://" in str(input_path) else input_path.resolve().as_uri()
-    filesystem, base = pafs.FileSystem.from_uri(uri)
-    prefix = uri[: len(uri) - len(base)] if uri.endswith(base) else "file://"
+    fs_uri, base, _ = input_filesystem(input_path)
+    filesystem, _ = pafs.FileSystem.from_uri(fs_uri)
     top = filesystem.get_file_info(base)
     if top.type == pafs.FileType.File:
-        return [(prefix + top.path, top.size)]
-    infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+        return [(top.path, top.size)]
     listed = []
-    for info in infos:
+    for info in filesystem.get_file_info(pafs.FileSelector(base, recursive=True)):
         if info.type != pafs.FileType.File or "/.git/" in info.path + "/":
             continue
         if fmt == "jsonl" and _kind(info.base_name) != "jsonl":
             continue
-        listed.append((prefix + info.path, info.size))
+        listed.append((info.path, info.size))
     return sorted(listed)
 
 
@@ -258,11 +256,13 @@ def _read_listed(ctx: StageContext, input_path: Path, fmt: str, max_bytes: int, 
     ctx.log(f"ingest: {len(files)} input files listed")
     # Enough partitions to keep every core busy, few enough that task overhead stays small.
     partitions = max(2 * ctx.spark.sparkContext.defaultParallelism, min(len(files) // 2000, 2000))
-    listed = ctx.spark.createDataFrame(files, "uri string, size long").repartition(partitions)
+    listed = ctx.spark.createDataFrame(files, "path string, size long").repartition(partitions)
+    fs_uri, base, prefix = input_filesystem(input_path)
     # A repository's files are named relative to the folder holding the repositories: the
     # input itself (repos) or its parent (repo), so the first path part is the repository.
-    root = {"repos": str(input_path.resolve()), "repo": str(input_path.resolve().parent)}.get(fmt, "")
-    return listed.mapInArrow(expand_input_files("repos" if fmt == "repo" else fmt, root, max_bytes), RECORD_DDL)
+    root = {"repos": prefix + base, "repo": prefix + base.rsplit("/", 1)[0]}.get(fmt, "")
+    expand = expand_input_files("repos" if fmt == "repo" else fmt, root, max_bytes, fs_uri, prefix)
+    return listed.mapInArrow(expand, RECORD_DDL)
 
 
 def _first_present(columns: list[str], names: tuple[str, ...]):
@@ -306,7 +306,7 @@ def _with_repo_metadata(records):
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
-    from jobs.arrow import series_udf
+    from jobs.core.arrow import series_udf
 
     meta = (records.filter("kind = 'meta'")
             .select("repo_name", F.from_json("content", "repo_name string, stars long, license string").alias("m"))
@@ -348,7 +348,7 @@ def run(ctx: StageContext) -> StageResult:
     fmt = getattr(ctx.args, "input_format", None) or detect_format(input_path, listed)
     if fmt == "repo" and input_path.is_file():
         raise UserError(f"--input-format repo needs a repository folder, not the file {input_path}")
-    max_bytes = int(ctx.config["ingest"]["max_file_bytes"])
+    max_bytes = ctx.config.ingest.max_file_bytes
     ctx.log(f"ingest: reading {input_path} as {fmt} (max {max_bytes} bytes per file)")
 
     if fmt == "parquet":
@@ -359,7 +359,7 @@ def run(ctx: StageContext) -> StageResult:
             records = _with_repo_metadata(records)
     from pyspark.sql import Window
 
-    from jobs.arrow import stable_id
+    from jobs.core.arrow import stable_id
     ingested_at = now_utc()
     records = records.withColumn("file_id", F.when(F.col("kind") == "file", stable_id("repo_name", "path")))
     # Two input records naming the same file (same repo + path): the first in input order
@@ -402,5 +402,7 @@ def run(ctx: StageContext) -> StageResult:
     )
 
 
-if __name__ == "__main__":
-    sys.exit(stage_main(STAGE, run, add_arguments, description=__doc__.splitlines()[0]))
+STAGE = Stage(
+    name="ingest", inputs=(), outputs=("bronze/files", "bronze/quarantine"), run=run,
+    help="raw input (JSONL, Parquet, repository folders) → bronze/files; bad input → bronze/quarantine",
+    add_arguments=add_arguments, run_parameters=("input",), rejections="bronze/quarantine")

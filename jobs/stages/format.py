@@ -1,13 +1,13 @@
 """Format stage: gold/files → gold/training_docs (StarCoder / StarCoder2 document formats).
 
-    spark-submit jobs/format.py --lake DIR [--config FILE] [--run-id ID] [--mode file|repo]
+    codemill format --lake DIR [--config FILE] [--run-id ID] [--mode file|repo]
 
 `format.mode` (config) chooses the layout:
-* file — StarCoder (FACTS §7.1): one document per file, `<reponame>`, `<filename>`,
+* file — StarCoder (docs/recipe.md §7.1): one document per file, `<reponame>`, `<filename>`,
   `<gh_stars>` prefixes each with probability 0.2, seeded per file from (seed, file_id);
-* repo — StarCoder2 (FACTS §7.3): one document per repository, files in a seeded random
+* repo — StarCoder2 (docs/recipe.md §7.3): one document per repository, files in a seeded random
   order separated by `<file_sep>`, with repository name and paths with probability 0.5.
-Notebooks (.ipynb) become structured Jupyter documents (FACTS §1.5) in both modes; a notebook
+Notebooks (.ipynb) become structured Jupyter documents (docs/recipe.md §1.5) in both modes; a notebook
 that yields none (not Python, no markdown→code pair, not JSON) is rejected with reason
 `jupyter_unrenderable`. Special-token strings inside file content are removed first (only
 the PII placeholders stay), so structure tokens appear only where this stage puts them.
@@ -15,24 +15,11 @@ Every document ends with `<|endoftext|>`.
 """
 from __future__ import annotations
 
-# Run as a script (spark-submit jobs/<stage>.py), Python puts jobs/ first on sys.path, where
-# jobs/select.py and jobs/tokenize.py would shadow the standard library's `select` and
-# `tokenize`. Replace it with the project root before anything else is imported.
-if __name__ == "__main__":
-    import os as _os
-    import sys as _sys
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [_p for _p in _sys.path if _os.path.abspath(_p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
-
 import hashlib
-import sys
-from pathlib import Path
 
-from jobs.stage import StageContext, StageResult, UserError, stage_main, upstream, write_rejections  # noqa: E402
-from udfs import formatting as fmt  # noqa: E402
+from jobs.core.stage import Stage, StageContext, StageResult, write_rejections
+from udfs import formatting as fmt
 
-STAGE = "format"
 INPUT = "gold/files"
 OUTPUT = "gold/training_docs"
 MODES = ("file", "repo")
@@ -123,39 +110,30 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mode", choices=MODES, help="override format.mode from the config")
 
 
-def settings(ctx: StageContext) -> dict:
-    section = dict(ctx.config.get("format") or {})
-    mode = getattr(ctx.args, "mode", None) or section.get("mode", "file")
-    if mode not in MODES:
-        raise UserError(f"format.mode must be one of {', '.join(MODES)}, not {mode!r}")
-    return {"mode": mode, "seed": int(section.get("seed", 0)),
-            "file_prob": float(section.get("file_metadata_prob", 0.2)),
-            "repo_prob": float(section.get("repo_metadata_prob", 0.5))}
+def config_overrides(args) -> dict:
+    return {"format": {"mode": args.mode}} if getattr(args, "mode", None) else {}
 
 
 def run(ctx: StageContext) -> StageResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    s = settings(ctx)
-    source = upstream(ctx, [INPUT])
-    version = ctx.lake.version(source)
-    files = ctx.lake.read(source, version=version).select(
-        "file_id", "repo_name", "path", "content", "stars", "language", "size_bytes")
+    cfg = ctx.config.format
+    files = ctx.read_input(INPUT, ["file_id", "repo_name", "path", "content", "stars", "language", "size_bytes"])
     is_nb = F.lower(F.col("path")).endswith(".ipynb")
     notebooks = files.filter(is_nb).mapInPandas(jupyter_docs_fn(), OUT_DDL)
     plain = files.filter(~is_nb)
-    if s["mode"] == "file":
-        plain_docs = plain.mapInPandas(file_docs_fn(s["seed"], s["file_prob"]), OUT_DDL)
+    if cfg.mode == "file":
+        plain_docs = plain.mapInPandas(file_docs_fn(cfg.seed, cfg.file_metadata_prob), OUT_DDL)
     else:
-        plain_docs = plain.groupBy("repo_name").applyInPandas(repo_doc_fn(s["seed"], s["repo_prob"]), OUT_DDL)
+        plain_docs = plain.groupBy("repo_name").applyInPandas(repo_doc_fn(cfg.seed, cfg.repo_metadata_prob), OUT_DDL)
     out = notebooks.unionByName(plain_docs).persist(StorageLevel.MEMORY_AND_DISK)
 
     docs = out.filter("kind = 'doc'")
     rejected = (out.filter("kind = 'reject'")
                 .select("file_id", "repo_name", "path", F.lit(JUPYTER_UNRENDERABLE).alias("reason"),
                         "detail", "size_bytes", "language"))
-    write_rejections(ctx, STAGE, rejected)
+    rejections = write_rejections(ctx, STAGE.name, rejected)
     written = ctx.lake.overwrite(docs.withColumn("run_id", F.lit(ctx.run_id)), OUTPUT)
 
     stats = out.groupBy("kind", "format").agg(
@@ -166,7 +144,7 @@ def run(ctx: StageContext) -> StageResult:
     kept_bytes = sum(int(r["bytes"] or 0) for r in stats if r["kind"] == "doc")
     n_rejected = sum(int(r["docs"]) for r in stats if r["kind"] == "reject")
     rejected_bytes = sum(int(r["rejected_bytes"] or 0) for r in stats if r["kind"] == "reject")
-    metrics = {"mode": s["mode"], "seed": str(s["seed"]),
+    metrics = {"mode": cfg.mode, "seed": str(cfg.seed),
                "special_token_strings_removed": str(sum(int(r["stripped"] or 0) for r in stats if r["kind"] == "doc"))}
     for r in stats:
         if r["kind"] == "doc":
@@ -175,8 +153,11 @@ def run(ctx: StageContext) -> StageResult:
         rows_in=kept_files + n_rejected, rows_kept=kept_files,
         rejected_by_reason={JUPYTER_UNRENDERABLE: n_rejected} if n_rejected else {},
         bytes_in=kept_bytes + rejected_bytes, bytes_kept=kept_bytes,
-        versions_read={source: version}, versions_written={OUTPUT: written}, metrics=metrics)
+        versions_written={OUTPUT: written, "silver/rejections": rejections}, metrics=metrics)
 
 
-if __name__ == "__main__":
-    sys.exit(stage_main(STAGE, run, add_arguments, description=__doc__.splitlines()[0]))
+STAGE = Stage(
+    name="format", inputs=(INPUT,), outputs=(OUTPUT,), run=run,
+    help="StarCoder file-level or StarCoder2 repository-level training documents: gold/files → gold/training_docs",
+    add_arguments=add_arguments, config_overrides=config_overrides)
+

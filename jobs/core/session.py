@@ -1,11 +1,15 @@
 """The one SparkSession factory every job, check and test uses.
 
-* Delta Lake (SQL extension + catalog) and Spark NLP are loaded in the same session.
-* No master is hard-coded: under `spark-submit --master ...` the submitted master wins;
-  run as plain Python it falls back to `local[*]` (or `CODEMILL_SPARK_MASTER`).
+* Delta Lake (SQL extension + catalog) in every session; Spark NLP's jars only in sessions
+  that need them (`get_spark(nlp=True)`: the PII stage's `sparknlp` model back-end). They are
+  ~90 jars and ~300 MB on the classpath of every JVM otherwise.
+* No master is hard-coded: under `spark-submit --master ...` the submitted master wins (the
+  JVM already holds it, see _submitted_conf); run as plain Python it falls back to
+  `local[*]` (or `CODEMILL_SPARK_MASTER`).
 * The JVM packages come from Maven Central once; the resolved jar files are listed in a
-  manifest under `CODEMILL_CACHE` (default `~/.cache/codemill`) and later sessions load
-  those files directly, so tests and CI need no network after the first resolution.
+  manifest per package set under `CODEMILL_CACHE` (default `~/.cache/codemill`) and later
+  sessions load those files directly, so tests and CI need no network after the first
+  resolution.
 
 Why Spark 3.5: Maven Central carries Spark NLP only as `spark-nlp_2.12` (Scala 2.12,
 latest 5.5.3), and Delta 3.3.x is the Delta line for Spark 3.5 / Scala 2.12.
@@ -16,6 +20,10 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+
+from jobs.core.logs import get_logger
+
+log = get_logger(__name__)
 
 SCALA = "2.12"
 DELTA_VERSION = "3.3.2"
@@ -28,10 +36,9 @@ SPARK_NLP_VERSION = "5.5.3"
 # The pure-Java API jars from Maven Central are enough: nothing of TensorFlow is ever run,
 # and its native library (javacpp) is excluded below.
 TENSORFLOW_API = ("org.tensorflow:ndarray:0.3.3", "org.tensorflow:tensorflow-core-api:0.4.0")
-PACKAGES = (
-    f"io.delta:delta-spark_{SCALA}:{DELTA_VERSION}",
-    f"com.johnsnowlabs.nlp:spark-nlp_{SCALA}:{SPARK_NLP_VERSION}",
-) + TENSORFLOW_API
+CORE_PACKAGES = (f"io.delta:delta-spark_{SCALA}:{DELTA_VERSION}",)
+NLP_PACKAGES = (f"com.johnsnowlabs.nlp:spark-nlp_{SCALA}:{SPARK_NLP_VERSION}",) + TENSORFLOW_API
+PACKAGES = CORE_PACKAGES + NLP_PACKAGES
 # Spark NLP declares native back-ends that are published only in John Snow Labs' own
 # repository, not on Maven Central. codemill uses the rule annotators and the ONNX path,
 # which do not need them.
@@ -74,14 +81,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CODEMILL_CACHE", Path.home() / ".cache" / "codemill"))
 
 
-def _manifest_path() -> Path:
-    key = hashlib.sha256(",".join(PACKAGES + EXCLUDES).encode()).hexdigest()[:12]
+def packages(nlp: bool) -> tuple[str, ...]:
+    return PACKAGES if nlp else CORE_PACKAGES
+
+
+def _manifest_path(nlp: bool) -> Path:
+    key = hashlib.sha256(",".join(packages(nlp) + EXCLUDES).encode()).hexdigest()[:12]
     return cache_dir() / f"jars-{key}.txt"
 
 
-def cached_jars() -> list[str] | None:
-    """The resolved jar files for PACKAGES, or None when they were never resolved here."""
-    manifest = _manifest_path()
+def cached_jars(nlp: bool = False) -> list[str] | None:
+    """The resolved jar files of the package set (Delta; with Spark NLP when nlp), or None
+    when they were never resolved here."""
+    manifest = _manifest_path(nlp)
     if not manifest.exists():
         return None
     jars = [line.strip() for line in manifest.read_text().splitlines() if line.strip()]
@@ -90,19 +102,30 @@ def cached_jars() -> list[str] | None:
     return jars
 
 
-def _remember_jars(spark) -> None:
+def _remember_jars(spark, nlp: bool) -> None:
     resolved = spark.sparkContext.getConf().get("spark.jars", "")
     jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j.endswith(".jar")]
     jars = list(dict.fromkeys(jars))  # spark.jars can name a jar twice (file: URI and path)
     if jars:
-        manifest = _manifest_path()
+        manifest = _manifest_path(nlp)
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text("\n".join(jars) + "\n")
 
 
-def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = None):
-    """Return the active session or build one with Delta + Spark NLP loaded."""
-    from pyspark import SparkConf
+def _submitted_conf():
+    """The settings the JVM was started with. Under spark-submit the Python driver connects
+    to a JVM that already holds --master, --conf and spark-defaults.conf; a Python SparkConf
+    sees them only once the gateway is up, so connect first (PYSPARK_GATEWAY_PORT is set by
+    spark-submit). Run as plain Python there is no JVM yet: an empty conf, and the builder
+    launches the JVM with codemill's settings (driver memory must be known at launch)."""
+    from pyspark import SparkConf, SparkContext
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        SparkContext._ensure_initialized()
+    return SparkConf()
+
+
+def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = None, nlp: bool = False):
+    """Return the active session or build one with Delta (and Spark NLP when `nlp`) loaded."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -113,7 +136,7 @@ def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = No
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
-    existing = SparkConf()  # under spark-submit this already holds the submitted settings
+    existing = _submitted_conf()
     builder = SparkSession.builder.appName(app_name)
     if not existing.contains("spark.master"):
         builder = builder.master(os.environ.get("CODEMILL_SPARK_MASTER", "local[*]"))
@@ -121,29 +144,39 @@ def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = No
         if not existing.contains(key) or key in REQUIRED:
             builder = builder.config(key, value)
 
-    jars = cached_jars()
+    jars = cached_jars(nlp)
     resolving = False
     if not existing.contains("spark.jars") and not existing.contains("spark.jars.packages"):
         if jars:
             builder = builder.config("spark.jars", ",".join(jars))
         else:
             resolving = True
-            print(f"[codemill] resolving {', '.join(PACKAGES)} from Maven Central (once)", file=sys.stderr)
-            builder = (builder.config("spark.jars.packages", ",".join(PACKAGES))
+            log.info("resolving %s from Maven Central (once)", ", ".join(packages(nlp)))
+            builder = (builder.config("spark.jars.packages", ",".join(packages(nlp)))
                        .config("spark.jars.excludes", ",".join(EXCLUDES))
                        .config("spark.jars.ivy", str(cache_dir() / "ivy")))
 
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("CODEMILL_SPARK_LOG_LEVEL", "WARN"))
     if resolving:
-        _remember_jars(spark)
+        _remember_jars(spark, nlp)
     return spark
+
+
+def has_spark_nlp(spark) -> bool:
+    """Whether the session's JVM can load Spark NLP (its jars are on the classpath)."""
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("com.johnsnowlabs.nlp.DocumentAssembler")
+        return True
+    except Exception:  # noqa: BLE001 - py4j wraps the ClassNotFoundException
+        return False
 
 
 def spark_defaults_conf() -> str:
     """Lines for $SPARK_HOME/conf/spark-defaults.conf so a plain `spark-submit jobs/x.py`
-    in this environment loads the same jars and extensions as get_spark()."""
-    jars = cached_jars()
+    in this environment loads the same jars and extensions as get_spark() (Delta only: a
+    stage that needs Spark NLP is submitted with `--jars "$(codemill jars --nlp)"`)."""
+    jars = cached_jars(nlp=False)
     if not jars:
         raise RuntimeError("jars not resolved yet: run `codemill setup` first")
     lines = {**REQUIRED, "spark.jars": ",".join(jars),
@@ -183,5 +216,5 @@ def install_spark_defaults() -> Path:
     conf_dir = Path(pyspark.__file__).parent / "conf"
     conf_dir.mkdir(exist_ok=True)
     target = conf_dir / "spark-defaults.conf"
-    target.write_text("# written by `codemill setup` (jobs/session.py)\n" + spark_defaults_conf())
+    target.write_text("# written by `codemill setup` (jobs/core/session.py)\n" + spark_defaults_conf())
     return target

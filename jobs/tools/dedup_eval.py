@@ -55,18 +55,18 @@ def evaluate_lake(ctx, threshold: float | None = None, max_files: int = 200_000,
     """eval-dedup on a lake: the latest dedup output against the dedup stage's input."""
     from pyspark.sql import functions as F
 
-    from jobs.dedup import INPUTS, settings
-    from jobs.stage import UserError, upstream
+    from jobs.core.errors import UserError
+    from jobs.stages.dedup import INPUT
 
-    cfg = settings(ctx)
-    params = cfg["params"]
-    t = float(threshold if threshold is not None else cfg["threshold"])
+    cfg = ctx.config.dedup
+    params = cfg.params
+    t = float(threshold if threshold is not None else cfg.threshold)
     if not ctx.lake.exists("silver/dup_clusters"):
         raise UserError(f"no silver/dup_clusters in {ctx.lake.root}: run the dedup stage first")
-    input_name = upstream(ctx, INPUTS)
+    input_name = INPUT
     clusters = ctx.lake.read("silver/dup_clusters")
     exact_removed = clusters.where("method = 'exact' AND NOT kept").select("file_id")
-    domain = ctx.lake.read(input_name).select("file_id", "content").join(exact_removed, "file_id", "left_anti")
+    domain = ctx.read_input(INPUT, ["file_id", "content"]).join(exact_removed, "file_id", "left_anti")
     n = domain.count()
     if n > max_files:
         raise UserError(f"{n} files reach near dedup; eval-dedup works on the driver up to --max-files "
@@ -77,7 +77,7 @@ def evaluate_lake(ctx, threshold: float | None = None, max_files: int = 200_000,
     predicted = {index[r["file_id"]]: r["cluster_id"] for r in near if r["file_id"] in index}
     result = evaluate_clusters([r["content"] for r in rows], predicted, t, params.ngram, params.max_tokens,
                                ceilings=ceilings)
-    result.update(input_table=input_name, dedup_threshold=cfg["threshold"],
+    result.update(input_table=input_name, dedup_threshold=cfg.threshold,
                   predicted_clusters=len(set(predicted.values())), files_in_predicted_clusters=len(predicted))
     return result
 

@@ -1,4 +1,4 @@
-"""Opt-out and membership (FACTS §12): who asked to be removed, removing them from every
+"""Opt-out and membership (docs/recipe.md §12): who asked to be removed, removing them from every
 lake table and from older Delta versions, and "Am I in the lake?".
 
 * `add_request`: records a user (`alice`) or repository (`alice/project`) in governance/optout.
@@ -15,7 +15,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from jobs.stage import StageContext, UserError, now_utc
+from jobs.core.errors import UserError
+from jobs.core.stage import StageContext, now_utc
 from schemas import TABLES
 
 OPTOUT_TABLE = "governance/optout"

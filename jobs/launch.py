@@ -1,0 +1,63 @@
+"""Running one stage as a user does: the options every stage command shares, the context it
+builds, and the stage run with its gate. `codemill <stage>` (jobs/cli.py) and
+`spark-submit jobs/submit.py <stage>` both come here, so the two launch paths cannot drift.
+"""
+from __future__ import annotations
+
+import argparse
+
+from jobs.core.config import load_config
+from jobs.core.lake import Lake, lake_root
+from jobs.core.stage import Stage, StageContext, execute_stage, new_run_id
+
+NEW_RUN_ID_HELP = "run id (default: a new one); re-using one replaces that run's output"
+
+
+def add_lake_options(parser: argparse.ArgumentParser, run_id_help: str | None = NEW_RUN_ID_HELP) -> None:
+    """--lake and --config, and --run-id unless run_id_help is None (commands that read a
+    past run say which one they default to)."""
+    parser.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
+    parser.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
+    if run_id_help is not None:
+        parser.add_argument("--run-id", help=run_id_help)
+
+
+def add_stage_options(parser: argparse.ArgumentParser, stage: Stage) -> None:
+    add_lake_options(parser)
+    parser.add_argument("--gate", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the stage's data-quality gate after it (default: quality.gate_after_each_stage)")
+    if stage.add_arguments:
+        stage.add_arguments(parser)
+
+
+def make_context(args: argparse.Namespace, app_name: str, stages, overrides: dict | None = None,
+                 nlp: bool | None = None) -> StageContext:
+    """The config (checked before Spark starts, so a bad file fails fast), the session, the lake.
+    nlp None: load Spark NLP's jars when a stage of `stages` needs them with this config."""
+    from jobs.core.session import get_spark
+    config = load_config(getattr(args, "config", None), overrides)
+    if nlp is None:
+        nlp = any(s.needs_spark_nlp(config) for s in stages)
+    spark = get_spark(app_name, nlp=nlp)
+    return StageContext(spark=spark, lake=Lake(spark, lake_root(getattr(args, "lake", None))), config=config,
+                        run_id=getattr(args, "run_id", None) or new_run_id(), args=args, stages=tuple(stages))
+
+
+def run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
+    """One stage from the command line, then its gate (exit 1 when the gate fails)."""
+    from quality_checks.gates import GateFailed, run_gate
+    overrides = stage.config_overrides(args) if stage.config_overrides else None
+    ctx = make_context(args, f"codemill-{stage.name}", [stage], overrides)
+    ctx.stages = tuple(stages)
+    result = execute_stage(ctx, stage)
+    print(f"{stage.name}: {result.rows_in} in, {result.rows_kept} kept, {result.rows_rejected} rejected "
+          f"(run {ctx.run_id}, lake {ctx.lake.root})")
+    gate = ctx.config.quality.gate_after_each_stage if args.gate is None else args.gate
+    if gate:
+        try:
+            report = run_gate(ctx.lake, ctx.config, stage, ctx.run_id, log=ctx.log)
+        except GateFailed as err:
+            print(f"FAIL {err}")
+            return 1
+        print(f"OK   {report.summary()}")
+    return 0
