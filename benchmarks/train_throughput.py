@@ -4,13 +4,14 @@
     python benchmarks/train_throughput.py --size 1b --zero 2 --device cuda --seq-len 2048 \
         --micro-batch 8 --steps 30                                                           # one GPU, bf16
 
-Both loops train the same GPTBigCode (configs/models/<size>.yaml, same initial weights) on the
-same random token batches with AdamW (0.9, 0.95), weight decay 0.1, clip 1.0 and bf16 where the
-device has it. Timed steps exclude `--warmup` steps; loops alternate `--rounds` times so drifting
-machine load hits both alike. Per token FLOPs = 6·N + 12·L·T·d (N parameters with the tied
-embedding once, L layers, T sequence length, d hidden); MFU = FLOPs/s ÷ device peak. The peak
-is `--peak-tflops`, else a table of known GPUs (dense bf16), else (CPU) a measured fp32 matmul
-rate, which is labelled as measured.
+The plain loop lives here only, as the reference: the trainer (trainer/train.py) has one engine,
+DeepSpeed's (`zero0` alone). Both loops train the same GPTBigCode (configs/models/<size>.yaml,
+same initial weights) on the same random token batches with AdamW (0.9, 0.95), weight decay 0.1,
+clip 1.0 and bf16 where the device has it. Timed steps exclude `--warmup` steps; loops alternate
+`--rounds` times so drifting machine load hits both alike. Per token FLOPs = 6·N + 12·L·T·d (N
+parameters with the tied embedding once, L layers, T sequence length, d hidden); MFU = FLOPs/s ÷
+device peak. The peak is `--peak-tflops`, else a table of known GPUs (dense bf16), else (CPU) a
+measured fp32 matmul rate, which is labelled as measured.
 
 `--ranks N` (CPU) compares the two ways of using a machine's cores: the plain loop in one
 process with N× the micro-batch on all cores' threads, against the DeepSpeed engine in N
@@ -99,10 +100,13 @@ def run_plain(model, batches, args, device, bf16) -> list[float]:
 def run_deepspeed(model, batches, args, device, bf16) -> list[float]:
     import deepspeed
 
+    from trainer.config import load_config
     from trainer.train import deepspeed_config, param_groups, skip_allreduce_in_a_group_of_one
-    cfg = {"deepspeed": args.zero_config, "train": {"micro_batch": args.micro_batch, "grad_accum": args.grad_accum},
-           "optim": {"lr": 3e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0,
-                     "fused": args.ds_adam == "fused"}}
+    # configs/train.yaml's optimizer (AdamW 0.9/0.95, eps 1e-8, wd 0.1, clip 1.0: as run_plain) at
+    # run_plain's learning rate, with this run's batch layout and engine
+    cfg = load_config(overrides={"deepspeed": args.zero_config, "train.micro_batch": args.micro_batch,
+                                 "train.grad_accum": args.grad_accum, "optim.lr": 3e-4,
+                                 "optim.fused": args.ds_adam == "fused"})
     ds = deepspeed_config(cfg, bf16)
     engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=param_groups(model, 0.1), config=ds)
     skip_allreduce_in_a_group_of_one(engine)  # as the trainer does

@@ -176,10 +176,10 @@ def test_zero0_engine_trains_checkpoints_and_exports(trainer_lake, tmp_path):  #
 
 
 @pytest.mark.slow
-def test_train_from_lake_plain_loop_and_ablate(trainer_lake, tmp_path, capsys):  # noqa: F811
+def test_train_from_lake_and_ablate(trainer_lake, tmp_path, capsys):  # noqa: F811
     from jobs.cli import main
     from trainer.train import train_from_lake
-    out = train_from_lake(trainer_lake["lake"], "tiny", steps=3, output_dir=tmp_path / "tfl", deepspeed="none")
+    out = train_from_lake(trainer_lake["lake"], "tiny", steps=3, output_dir=tmp_path / "tfl", deepspeed="zero0")
     assert (out / "hf" / "model.safetensors").exists() and (out / "lineage.json").exists()
     # a second lake variant: the same tokenizer, half of the sequences (as a filter would leave)
     import shutil
@@ -217,33 +217,34 @@ def test_auto_deepspeed_is_zero0_alone_zero2_in_a_group_and_what_a_checkpoint_wa
     assert resolve_deepspeed("AUTO", 2) == "zero2"
     assert resolve_deepspeed("auto", 1, resumed_from="zero2") == "zero2"  # the checkpoint's engine
     assert resolve_deepspeed("zero3", 1) == "zero3"
-    assert resolve_deepspeed("none", 4, resumed_from="zero2") == "none"  # an explicit choice wins
+    assert resolve_deepspeed("zero1", 4, resumed_from="zero2") == "zero1"  # an explicit choice wins
 
 
 def test_set_overrides_read_exponents_without_a_dot_as_numbers():
     """PyYAML (YAML 1.1) reads 2e-3 as a string, which reached the optimizer as its lr."""
     from trainer.train import load_config
     cfg = load_config(None, ["optim.lr=2e-3", "optim.eps=1E-8", "train.steps=20", "model=1b", "data.table=e5"])
-    assert cfg["optim"]["lr"] == 0.002 and cfg["optim"]["eps"] == 1e-8
-    assert cfg["train"]["steps"] == 20 and cfg["model"] == "1b" and cfg["data"]["table"] == "e5"
+    assert cfg.optim.lr == 0.002 and cfg.optim.eps == 1e-8
+    assert cfg.train.steps == 20 and cfg.model == "1b" and cfg.data.table == "e5"
 
 
 def test_model_configs_read_exponents_without_a_dot_as_numbers(tmp_path):
     from trainer.model import build_config
     spec = tmp_path / "m.yaml"
-    spec.write_text("n_layer: 1\nn_embd: 32\nn_head: 2\nn_positions: 64\nvocab_size: 64\nlayer_norm_epsilon: 1e-5\n")
-    assert build_config(spec).layer_norm_epsilon == 1e-5
+    spec.write_text("n_layer: 1\nn_embd: 32\nn_head: 2\nn_inner: null\nn_positions: 64\nvocab_size: 64\n"
+                    "multi_query: true\nactivation_function: gelu_pytorch_tanh\nlayer_norm_epsilon: 1e-5\n"
+                    "initializer_range: 2e-2\nattn_pdrop: 0.1\nresid_pdrop: 0.1\nembd_pdrop: 0.1\n")
+    config = build_config(spec)
+    assert config.layer_norm_epsilon == 1e-5 and config.initializer_range == 0.02
 
 
 def test_deepspeed_adam_choice_follows_optim_fused():
     """DeepSpeed's fused Adam by default; torch's AdamW when optim.fused is off; the CPU Adam
     that ZeRO-Offload needs whatever optim.fused says."""
-    from trainer.train import deepspeed_config
-    base = {"train": {"micro_batch": 2, "grad_accum": 1},
-            "optim": {"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0}}
+    from trainer.train import deepspeed_config, load_config
 
-    def torch_adam(zero: str, **optim) -> bool:
-        cfg = {**base, "deepspeed": zero, "optim": {**base["optim"], **optim}}
+    def torch_adam(zero: str, fused: bool = True) -> bool:
+        cfg = load_config(None, {"deepspeed": zero, "optim.fused": fused, "train.micro_batch": 2})
         return deepspeed_config(cfg, False)["optimizer"]["params"]["torch_adam"]
 
     assert torch_adam("zero2") is False

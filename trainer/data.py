@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,33 +71,6 @@ def load_tokenizer(path: str | Path):
     if not (path / "tokenizer.json").exists():
         raise DataError(f"no tokenizer at {path} (expected tokenizer.json; run `codemill tokenizer train`)")
     return PreTrainedTokenizerFast.from_pretrained(str(path))
-
-
-@dataclass
-class DataSpec:
-    lake: Path
-    table: str = TOKENS_TABLE
-    version: int | None = None
-    tokenizer: Path | None = None
-    heldout_fraction: float = 0.05
-    fim_rate: float = 0.5
-    fim_spm_rate: float = 0.5
-    fim_split_sample: str | None = None
-    fragment_fim_rate: float = 0.5
-
-    @property
-    def table_path(self) -> Path:
-        return Path(self.lake) / self.table
-
-    @property
-    def tokenizer_path(self) -> Path:
-        return Path(self.tokenizer) if self.tokenizer else Path(self.lake) / "tokenizer"
-
-    def pinned(self) -> "DataSpec":
-        """Same spec with `version` fixed to the latest if it was None."""
-        if self.version is not None:
-            return self
-        return DataSpec(**{**self.__dict__, "version": latest_version(self.table_path)})
 
 
 def split_heldout(n: int, fraction: float) -> int:

@@ -1,53 +1,31 @@
 """The model: transformers' GPTBigCode (StarCoder's architecture, FACTS §10.1) from a config file.
 
-configs/models/<name>.yaml holds the shape (tiny/small for tests, 1b/3b/7b/15b as published).
+configs/models/<name>.yaml holds the shape (tiny/small for tests, 1b/3b/7b/15b as published),
+read into a typed ModelConfig by trainer/config.py (every key required, unknown keys refused).
 No pretrained weights are downloaded: the model is initialised from the config.
 """
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
-from trainer.yaml_reader import read_yaml
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MODELS_DIR = REPO_ROOT / "configs" / "models"
+from trainer.config import ModelConfig, load_model_config, to_mapping
 
 
-def model_config_path(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml", ".json") and p.exists():
-        return p
-    for ext in (".yaml", ".yml", ".json"):
-        cand = MODELS_DIR / f"{name_or_path}{ext}"
-        if cand.exists():
-            return cand
-    known = sorted(x.stem for x in MODELS_DIR.glob("*.y*ml"))
-    raise FileNotFoundError(f"model config {name_or_path!r} not found; known: {', '.join(known)} or a file path")
-
-
-def load_model_spec(name_or_path: str | Path) -> dict:
-    path = model_config_path(name_or_path)
-    text = path.read_text()
-    return json.loads(text) if path.suffix == ".json" else read_yaml(text)
-
-
-def build_config(spec: dict | str | Path, vocab_size: int | None = None, eod_id: int = 0):
-    """GPTBigCodeConfig from a spec dict (or name); vocab_size fills a null in the spec.
+def build_config(spec: ModelConfig | str | Path, vocab_size: int | None = None, eod_id: int = 0):
+    """GPTBigCodeConfig from a ModelConfig (or a model config name or path, loaded by
+    trainer/config.py); vocab_size fills a null vocab_size in it.
 
     `<|endoftext|>` (id 0 in the StarCoder tokenizer, FACTS §7.2) is BOS and EOS."""
     from transformers import GPTBigCodeConfig
-    if not isinstance(spec, dict):
-        spec = load_model_spec(spec)
-    spec = dict(spec)
-    if spec.get("vocab_size") is None:
+    if not isinstance(spec, ModelConfig):
+        spec = load_model_config(spec)
+    if spec.vocab_size is None:
         if vocab_size is None:
             raise ValueError("model config has vocab_size: null and no tokenizer size was given")
-        spec["vocab_size"] = int(vocab_size)
-    spec.setdefault("multi_query", True)
-    spec.setdefault("bos_token_id", eod_id)
-    spec.setdefault("eos_token_id", eod_id)
-    return GPTBigCodeConfig(**spec, tie_word_embeddings=True, use_cache=False)
+        spec = replace(spec, vocab_size=int(vocab_size))
+    return GPTBigCodeConfig(**to_mapping(spec), bos_token_id=eod_id, eos_token_id=eod_id,
+                            tie_word_embeddings=True, use_cache=False)
 
 
 def build_model(config, seed: int | None = None):

@@ -1,13 +1,16 @@
 """Train a StarCoder-style model (GPTBigCode) on `gold/tokens` with DeepSpeed ZeRO.
 
     deepspeed --num_gpus 2 trainer/train.py --config configs/train.yaml --set data.lake=./lake
-    python trainer/train.py --config configs/train.yaml --set deepspeed=none     # plain PyTorch loop
-    codemill train ...                                                             # same, via the CLI
+    python trainer/train.py --config configs/train.yaml --set train.steps=20    # one process
+    codemill train ...                                                            # same, via the CLI
 
-Read top to bottom: 1. config, 2. distributed set-up, 3. model, 4. data, 5. engine
-(DeepSpeed, or the plain PyTorch loop with the same interface), 6. resume, 7. the training
-loop, 8. evaluation, export to Hugging Face format and the lineage file. Everything tunable
-is in the one YAML config (configs/train.yaml); the DeepSpeed JSON only holds the ZeRO section.
+Read top to bottom: 1. config, 2. distributed set-up, 3. model, 4. data, 5. the DeepSpeed
+engine, 6. resume, 7. the training loop, 8. evaluation, export to Hugging Face format and the
+lineage file; `train()` at the end runs them in that order. Everything tunable is in the one
+YAML config (configs/train.yaml, every default with its source), read once into a typed
+TrainConfig by trainer/config.py; the DeepSpeed JSON only holds the ZeRO section. One engine:
+DeepSpeed's (`zero0` is its engine without ZeRO partitioning, what `auto` picks for one
+process); benchmarks/train_throughput.py keeps a plain PyTorch loop as its reference.
 
 Outputs under train.output_dir: checkpoints/<tag>/ (+ `latest`), metrics.jsonl (one line per
 step: loss, lr, batch fingerprint), eval.json, hf/ (save_pretrained + tokenizer) and
@@ -16,7 +19,7 @@ lineage.json (table path + Delta version, config, tokenizer, git commit).
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import json
 import math
 import os
@@ -32,87 +35,23 @@ if __package__ in (None, ""):  # run as a script by the deepspeed launcher
 import numpy as np
 import torch
 
-from trainer.data import DataSpec, TokenStream, batch_digest, heldout_batches, lm_loss, load_tokenizer, \
+from trainer.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, TrainConfig, deepspeed_config_path, \
+    load_config, load_model_config, to_mapping
+from trainer.data import TokenStream, batch_digest, heldout_batches, latest_version, lm_loss, load_tokenizer, \
     read_sequences, split_heldout, window
 from trainer.model import build_config, build_model, count_params
-from trainer.yaml_reader import read_yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "train.yaml"
-DEEPSPEED_DIR = REPO_ROOT / "configs" / "deepspeed"
+# ---------------------------------------------------------------------------------------------
+# 1. Config: trainer/config.py reads configs/train.yaml (+ --config file + --set overrides)
+#    once into a frozen TrainConfig: cfg.data, cfg.optim, cfg.train; cfg.model and
+#    cfg.deepspeed name the model shape and the ZeRO config. No defaults below this line.
+# ---------------------------------------------------------------------------------------------
+# (load_config is imported from here too: `from trainer.train import load_config, train`.)
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. Config: one YAML file, optional dotted overrides ("train.steps=20")
-# ---------------------------------------------------------------------------------------------
-def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
-    cfg = read_yaml(Path(path or DEFAULT_CONFIG).read_text())
-    items = overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in (overrides or []))
-    for key, value in items:
-        if isinstance(value, str):
-            value = read_yaml(value) if value != "" else None
-        node = cfg
-        *parents, leaf = key.strip().split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return cfg
-
-
-# `deepspeed: auto` picks by the size of the data-parallel group. ZeRO partitions optimizer
-# state (stage 1) and gradients (stage 2) across ranks; in a group of one there is nothing to
-# partition and the stages only add work: a flat fp32 copy of the weights and a copy of every
-# gradient into it each step (tiny model on this CPU: ZeRO-2 0.91, ZeRO-1 0.92 of a plain loop's
-# tokens/s; ZeRO-0 0.99-1.07; benchmarks/train_throughput.py). More ranks get ZeRO-2.
-def resolve_deepspeed(name, world: int, resumed_from: str | None = None) -> str:
-    """The DeepSpeed config a run uses: `name` itself, or for "auto" zero0 in a group of one and
-    zero2 with more ranks. A resumed "auto" run keeps `resumed_from`, the config its checkpoint
-    was written with: a checkpoint loads only into the engine that wrote it."""
-    if str(name).lower() != "auto":
-        return str(name)
-    if resumed_from is not None:
-        return resumed_from
-    return "zero0" if world == 1 else "zero2"
-
-
-def is_plain_loop(name) -> bool:
-    """`deepspeed: none` (or false/plain): the plain PyTorch loop instead of DeepSpeed."""
-    return str(name).lower() in ("none", "false", "plain")
-
-
-def deepspeed_config_path(name: str) -> Path:
-    p = Path(name)
-    if p.suffix == ".json" and p.exists():
-        return p
-    cand = DEEPSPEED_DIR / f"{name}.json"
-    if not cand.exists():
-        known = ", ".join(sorted(x.stem for x in DEEPSPEED_DIR.glob("*.json")))
-        raise FileNotFoundError(f"DeepSpeed config {name!r} not found; known: {known}, none, or a path")
-    return cand
-
-
-class WarmupCosine:
-    """LR multiplier: linear warmup, then cosine decay to `min_ratio` of peak (FACTS §10.1)."""
-
-    def __init__(self, warmup: int, total: int, min_ratio: float):
-        self.warmup, self.total, self.min_ratio = max(0, warmup), max(1, total), min_ratio
-
-    def __call__(self, step: int) -> float:  # step = optimizer steps already taken
-        if step < self.warmup:
-            return (step + 1) / self.warmup
-        progress = min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
-        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def use_bf16(setting) -> bool:
-    if setting == "auto":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return bool(setting)
-
-
-# ---------------------------------------------------------------------------------------------
-# 2. Distributed set-up: the deepspeed launcher / torchrun set RANK etc.; a plain `python` run
-#    gets a one-process group of its own (DeepSpeed needs one).
+# 2. Distributed set-up: the deepspeed launcher / torchrun set RANK etc.; a `python` run gets
+#    a one-process group of its own (DeepSpeed needs one).
 # ---------------------------------------------------------------------------------------------
 # What the `deepspeed` launcher / torchrun set for each rank (a child of a launched or
 # in-process run must not inherit them: see ensure_launcher_env).
@@ -162,10 +101,51 @@ def barrier(world: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. Engines. DeepSpeed's engine, or PlainEngine: the same calls (engine(**batch),
-#    engine.backward(loss), engine.step() every micro-step, save/load_checkpoint) over a plain
-#    PyTorch AdamW loop, so the training loop below is one piece of code for both.
+# 3. Model and 4. data: trainer/model.py (GPTBigCode from configs/models/<name>.yaml) and
+#    trainer/data.py (gold/tokens at a pinned Delta version, sharded, resumable), called in
+#    train() below.
 # ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The engine: DeepSpeed's, configured from the training YAML (the JSON holds only ZeRO)
+# ---------------------------------------------------------------------------------------------
+# `deepspeed: auto` picks by the size of the data-parallel group. ZeRO partitions optimizer
+# state (stage 1) and gradients (stage 2) across ranks; in a group of one there is nothing to
+# partition and the stages only add work: a flat fp32 copy of the weights and a copy of every
+# gradient into it each step (tiny model on this CPU: ZeRO-2 0.91, ZeRO-1 0.92 of a plain loop's
+# tokens/s; ZeRO-0 0.99-1.07; benchmarks/train_throughput.py). More ranks get ZeRO-2.
+def resolve_deepspeed(name, world: int, resumed_from: str | None = None) -> str:
+    """The DeepSpeed config a run uses: `name` itself, or for "auto" zero0 in a group of one and
+    zero2 with more ranks. A resumed "auto" run keeps `resumed_from`, the config its checkpoint
+    was written with: a checkpoint loads only into the engine that wrote it."""
+    if str(name).lower() != "auto":
+        return str(name)
+    if resumed_from is not None:
+        return resumed_from
+    return "zero0" if world == 1 else "zero2"
+
+
+class WarmupCosine:
+    """LR multiplier: linear warmup, then cosine decay to `min_ratio` of peak (FACTS §10.1)."""
+
+    def __init__(self, warmup: int, total: int, min_ratio: float):
+        self.warmup, self.total, self.min_ratio = max(0, warmup), max(1, total), min_ratio
+
+    def __call__(self, step: int) -> float:  # step = optimizer steps already taken
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def use_bf16(setting: bool | str) -> bool:
+    """train.bf16: true, false, or auto (on where the accelerator has bf16: CUDA)."""
+    if setting == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(setting)
+
+
 def param_groups(model, weight_decay: float) -> list[dict]:
     """Weight decay on matrices, none on biases and LayerNorm weights (Megatron's split)."""
     decay, no_decay = [], []
@@ -175,86 +155,27 @@ def param_groups(model, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-class PlainEngine:
-    """A plain PyTorch training loop behind DeepSpeed's engine interface (single process)."""
-
-    def __init__(self, model, cfg: dict, device: torch.device, bf16: bool):
-        o, t = cfg["optim"], cfg["train"]
-        self.module = model.to(device)
-        self.device, self.bf16 = device, bf16
-        self.grad_accum, self.grad_clip = int(t["grad_accum"]), float(o["grad_clip"])
-        self.optimizer = torch.optim.AdamW(param_groups(model, o["weight_decay"]), lr=o["lr"],
-                                           betas=tuple(o["betas"]), eps=o["eps"])
-        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, WarmupCosine(o["warmup_steps"], t["steps"], o["min_lr_ratio"]))
-        self.micro_steps = 0
-        self.global_steps = 0
-
-    def __call__(self, **batch):
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self.module(**batch)
-
-    def train(self):
-        self.module.train()
-
-    def eval(self):
-        self.module.eval()
-
-    def backward(self, loss):
-        (loss / self.grad_accum).backward()
-
-    def step(self):
-        self.micro_steps += 1
-        if self.micro_steps % self.grad_accum:
-            return
-        if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
-        self.optimizer.step()
-        self.lr_scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.global_steps += 1
-
-    def save_checkpoint(self, save_dir, tag, client_state):
-        path = Path(save_dir) / tag
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save({"module": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "lr_scheduler": self.lr_scheduler.state_dict(), "micro_steps": self.micro_steps,
-                    "global_steps": self.global_steps, "client_state": client_state}, path / "plain_state.pt")
-        (Path(save_dir) / "latest").write_text(tag)
-
-    def load_checkpoint(self, load_dir, tag=None):
-        tag = tag or (Path(load_dir) / "latest").read_text().strip()
-        state = torch.load(Path(load_dir) / tag / "plain_state.pt", map_location=self.device, weights_only=False)
-        self.module.load_state_dict(state["module"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
-        self.micro_steps, self.global_steps = state["micro_steps"], state["global_steps"]
-        return str(Path(load_dir) / tag), state["client_state"]
-
-    def get_lr(self):
-        return [g["lr"] for g in self.optimizer.param_groups]
-
-
-def deepspeed_config(cfg: dict, bf16: bool) -> dict:
-    """The DeepSpeed config: ZeRO section from the JSON, everything else from the training YAML."""
-    ds = json.loads(deepspeed_config_path(cfg["deepspeed"]).read_text())
-    o, t = cfg["optim"], cfg["train"]
+def deepspeed_config(cfg: TrainConfig, bf16: bool) -> dict:
+    """The DeepSpeed config: ZeRO section from the JSON `cfg.deepspeed` names (already
+    resolved from `auto`), everything else from the training YAML."""
+    ds = json.loads(deepspeed_config_path(cfg.deepspeed).read_text())
+    o, t = cfg.optim, cfg.train
     offload = ds.get("zero_optimization", {}).get("offload_optimizer", {}).get("device", "none") != "none"
     ds.update({
-        "train_micro_batch_size_per_gpu": int(t["micro_batch"]),
-        "gradient_accumulation_steps": int(t["grad_accum"]),
-        "gradient_clipping": float(o["grad_clip"]),
+        "train_micro_batch_size_per_gpu": t.micro_batch,
+        "gradient_accumulation_steps": t.grad_accum,
+        "gradient_clipping": o.grad_clip,
         "bf16": {"enabled": bf16},
         "fp16": {"enabled": False},
         "optimizer": {"type": "AdamW", "params": {
-            "lr": o["lr"], "betas": list(o["betas"]), "eps": o["eps"], "weight_decay": o["weight_decay"],
-            # optim.fused (default, DeepSpeed's own default too): DeepSpeed's multi-tensor Adam
+            "lr": o.lr, "betas": list(o.betas), "eps": o.eps, "weight_decay": o.weight_decay,
+            # optim.fused (DeepSpeed's own default too): DeepSpeed's multi-tensor Adam
             # (FusedAdam, compiled by DeepSpeed on first use: C++ on a CPU host, CUDA on a GPU
             # host), one kernel over ZeRO's flat partition; on the tiny CPU model it took the
             # engine from 0.85 to 0.92 of a plain loop's tokens/s (benchmarks/train_throughput.py).
             # optim.fused: false where DeepSpeed cannot compile ops. Offload always uses
             # DeepSpeedCPUAdam.
-            "torch_adam": not offload and not bool(o.get("fused", True))}},
+            "torch_adam": not offload and not o.fused}},
         "zero_allow_untested_optimizer": True,
     })
     zero = ds.get("zero_optimization", {})
@@ -266,18 +187,13 @@ def deepspeed_config(cfg: dict, bf16: bool) -> dict:
     return ds
 
 
-def build_engine(model, cfg: dict, bf16: bool, world: int):
-    if is_plain_loop(cfg["deepspeed"]):
-        if world != 1:
-            raise RuntimeError("the plain PyTorch loop runs on one process; use a DeepSpeed config for more")
-        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
-        return PlainEngine(model, cfg, device, bf16), None
+def build_engine(model, cfg: TrainConfig, bf16: bool):
+    """DeepSpeed's engine over `model`: AdamW, warmup + cosine schedule, ZeRO as configured."""
     import deepspeed
-    o, t = cfg["optim"], cfg["train"]
     ds = deepspeed_config(cfg, bf16)
-    schedule = WarmupCosine(o["warmup_steps"], t["steps"], o["min_lr_ratio"])
+    schedule = WarmupCosine(cfg.optim.warmup_steps, cfg.train.steps, cfg.optim.min_lr_ratio)
     engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=param_groups(model, o["weight_decay"]), config=ds,
+        model=model, model_parameters=param_groups(model, cfg.optim.weight_decay), config=ds,
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
     skip_allreduce_in_a_group_of_one(engine)
     return engine, ds
@@ -293,7 +209,10 @@ def skip_allreduce_in_a_group_of_one(engine) -> None:
         engine.enable_backward_allreduce = False
 
 
-# RNG states travel per rank beside the engine's checkpoint files.
+# ---------------------------------------------------------------------------------------------
+# 6. Resume: the engine's checkpoint holds model, optimizer and scheduler; the data position
+#    travels in its client state, the RNG states per rank beside its files.
+# ---------------------------------------------------------------------------------------------
 def rng_state() -> dict:
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -307,15 +226,6 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except OSError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,7 +276,7 @@ def export_hf(engine, ckpt_dir: Path, tag: str, model_config, tokenizer, out_dir
     (in the module's dtype: bf16-rounded when training in bf16). Written with save_pretrained
     (zero_to_fp32's own safetensors output fails on the tied embeddings of GPTBigCode).
     """
-    if isinstance(engine, PlainEngine) or engine.zero_optimization_stage() == 0:
+    if engine.zero_optimization_stage() == 0:
         state = {k: v.detach().float().cpu() for k, v in engine.module.state_dict().items()}
     else:
         from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
@@ -382,58 +292,65 @@ def export_hf(engine, ckpt_dir: Path, tag: str, model_config, tokenizer, out_dir
     return out_dir
 
 
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except OSError:
+        return None
+
+
 # ---------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------
-def train(cfg: dict) -> Path:
-    """Run training as configured; returns the output directory."""
-    cfg = copy.deepcopy(cfg)
-    t, o, d = cfg["train"], cfg["optim"], cfg["data"]
-    out_dir = Path(t["output_dir"]).resolve()
+def train(cfg: TrainConfig) -> Path:
+    """Run training as configured (a TrainConfig from load_config); returns the output directory."""
+    t, d = cfg.train, cfg.data
+    out_dir = Path(t.output_dir).resolve()
     ckpt_dir = out_dir / "checkpoints"
 
-    # 2. distributed set-up (a no-op group of one for plain `python` runs)
+    # 2. distributed set-up (a group of one for `python` runs)
     rank, world, local_rank = ensure_launcher_env()
-    resuming = bool(t.get("resume", True)) and (ckpt_dir / "latest").exists()
+    resuming = t.resume and (ckpt_dir / "latest").exists()
     run_json = ckpt_dir / "run.json"  # written after each checkpoint: what the run was started with
     stored = json.loads(run_json.read_text()) if resuming and run_json.exists() else {}
-    cfg["deepspeed"] = resolve_deepspeed(cfg["deepspeed"], world, stored.get("config", {}).get("deepspeed"))
-    deepspeed_run = not is_plain_loop(cfg["deepspeed"])
-    if deepspeed_run:
-        import deepspeed
-        deepspeed.init_distributed()
-    bf16 = use_bf16(t.get("bf16", "auto"))
-    seed = int(t["seed"])
+    engine_name = resolve_deepspeed(cfg.deepspeed, world, stored.get("config", {}).get("deepspeed"))
+    if resuming and (ckpt_dir / (ckpt_dir / "latest").read_text().strip() / "plain_state.pt").exists():
+        raise ConfigError(f"{ckpt_dir} was written by the plain PyTorch loop, which is gone; DeepSpeed cannot "
+                          "load it: train into a new train.output_dir")
+    import deepspeed
+    deepspeed.init_distributed()
+    bf16 = use_bf16(t.bf16)
 
     # 4a. data: pin the Delta version now (a resumed run keeps the version of its checkpoint)
-    spec = DataSpec(lake=Path(d["lake"]).resolve(), table=d.get("table", "gold/tokens"), version=d.get("version"),
-                    tokenizer=d.get("tokenizer"), heldout_fraction=float(d.get("heldout_fraction", 0.05)),
-                    fim_rate=float(d.get("fim_rate", 0.5)), fim_spm_rate=float(d.get("fim_spm_rate", 0.5)),
-                    fim_split_sample=d.get("fim_split_sample"),
-                    fragment_fim_rate=float(d.get("fragment_fim_rate", 0.5)))
-    if resuming and spec.version is None:
+    version = d.version
+    if resuming and version is None:
         if "table_version" not in stored:
             raise RuntimeError(f"{ckpt_dir} holds a checkpoint but no run.json: set data.version to the "
                                "gold/tokens version it was trained on")
-        spec.version = stored["table_version"]
-    spec = spec.pinned()
-    cfg["data"]["version"] = spec.version
-    tokenizer = load_tokenizer(spec.tokenizer_path)
+        version = stored["table_version"]
+    if version is None:
+        version = latest_version(d.table_path)
+    # the config as run (engine resolved, version pinned): recorded in run.json and lineage.json
+    cfg = dataclasses.replace(cfg, deepspeed=engine_name, data=dataclasses.replace(d, version=version))
+    d = cfg.data
+    tokenizer = load_tokenizer(d.tokenizer_path)
 
     # 3. model
-    model_config = build_config(cfg["model"], vocab_size=len(tokenizer),
+    model_config = build_config(load_model_config(cfg.model), vocab_size=len(tokenizer),
                                 eod_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"))
-    model = build_model(model_config, seed=seed)
+    model = build_model(model_config, seed=t.seed)
     n_params = count_params(model)  # before ZeRO-3 partitions the parameters away
 
     # 4b. data: read, hold out, shard
-    sequences = read_sequences(spec.table_path, spec.version)
+    sequences = read_sequences(d.table_path, d.version)
     if sequences.max() >= model_config.vocab_size:
         raise ValueError(f"token id {int(sequences.max())} >= model vocab {model_config.vocab_size}: "
                          "tokenizer and gold/tokens do not match")
     # rows hold seq_len + 1 tokens (inputs + shifted targets); longer than the model's context ->
-    # cut into windows of data.seq_len (default: the model's n_positions)
-    seq_len = int(d.get("seq_len") or min(sequences.shape[1] - 1, model_config.n_positions))
+    # cut into windows of data.seq_len (null: the stored length, at most the model's n_positions)
+    seq_len = d.seq_len or min(sequences.shape[1] - 1, model_config.n_positions)
     if seq_len > model_config.n_positions:
         raise ValueError(f"data.seq_len {seq_len} exceeds the model's n_positions {model_config.n_positions}")
     if sequences.shape[1] - 1 > seq_len:
@@ -441,14 +358,14 @@ def train(cfg: dict) -> Path:
             print(f"[train] stored sequences of {sequences.shape[1]} tokens cut into windows of {seq_len + 1}",
                   flush=True)
         sequences = window(sequences, seq_len)
-    n_heldout = split_heldout(len(sequences), spec.heldout_fraction)
+    n_heldout = split_heldout(len(sequences), d.heldout_fraction)
     train_seqs, heldout_seqs = sequences[:len(sequences) - n_heldout], sequences[len(sequences) - n_heldout:]
-    stream = TokenStream(train_seqs, tokenizer, rank=rank, world=world, seed=seed, fim_rate=spec.fim_rate,
-                         fim_spm_rate=spec.fim_spm_rate, fim_split_sample=spec.fim_split_sample,
-                         fragment_fim_rate=spec.fragment_fim_rate)
+    stream = TokenStream(train_seqs, tokenizer, rank=rank, world=world, seed=t.seed, fim_rate=d.fim_rate,
+                         fim_spm_rate=d.fim_spm_rate, fim_split_sample=d.fim_split_sample,
+                         fragment_fim_rate=d.fragment_fim_rate)
 
     # 5. engine
-    engine, ds_config = build_engine(model, cfg, bf16, world)
+    engine, ds_config = build_engine(model, cfg, bf16)
     device = engine.device
 
     # 6. resume: model, optimizer, scheduler, data position, RNG
@@ -464,26 +381,26 @@ def train(cfg: dict) -> Path:
 
     def save(step: int) -> str:
         tag = f"step{step:07d}"
-        client = {"step": step, "tag": tag, "data": stream.state_dict(), "table_version": spec.version}
+        client = {"step": step, "tag": tag, "data": stream.state_dict(), "table_version": d.version}
         (ckpt_dir / tag).mkdir(parents=True, exist_ok=True)
         torch.save(rng_state(), ckpt_dir / tag / f"rng_state_rank{rank}.pt")
         barrier(world)
         engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client)
         if rank == 0:
-            (ckpt_dir / "run.json").write_text(json.dumps({"table_version": spec.version, "config": cfg}, indent=1))
+            run = {"table_version": d.version, "config": to_mapping(cfg)}
+            (ckpt_dir / "run.json").write_text(json.dumps(run, indent=1))
             print(f"[train] checkpoint {ckpt_dir / tag}", flush=True)
         barrier(world)
         return tag
 
     # 7. the loop
-    total_steps, mb, ga = int(t["steps"]), int(t["micro_batch"]), int(t["grad_accum"])
+    total_steps, mb, ga = t.steps, t.micro_batch, t.grad_accum
     tokens_per_step = mb * ga * world * (sequences.shape[1] - 1)
     metrics_file = out_dir / "metrics.jsonl"
     if rank == 0:
         print(f"[train] {n_params:,} params, {len(train_seqs)} train / {n_heldout} held-out sequences "
-              f"of {sequences.shape[1]} tokens, {spec.table_path}@v{spec.version}, world {world}, "
-              f"{'DeepSpeed ' + str(cfg['deepspeed']) if deepspeed_run else 'plain PyTorch'}, bf16={bf16}, "
-              f"from step {step}", flush=True)
+              f"of {sequences.shape[1]} tokens, {d.table_path}@v{d.version}, world {world}, "
+              f"DeepSpeed {cfg.deepspeed}, bf16={bf16}, from step {step}", flush=True)
     engine.train()
     last_tag = None
     t0 = time.perf_counter()
@@ -506,33 +423,32 @@ def train(cfg: dict) -> Path:
                       "samples": stream.position * world, "elapsed_s": round(elapsed, 3)}
             with metrics_file.open("a") as f:
                 f.write(json.dumps(record) + "\n")
-            if step % max(1, int(t.get("log_every", 10))) == 0 or step == total_steps:
+            if step % t.log_every == 0 or step == total_steps:
                 print(f"[train] step {step}/{total_steps} loss {loss:.4f} lr {record['lr']:.2e} "
                       f"{tokens_per_step * step / max(elapsed, 1e-9):,.0f} tok/s", flush=True)
-        save_every, eval_every = int(t.get("save_every", 0)), int(t.get("eval_every", 0))
-        if (save_every and step % save_every == 0) or step == total_steps:
+        if (t.save_every and step % t.save_every == 0) or step == total_steps:
             last_tag = save(step)
-        if eval_every and step % eval_every == 0 and step != total_steps:
-            ev = heldout_loss(engine, heldout_seqs, mb, device, rank, world, int(t.get("eval_batches", 0)))
+        if t.eval_every and step % t.eval_every == 0 and step != total_steps:
+            ev = heldout_loss(engine, heldout_seqs, mb, device, rank, world, t.eval_batches)
             if rank == 0 and ev:
                 print(f"[eval] step {step} held-out loss {ev['loss']:.4f} ppl {ev['perplexity']:.2f}", flush=True)
 
     # 8. final evaluation, export, lineage
     if last_tag is None:  # resumed a finished run
         last_tag = (ckpt_dir / "latest").read_text().strip()
-    ev = heldout_loss(engine, heldout_seqs, mb, device, rank, world, int(t.get("eval_batches", 0)))
+    ev = heldout_loss(engine, heldout_seqs, mb, device, rank, world, t.eval_batches)
     barrier(world)
     if rank == 0:
         (out_dir / "eval.json").write_text(json.dumps({"step": step, "heldout": ev}, indent=1))
         if ev:
             print(f"[eval] held-out loss {ev['loss']:.4f} perplexity {ev['perplexity']:.2f} "
                   f"({ev['tokens']} tokens)", flush=True)
-        if t.get("export_hf", True):
+        if t.export_hf:
             hf_dir = export_hf(engine, ckpt_dir, last_tag, model_config, tokenizer, out_dir / "hf")
             lineage = {
-                "table": str(spec.table_path), "table_version": spec.version,
-                "tokenizer": str(spec.tokenizer_path.resolve()), "git_commit": git_commit(),
-                "config": cfg, "deepspeed_config": ds_config, "checkpoint": str(ckpt_dir / last_tag),
+                "table": str(d.table_path), "table_version": d.version,
+                "tokenizer": str(d.tokenizer_path.resolve()), "git_commit": git_commit(),
+                "config": to_mapping(cfg), "deepspeed_config": ds_config, "checkpoint": str(ckpt_dir / last_tag),
                 "steps": step, "world_size": world, "samples_consumed": stream.position * world,
                 "tokens_consumed": stream.position * world * int(sequences.shape[1] - 1),
                 "params": n_params, "heldout": ev,
@@ -552,25 +468,31 @@ def train_from_lake(lake_dir: str | Path, model_config: str = "tiny", steps: int
 
     For `codemill run`: returns the run directory holding checkpoints/, hf/ (from_pretrained)
     and lineage.json. Extra keyword arguments are dotted config overrides, e.g.
-    `**{"train.micro_batch": 2}`.
+    `**{"train.micro_batch": 2}`; a misspelled one is a ConfigError like a misspelled --set.
     """
     lake_dir = Path(lake_dir).resolve()
-    base = {"model": model_config, "deepspeed": deepspeed, "data.lake": str(lake_dir), "train.steps": steps,
+    base = {"model": str(model_config), "deepspeed": deepspeed, "data.lake": str(lake_dir), "train.steps": steps,
             "train.grad_accum": 1, "train.micro_batch": 2, "train.save_every": steps, "train.log_every": 1,
             "optim.warmup_steps": max(1, steps // 10),
             "train.output_dir": str(output_dir or lake_dir / "runs" / f"train-{time.strftime('%Y%m%d-%H%M%S')}")}
-    cfg = load_config(config, {**base, **overrides})
-    return train(cfg)
+    return train(load_config(config, {**base, **overrides}))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="training YAML (default: %(default)s)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
+                        help="training YAML, merged over configs/train.yaml (default: %(default)s)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set train.steps=20 (repeatable)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    out = train(load_config(args.config, args.set))
+    try:
+        cfg = load_config(args.config, args.set)
+    except ConfigError as err:  # one line, no traceback (once per launch, not once per rank)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
+    out = train(cfg)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"[train] done: {out}")
     return 0

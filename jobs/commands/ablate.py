@@ -16,10 +16,11 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", action="append", required=True, metavar="NAME=LAKE[@VERSION]",
                    help="a data variant (give two or more)")
-    p.add_argument("--config", help="training YAML (default: configs/train.yaml)")
+    p.add_argument("--config", help="training YAML, merged over configs/train.yaml (default: that file alone)")
     p.add_argument("--model", default="tiny", help="model config (default: %(default)s)")
     p.add_argument("--steps", type=int, default=50, help="optimizer steps per variant (default: %(default)s)")
-    p.add_argument("--deepspeed", default="none", help="DeepSpeed config or none (default: %(default)s)")
+    p.add_argument("--deepspeed", help="DeepSpeed config for every variant (default: the config's, auto: zero0 "
+                                        "in the one process each variant trains in)")
     p.add_argument("--output", default="runs/ablation", help="folder for the variants' runs (default: %(default)s)")
     p.add_argument("--reference", help="variant whose held-out split every model is scored on (default: first)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for all variants")
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
 def parse_variant(text: str):
     from pathlib import Path
 
-    from jobs.stage import UserError
+    from jobs.core.errors import UserError
     if "=" not in text:
         raise UserError(f"--variant {text!r}: expected NAME=LAKE[@VERSION]")
     name, rest = text.split("=", 1)
@@ -51,8 +52,8 @@ def handle(args) -> int:
     import sys
     from pathlib import Path
 
-    from jobs.config import REPO_ROOT
-    from jobs.stage import UserError
+    from jobs.core.errors import UserError
+    from trainer.config import DEFAULT_CONFIG, REPO_ROOT, load_config
     variants = [parse_variant(v) for v in args.variant]
     names = [v[0] for v in variants]
     if len(variants) < 2:
@@ -63,7 +64,11 @@ def handle(args) -> int:
     if reference not in names:
         raise UserError(f"--reference {reference!r} is not a variant")
     out_root = Path(args.output).resolve()
-    config = args.config or str(REPO_ROOT / "configs" / "train.yaml")
+    config = args.config or str(DEFAULT_CONFIG)
+    engine = [f"deepspeed={args.deepspeed}"] if args.deepspeed else []
+    common = [f"model={args.model}", *engine, f"train.steps={args.steps}", "train.resume=false", *args.set]
+    # the settings every variant shares, checked once before any trains (a ConfigError: one line, exit 2)
+    load_config(config, [f"data.lake={variants[0][1]}", *common])
 
     from trainer.data import latest_version
     from trainer.evaluate import heldout_loss_of
@@ -71,8 +76,7 @@ def handle(args) -> int:
     for name, lake, version in variants:
         version = latest_version(lake / "gold" / "tokens") if version is None else version
         run_dir = out_root / name
-        sets = [f"data.lake={lake}", f"data.version={version}", f"model={args.model}", f"deepspeed={args.deepspeed}",
-                f"train.steps={args.steps}", f"train.output_dir={run_dir}", "train.resume=false"] + list(args.set)
+        sets = [f"data.lake={lake}", f"data.version={version}", f"train.output_dir={run_dir}", *common]
         cmd = [sys.executable, str(REPO_ROOT / "trainer" / "train.py"), "--config", config]
         for s in sets:
             cmd += ["--set", s]
