@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from airflow.providers.standard.operators.bash import BashOperator
@@ -26,6 +27,10 @@ from airflow.sdk import DAG, Asset, Param, task
 
 REPO = Path(os.environ.get("CODEMILL_REPO") or Path(__file__).resolve().parents[1])
 VENV = Path(os.environ.get("CODEMILL_VENV") or REPO / ".venv")
+if str(REPO) not in sys.path:  # codemill is not installed in Airflow's own environment
+    sys.path.insert(0, str(REPO))
+
+from jobs.core.config import load_config  # noqa: E402 - the typed config, no Spark
 
 # Same name and URI as in codemill_curation.py.
 GOLD_TOKENS = Asset(name="codemill_gold_tokens", uri="codemill://lake/gold/tokens")
@@ -37,16 +42,7 @@ CPU_OVERRIDES = ["model=tiny", "deepspeed=zero2", "train.steps=4", "train.micro_
                  "train.save_every=4", "train.log_every=1", "train.eval_batches=2", "optim.warmup_steps=1"]
 
 
-def _settings() -> dict:
-    defaults = {"retries": 2, "retry_delay_minutes": 5, "train_timeout_minutes": 1440}
-    path, section = REPO / "configs" / "pipeline.yaml", {}
-    if path.is_file():  # a broken file is an import error shown in the UI, not silently ignored
-        import yaml
-        section = (yaml.safe_load(path.read_text()) or {}).get("airflow") or {}
-    return {**defaults, **{k: v for k, v in section.items() if k in defaults and v is not None}}
-
-
-SETTINGS = _settings()
+SETTINGS = load_config().airflow
 PLAN = "ti.xcom_pull(task_ids='resolve_gold_version')"
 
 
@@ -150,8 +146,8 @@ with DAG(
     },
     default_args={
         "owner": "codemill",
-        "retries": int(SETTINGS["retries"]),
-        "retry_delay": dt.timedelta(minutes=float(SETTINGS["retry_delay_minutes"])),
+        "retries": SETTINGS.retries,
+        "retry_delay": dt.timedelta(minutes=SETTINGS.retry_delay_minutes),
         "execution_timeout": dt.timedelta(minutes=30),
     },
 ) as dag:
@@ -163,6 +159,6 @@ with DAG(
         env={"PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"},
         append_env=True,
         # A retry resumes from the last checkpoint in the same output folder.
-        execution_timeout=dt.timedelta(minutes=float(SETTINGS["train_timeout_minutes"])),
+        execution_timeout=dt.timedelta(minutes=SETTINGS.train_timeout_minutes),
     )
     plan >> train >> record_lineage(plan)

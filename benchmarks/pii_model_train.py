@@ -8,7 +8,7 @@ What it builds (no download: everything is trained here):
   6,000 entries), saved as a BertTokenizerFast with vocab.txt, so that the same folder runs
   under both back-ends: transformers (udfs/pii_model.py) and Spark NLP, which re-tokenizes with
   vocab.txt (udfs/pii_sparknlp.py);
-* a 2-layer BERT (hidden 128, 4 heads, 512 positions) with StarPII's label set (FACTS §5.3),
+* a 2-layer BERT (hidden 128, 4 heads, 512 positions) with StarPII's label set (docs/recipe.md §5.3),
   trained on BIO labels derived from the planted spans (every planted KEY, PASSWORD, EMAIL,
   IP_ADDRESS and NAME; look-alikes and real text are O). StarPII itself was trained on
   pseudo-labels of the same kind: labels that come from a generator, not from annotators.

@@ -51,7 +51,7 @@ QUALITY_METRICS = _fields(
     ("alphanum_fraction", DoubleType()),
     ("alpha_fraction", DoubleType()),
     ("encoded_fraction", DoubleType()),
-    ("encoded_max_run", LongType()),  # longest base64/hex/\uXXXX run (chars), FACTS §3.7
+    ("encoded_max_run", LongType()),  # longest base64/hex/\uXXXX run (chars), docs/recipe.md §3.7
 )
 
 BRONZE_FILES = StructType(FILE_KEY + FILE_BODY)

@@ -4,13 +4,13 @@
 
 Source: the npm package `linguist-languages` (a data-only mirror of Linguist's
 languages.yml). The script fetches it with `npm pack`, loads it with node, and applies
-the clean-up rules The Stack v1.1 applied to its Linguist-derived list (FACTS §1.1):
+the clean-up rules The Stack v1.1 applied to its Linguist-derived list (docs/recipe.md §1.1):
 dropped ambiguous extensions, forced owners for clashing extensions, renames, added
 languages, and Dockerfile/Makefile filename rules. Where Linguist (newer than the list
-The Stack used) has clashes FACTS does not settle, codemill's own forced owners below
+The Stack used) has clashes the recipe (docs/recipe.md §1.1) does not settle, codemill's own forced owners below
 decide; every other clash is resolved only when exactly one candidate lists the extension
 as its primary (first) extension, otherwise the extension is dropped as ambiguous (a file
-with it gets `unknown_language`). The 36 excluded extensions of FACTS §1.4 are not
+with it gets `unknown_language`). The 36 excluded extensions of docs/recipe.md §1.4 are not
 removed here: the select stage drops them with their own reason (`excluded_extension`).
 """
 from __future__ import annotations
@@ -27,21 +27,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "configs" / "languages.json"
 DEFAULT_VERSION = "9.5.0"
 
-# FACTS §1.1: ambiguous extensions The Stack v1.1 dropped entirely.
+# docs/recipe.md §1.1: ambiguous extensions The Stack v1.1 dropped entirely.
 DROPPED_EXTENSIONS = [".asc", ".b", ".cgi", ".ch", ".cls", ".d", ".es", ".fcgi", ".fr", ".gml", ".gs", ".inc",
                       ".l", ".m", ".mod", ".moo", ".ms", ".n", ".ncl", ".nl", ".pluginspec", ".pp", ".pro",
                       ".sc", ".tst", ".v"]
 DROPPED_EXTENSION_PREFIXES = [".sublime-", ".sublime_"]  # all Sublime Text config extensions
 DROPPED_LANGUAGES = ["HyPhy"]
-# FACTS §1.1: forced owners for clashing extensions (the ones the notebook names).
-FACTS_FORCED_OWNERS = {
+# docs/recipe.md §1.1: forced owners for clashing extensions (the ones the notebook names).
+RECIPE_FORCED_OWNERS = {
     ".h": "C", ".hh": "C++", ".cp": "C++", ".cs": "C#", ".cake": "C#", ".cl": "OpenCL",
     ".f": "Fortran", ".for": "Fortran", ".fs": "F#", ".pl": "Perl", ".pm": "Perl", ".t": "Perl",
     ".r": "R", ".rs": "Rust", ".sql": "SQL", ".ts": "TypeScript", ".tsx": "TypeScript",
     ".nb": "Wolfram Language",  # Linguist renamed Mathematica to Wolfram Language
     ".php": "PHP", ".st": "Smalltalk", ".lisp": "Common Lisp", ".lsp": "Common Lisp", ".mm": "Objective-C++",
 }
-# codemill's own owners for clashes in the newer Linguist data that FACTS does not settle
+# codemill's own owners for clashes in the newer Linguist data that the recipe does not settle
 # (the language a person expects for the extension; the other candidates are rare formats).
 CODEMILL_FORCED_OWNERS = {
     ".json": "JSON", ".yaml": "YAML", ".yml": "YAML", ".html": "HTML", ".md": "Markdown",
@@ -51,9 +51,9 @@ CODEMILL_FORCED_OWNERS = {
     ".sls": "Scheme", ".shader": "GLSL", ".re": "Reason", ".yy": "Yacc", ".vba": "VBA", ".plt": "Gnuplot",
     ".trigger": "Apex",
 }
-# FACTS §1.1 renames (TSQL joins the SQL family too: Linguist added it after The Stack's list).
+# docs/recipe.md §1.1 renames (TSQL joins the SQL family too: Linguist added it after The Stack's list).
 RENAMES = {"M4Sugar": "M4", "PLSQL": "SQL", "PLpgSQL": "SQL", "SQLPL": "SQL", "TSQL": "SQL", "TSX": "TypeScript"}
-# FACTS §1.1 additions missing from the source list (kept where Linguist still lacks them).
+# docs/recipe.md §1.1 additions missing from the source list (kept where Linguist still lacks them).
 ADDED_EXTENSIONS = {".mpl": "Maple", ".oct": "Octave", ".wat": "WebAssembly", ".sol": "Solidity",
                     ".csd": "Csound Document", ".zig": "Zig", ".C": "C++", ".H": "C++"}
 ADDED_FILENAMES = {"Dockerfile": "Dockerfile", "Makefile": "Makefile", "makefile": "Makefile",
@@ -106,7 +106,7 @@ def build_mapping(languages: dict, version: str) -> dict:
     extensions: dict[str, str] = {}
     ambiguous: dict[str, list[str]] = {}
     dropped: dict[str, list[str]] = {}
-    forced = {**CODEMILL_FORCED_OWNERS, **ADDED_EXTENSIONS, **FACTS_FORCED_OWNERS}
+    forced = {**CODEMILL_FORCED_OWNERS, **ADDED_EXTENSIONS, **RECIPE_FORCED_OWNERS}
     for ext, candidates in sorted(owners.items()):
         if ext in DROPPED_EXTENSIONS or any(ext.startswith(p) for p in DROPPED_EXTENSION_PREFIXES):
             dropped[ext] = candidates
@@ -125,7 +125,7 @@ def build_mapping(languages: dict, version: str) -> dict:
     used = sorted(set(extensions.values()) | set(filenames.values()))
     return {
         "_source": f"GitHub Linguist languages.yml via npm package linguist-languages@{version} "
-                   "(https://www.npmjs.com/package/linguist-languages), cleaned per FACTS §1.1",
+                   "(https://www.npmjs.com/package/linguist-languages), cleaned per docs/recipe.md §1.1",
         "_generated_by": "scripts/generate_language_map.py",
         "_version": version,
         "_counts": {"extensions": len(extensions), "filenames": len(filenames), "languages": len(used),

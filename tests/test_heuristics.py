@@ -239,3 +239,48 @@ def test_every_rule_is_one_entry_read_by_the_settings_the_decision_and_the_limit
 def test_suggest_threshold():
     assert h.suggest_threshold(list(range(101)), 99) == pytest.approx(99.0)
     assert h.suggest_threshold([]) is None
+
+
+# ---- the vectorized metrics against their plain definitions --------------------------------
+
+def _reference_metrics(text: str, rules) -> dict:
+    """The metrics of one text by their definitions, in plain Python (the batch code in
+    udfs.heuristics.measure works on UTF-8 bytes with numpy and must agree)."""
+    import re as _re
+    lines = text.replace("\r\n", "\n").split("\n")
+    line_count = 0 if not text else len(lines) - (1 if text.replace("\r\n", "\n").endswith("\n") else 0)
+    chars = len(text)
+    alnum = len(_re.sub(r"[^\w]|_", "", text))   # letters and digits of any script
+    alpha = sum(c.isalpha() for c in text)
+    enc = rules.encoded_data
+    total, longest = h.encoded_runs(text, h.encoded_pattern(enc.base64_min_chars, enc.hex_min_bytes,
+                                                              enc.unicode_min_escapes))
+    return {"chars": chars, "line_count": line_count,
+            "max_line_length": max(map(len, lines)) if text else 0,
+            "avg_line_length": (sum(map(len, lines)) / line_count) if line_count else 0.0,
+            "alphanum_fraction": alnum / chars if chars else 0.0, "alpha_fraction": alpha / chars if chars else 0.0,
+            "encoded_fraction": total / chars if chars else 0.0, "encoded_max_run": longest}
+
+
+def test_batch_metrics_agree_with_their_definitions_on_tricky_and_real_texts():
+    from pathlib import Path
+    b64 = base64.b64encode(bytes(range(256)) * 3).decode()
+    texts = ["", "a", "\n", "\n\n", "a\n", "a\r\nbb\r\n", "x\ry\n", "caf\u00e9 na\u00efve\n\u65e5\u672c\u8a9e",
+             "\U0001f600 emoji\r\n", "lines\nwithout\nend", f"key = '{b64}'\n", "0x00, 0x01, 0x02, 0x03, 0x04, 0x05, "
+             "0x06, 0x07, 0x08\n", "\\u0041" * 10 + "\n" + "deadbeef" * 20, "a\x00b " + b64, "\t  \n \r\n"]
+    corpus = Path(__file__).parent / "data" / "sample_corpus"
+    texts += [p.read_bytes().decode("utf-8") for p in sorted(corpus.rglob("*")) if p.is_file()
+              and p.stat().st_size < 64_000 and _utf8(p)]
+    got = h.measure(texts, RULES)
+    for i, text in enumerate(texts):
+        want = _reference_metrics(text, RULES)
+        for key, value in want.items():
+            assert got[key][i] == pytest.approx(value), (key, text[:60])
+
+
+def _utf8(path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False

@@ -1,7 +1,7 @@
 """PII model tier: a tiny BERT token-classification model with StarPII's label set is built
 here (random encoder weights, a tiny WordPiece vocabulary written by the test, no download)
 and loaded through the real path (udfs/pii_model.py: AutoTokenizer/AutoModel from a folder,
-512-token windows, batched inference, FACTS §5.1 post-processing). The classifier's bias is
+512-token windows, batched inference, docs/recipe.md §5.1 post-processing). The classifier's bias is
 set so that the predicted label is known, which makes the expected spans exact."""
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_loads_from_folder_and_finds_names(name_model):
     det = ModelDetector(str(name_model), types=("NAME",), batch_size=4)
     texts = ["Ada Lovelace", "ada", "x = 1\ny = 2"]
     spans = det.detect_batch(texts)
-    # all tokens I-NAME → one entity per window; NAME needs ≥ 2 words, > 3 chars (FACTS §5.1)
+    # all tokens I-NAME → one entity per window; NAME needs ≥ 2 words, > 3 chars (docs/recipe.md §5.1)
     assert spans[0] == [pii.Span(0, 12, "NAME", "model")]
     assert spans[1] == []  # one word, 3 chars
     assert spans[2] == [pii.Span(0, 11, "NAME", "model")]

@@ -1,4 +1,4 @@
-"""PII model tier through Spark NLP (udfs/pii_sparknlp.py): the tiny "always I-NAME" BERT of
+"""PII model tier through Spark NLP (jobs/stages/pii_sparknlp.py): the tiny "always I-NAME" BERT of
 tests/test_pii_model.py is exported to ONNX, loaded with Spark NLP's
 BertForTokenClassification.loadSavedModel, and run in the shared SparkSession. With every
 token labelled I-NAME, a window's entity runs from its first to its last token, so the
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from udfs.pii_sparknlp import export_for_sparknlp
+    from jobs.stages.pii_sparknlp import export_for_sparknlp
     root = tmp_path_factory.mktemp("pii-sparknlp")
     hf = build_tiny_model(root / "hf", "I-NAME", max_positions=512)
     return hf, export_for_sparknlp(hf, root / "sparknlp")
@@ -34,7 +34,7 @@ def test_export_layout(exported):
 
 
 def test_entities_point_at_the_right_characters(spark, exported):
-    from udfs.pii_sparknlp import sparknlp_entities
+    from jobs.stages.pii_sparknlp import sparknlp_entities
     texts = {
         "plain": 'author = "Jane Doe"',
         "indented": '\n\n  x = "Jane Doe"  \n',
@@ -54,7 +54,7 @@ def test_entities_point_at_the_right_characters(spark, exported):
 
 
 def test_long_files_are_windowed_not_truncated(spark, exported):
-    from udfs.pii_sparknlp import sparknlp_entities
+    from jobs.stages.pii_sparknlp import sparknlp_entities
     text = "ada lovelace\n" * 120  # 1560 characters: more than one 510-character window
     df = spark.createDataFrame([("long", text)], "file_id string, content string")
     ents = sorted((r.start, r.end) for r in sparknlp_entities(spark, df, exported[1]).collect())
@@ -66,7 +66,7 @@ def test_long_files_are_windowed_not_truncated(spark, exported):
 
 
 def test_postprocess_matches_transformers_path(spark, exported):
-    from udfs.pii_sparknlp import sparknlp_spans
+    from jobs.stages.pii_sparknlp import sparknlp_spans
     hf, out = exported
     texts = ['author = "Jane Doe"', "ada", "x = 1\ny = 2", "ada lovelace"]
     df = spark.createDataFrame([(str(i), t) for i, t in enumerate(texts)], "file_id string, content string")

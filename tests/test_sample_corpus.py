@@ -39,7 +39,7 @@ STAGE_REASONS = {
     "decontaminate": {"benchmark_match"},
 }
 PII_TYPES = {"EMAIL", "IP_ADDRESS", "KEY", "PASSWORD", "NAME", "USERNAME"}
-# HumanEval items whose solutions are too generic to search for (FACTS §6).
+# HumanEval items whose solutions are too generic to search for (docs/recipe.md §6).
 GENERIC_HUMANEVAL = {"HumanEval/23", "HumanEval/28", "HumanEval/41", "HumanEval/53"}
 
 

@@ -1,4 +1,4 @@
-"""pass@k estimator (FACTS §11.1) and HumanEval plumbing. The sandbox the programs run in has
+"""pass@k estimator (docs/recipe.md §11.1) and HumanEval plumbing. The sandbox the programs run in has
 its own tests (tests/test_sandbox.py), as does the generation path (tests/test_eval_model.py)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FIM (FACTS §8): sentinels, length preservation, reconstruction, determinism, rates."""
+"""FIM (docs/recipe.md §8): sentinels, length preservation, reconstruction, determinism, rates."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +23,7 @@ def codec(tok):
 
 def test_special_token_ids_follow_starcoder_order(tok):
     t = FimTokens.from_tokenizer(tok)
-    assert (t.eod, t.prefix, t.middle, t.suffix, t.pad) == (0, 1, 2, 3, 4)  # FACTS §7.2
+    assert (t.eod, t.prefix, t.middle, t.suffix, t.pad) == (0, 1, 2, 3, 4)  # docs/recipe.md §7.2
     assert t.file_sep is not None
 
 
@@ -80,7 +80,7 @@ def test_packed_sequence_keeps_length_and_eods_and_is_deterministic(tok, codec):
         if (a == tokens.pad).any():
             pads = np.flatnonzero(a == tokens.pad)
             assert (a[pads[0]:] == tokens.pad).all()  # right padding only
-    # about half of the fragments are transformed (FACTS §8 fim_rate 0.5)
+    # about half of the fragments are transformed (docs/recipe.md §8 fim_rate 0.5)
     assert 0.3 < n_fim / n_frag < 0.7, (n_fim, n_frag)
 
 

@@ -1,4 +1,4 @@
-"""codemill plan: Chinchilla-optimal allocation and Harm's law against FACTS §13."""
+"""codemill plan: Chinchilla-optimal allocation and Harm's law against docs/recipe.md §13."""
 from __future__ import annotations
 
 import pytest
@@ -21,7 +21,7 @@ def test_optimum_is_a_minimum_on_the_budget(flops):
     best = loss(n, d)
     for f in (0.8, 0.95, 1.05, 1.25):
         assert loss(n * f, flops / (6 * n * f)) > best
-    # overhead does not depend on the budget (FACTS §13)
+    # overhead does not depend on the budget (docs/recipe.md §13)
     assert harms_law(0.5, n, d)[1] == pytest.approx(0.2078, abs=5e-4)
 
 

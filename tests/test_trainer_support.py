@@ -1,5 +1,5 @@
 """Builders shared by the trainer tests: a tiny byte-level BPE tokenizer with the StarCoder
-special tokens (FACTS §7.2, §7.3, §9) and a small packed `gold/tokens` Delta table written
+special tokens (docs/recipe.md §7.2, §7.3, §9) and a small packed `gold/tokens` Delta table written
 with `deltalake` (no Spark). Imported by tests/test_trainer_*.py."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# FACTS §7.2: the 19 StarCoder tokens, ids 0-18 in this order; then StarCoder2's <file_sep>/<repo_name> (§7.3)
+# docs/recipe.md §7.2: the 19 StarCoder tokens, ids 0-18 in this order; then StarCoder2's <file_sep>/<repo_name> (§7.3)
 SPECIAL_TOKENS = ["<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>", "<filename>",
                   "<gh_stars>", "<issue_start>", "<issue_comment>", "<issue_closed>", "<jupyter_start>",
                   "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<empty_output>", "<commit_before>",
@@ -37,7 +37,7 @@ def corpus_documents() -> list[str]:
 
 
 def build_tokenizer(out_dir: Path, docs: list[str], vocab_size: int = 512) -> Path:
-    """Byte-level BPE with digit splitting (FACTS §9), saved in transformers format."""
+    """Byte-level BPE with digit splitting (docs/recipe.md §9), saved in transformers format."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     tok = Tokenizer(models.BPE())
@@ -55,7 +55,7 @@ def build_tokenizer(out_dir: Path, docs: list[str], vocab_size: int = 512) -> Pa
 
 
 def pack(token_docs: list[list[int]], eod: int, seq_len: int) -> np.ndarray:
-    """Documents + EOD concatenated and cut into sequences of seq_len tokens (FACTS §7.2)."""
+    """Documents + EOD concatenated and cut into sequences of seq_len tokens (docs/recipe.md §7.2)."""
     flat = np.concatenate([np.asarray(d + [eod], dtype=np.int32) for d in token_docs])
     n = len(flat) // seq_len
     return flat[:n * seq_len].reshape(n, seq_len)

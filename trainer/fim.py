@@ -1,4 +1,4 @@
-"""Fill-in-the-middle on packed token sequences (FACTS §8).
+"""Fill-in-the-middle on packed token sequences (docs/recipe.md §8).
 
 Applied on the fly in the data loader, after packing:
 - the sequence is split at EOD (`<|endoftext|>`); each fragment between EODs (documents,
@@ -47,7 +47,7 @@ class FimTokens:
             unk = getattr(tokenizer, "unk_token_id", None)
             if value is None or (value == unk and tok != "<|endoftext|>"):
                 if required:
-                    raise ValueError(f"tokenizer has no special token {tok} (FACTS §7.2 / §8)")
+                    raise ValueError(f"tokenizer has no special token {tok} (docs/recipe.md §7.2 / §8)")
                 return None
             return int(value)
 
@@ -92,7 +92,7 @@ def _transform_pieces(seq: np.ndarray, sep: int, rate: float, rng: np.random.Gen
 def apply_fim(sample: np.ndarray, rng: np.random.Generator, tokens: FimTokens, decode: Decode,
               encode: Encode, fim_rate: float = 0.5, spm_rate: float = 0.5,
               split_token: int | None = None, fragment_rate: float = 0.5) -> np.ndarray:
-    """FIM on one packed sequence; returns a sequence of the same length (FACTS §8)."""
+    """FIM on one packed sequence; returns a sequence of the same length (docs/recipe.md §8)."""
     sample = np.asarray(sample, dtype=np.int64)
     if fim_rate <= 0:
         return sample

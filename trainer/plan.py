@@ -1,4 +1,4 @@
-"""Compute planning: Chinchilla-optimal model size and tokens, and Harm's law overhead (FACTS §13).
+"""Compute planning: Chinchilla-optimal model size and tokens, and Harm's law overhead (docs/recipe.md §13).
 
 Parametric loss L(N, D) = E + A/N^α + B/D^β (E 1.69, A 406.4, B 410.7, α 0.34, β 0.28) with
 training compute C = 6·N·D. Minimising L on that budget gives

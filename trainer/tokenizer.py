@@ -1,12 +1,12 @@
-"""The byte-level BPE tokenizer (FACTS §9), trained on gold/training_docs.
+"""The byte-level BPE tokenizer (docs/recipe.md §9), trained on gold/training_docs.
 
 * Hugging Face `tokenizers` BPE; pre-tokenizer `Digits(individual_digits=True)` then
   `ByteLevel(add_prefix_space=False, use_regex=True)`: every digit is its own token and no
   prefix space is added; byte-level decoding gives back the exact text.
 * Vocabulary size from config (StarCoder: 49,152, special tokens included). On a small
   corpus BPE runs out of pairs to merge earlier and the vocabulary is simply smaller.
-* Special tokens reserved: FACTS §7.2 at ids 0–18 in that order (`<|endoftext|>` is BOS,
-  EOS and UNK), then FACTS §7.3 (`<repo_name>`, `<file_sep>`, …, `<NAME>`, `<EMAIL>`, …).
+* Special tokens reserved: docs/recipe.md §7.2 at ids 0–18 in that order (`<|endoftext|>` is BOS,
+  EOS and UNK), then docs/recipe.md §7.3 (`<repo_name>`, `<file_sep>`, …, `<NAME>`, `<EMAIL>`, …).
 * Saved with `PreTrainedTokenizerFast.save_pretrained` plus `codemill_tokenizer.json`
   recording the gold/training_docs Delta version it was trained on.
 

@@ -1,4 +1,4 @@
-"""Benchmark decontamination (FACTS §6): which benchmark strings a file contains.
+"""Benchmark decontamination (docs/recipe.md §6): which benchmark strings a file contains.
 
 Method, as in the BigCode decontamination of StarCoderData: exact, case-insensitive
 substring match of benchmark strings inside the lower-cased file content; a file that
@@ -22,7 +22,7 @@ from pathlib import Path
 BENCHMARK_MATCH = "benchmark_match"
 BENCHMARKS = ("humaneval", "mbpp", "apps", "gsm8k", "ds1000")
 
-# HumanEval canonical solutions too generic to count as contamination (FACTS §6: "returning
+# HumanEval canonical solutions too generic to count as contamination (docs/recipe.md §6: "returning
 # x + y, len(string), n**2, a string join"): BigCode's decontamination skips exactly these
 # four. They are single `return` lines that occur in countless unrelated files.
 GENERIC_HUMANEVAL_SOLUTIONS = {
@@ -114,7 +114,7 @@ def mbpp_strings(records: list[dict]) -> list[BenchmarkString]:
 
 
 def apps_strings(records: list[dict]) -> list[BenchmarkString]:
-    """APPS test questions (solutions are not searched, as in FACTS §6)."""
+    """APPS test questions (solutions are not searched, as in docs/recipe.md §6)."""
     out = []
     for index, rec in enumerate(records):
         item = rec.get("problem_id", rec.get("id", index))

@@ -1,4 +1,4 @@
-"""Training-document formatting (FACTS §1.5, §7.1, §7.3). No Spark here.
+"""Training-document formatting (docs/recipe.md §1.5, §7.1, §7.3). No Spark here.
 
 * StarCoder file-level format: each file is one document, optionally prefixed with
   `<reponame>`name, `<filename>`path, `<gh_stars>`bucket — each independently with
@@ -24,24 +24,24 @@ from dataclasses import dataclass
 
 EOD = "<|endoftext|>"
 
-# FACTS §7.2: the 19 StarCoder special tokens, ids 0–18 in this order.
+# docs/recipe.md §7.2: the 19 StarCoder special tokens, ids 0–18 in this order.
 STARCODER_SPECIAL_TOKENS = (
     EOD, "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>", "<filename>", "<gh_stars>",
     "<issue_start>", "<issue_comment>", "<issue_closed>", "<jupyter_start>", "<jupyter_text>",
     "<jupyter_code>", "<jupyter_output>", "<empty_output>", "<commit_before>", "<commit_msg>",
     "<commit_after>", "<reponame>",
 )
-# FACTS §1.9: StarCoder2 pull-request tokens.
+# docs/recipe.md §1.9: StarCoder2 pull-request tokens.
 PR_TOKENS = (
     "<pr>", "<pr_status>", "<repo_name>", "<pr_is_merged>", "<pr_base>", "<pr_file>", "<pr_base_code>",
     "<pr_diff>", "<pr_diff_hunk>", "<pr_comment>", "<pr_event_id>", "<pr_review>", "<pr_review_state>",
     "<pr_review_comment>", "<pr_in_reply_to_review_id>", "<pr_in_reply_to_comment_id>",
     "<pr_diff_hunk_comment_line>",
 )
-# FACTS §5.1 / §7.3: PII placeholders the pii stage writes into content; they are tokens
+# docs/recipe.md §5.1 / §7.3: PII placeholders the pii stage writes into content; they are tokens
 # and stay in the text.
 PII_PLACEHOLDERS = ("<NAME>", "<EMAIL>", "<KEY>", "<PASSWORD>")
-# FACTS §7.3: StarCoder2 additions (order kept, duplicates of earlier tokens dropped).
+# docs/recipe.md §7.3: StarCoder2 additions (order kept, duplicates of earlier tokens dropped).
 STARCODER2_TOKENS = ("<repo_name>", "<file_sep>", "<jupyter_script>", "<code_to_intermediate>",
                      "<intermediate_to_code>") + PR_TOKENS + PII_PLACEHOLDERS
 
@@ -63,7 +63,7 @@ _STRUCTURAL_RE = re.compile("|".join(re.escape(t) for t in sorted(STRUCTURAL_TOK
 
 def strip_structural_tokens(text: str) -> tuple[str, int]:
     """Remove special-token strings from raw text (as BigCode did for its tokenizer data,
-    FACTS §9 "special-tokens-stripped"); returns the text and how many were removed."""
+    docs/recipe.md §9 "special-tokens-stripped"); returns the text and how many were removed."""
     return _STRUCTURAL_RE.subn("", text)
 
 
@@ -74,7 +74,7 @@ def seeded_rng(seed: int, key: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-# ---- StarCoder file-level metadata (FACTS §7.1) ------------------------------------------
+# ---- StarCoder file-level metadata (docs/recipe.md §7.1) ------------------------------------------
 
 def stars_bucket(stars: int | None) -> str:
     """0 (none or 0), 1-10 (1–9), 10-100 (10–99), 100-1000 (100–999), 1000+."""
@@ -103,7 +103,7 @@ def file_document(content: str, repo_name: str, path: str, stars: int | None, rn
     return prefix + content + EOD
 
 
-# ---- StarCoder2 repository format (FACTS §7.3) -------------------------------------------
+# ---- StarCoder2 repository format (docs/recipe.md §7.3) -------------------------------------------
 
 @dataclass(frozen=True)
 class RepoFile:
@@ -132,7 +132,7 @@ def majority_language(languages: list[str | None]) -> str | None:
     return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
-# ---- Jupyter structured format (FACTS §1.5) ----------------------------------------------
+# ---- Jupyter structured format (docs/recipe.md §1.5) ----------------------------------------------
 
 NO_OUTPUT = "_____no_output_____"
 MAX_OUTPUT_CHARS = 1000
@@ -170,7 +170,7 @@ def _first_output_text(cell: dict) -> str:
 
 
 def clean_markdown(text: str) -> str:
-    """Markdown cleaned as in FACTS §1.5 step 2: HTML tags, newlines and '#' removed."""
+    """Markdown cleaned as in docs/recipe.md §1.5 step 2: HTML tags, newlines and '#' removed."""
     text = _HTML_TAG.sub("", text)
     text = text.replace("\r", " ").replace("\n", " ").replace("#", "")
     return re.sub(r"[ \t]+", " ", text).strip()

@@ -69,7 +69,7 @@ def classify_path(path: str, lmap: LanguageMap, excluded: frozenset[str] | set[s
                   selected: frozenset[str] | set[str] | None = None) -> Classified:
     """Language of `path` by filename rule, then longest matching extension.
 
-    `excluded`: extensions without dot, lower-case (FACTS §1.4); `selected`: the language
+    `excluded`: extensions without dot, lower-case (docs/recipe.md §1.4); `selected`: the language
     allow-list (None = every language).
     """
     name = PurePosixPath(path).name
@@ -78,7 +78,7 @@ def classify_path(path: str, lmap: LanguageMap, excluded: frozenset[str] | set[s
     for ext in cands:
         if _norm_ext(ext).lower() in excluded:
             return Classified(None, _norm_ext(ext), EXCLUDED_EXTENSION,
-                              f"extension .{_norm_ext(ext)} is excluded (FACTS §1.4)")
+                              f"extension .{_norm_ext(ext)} is excluded (docs/recipe.md §1.4)")
     language = lmap.filenames.get(name) or lmap.filenames_lower.get(name.lower())
     extension = shown
     if language is None:

@@ -1,7 +1,7 @@
 """Repository license → license_type (pure Python, no Spark).
 
 A license value is one SPDX id or a comma-joined list of them (The Stack lists every
-license detected in a repository). The three classes follow The Stack v2 (FACTS §2.2):
+license detected in a repository). The three classes follow The Stack v2 (docs/recipe.md §2.2):
 `permissive` when every id is on the allow-list, `no_license` when there is none,
 `non_permissive` otherwise.
 """
@@ -17,7 +17,7 @@ LICENSE_NOT_PERMISSIVE = "license_not_permissive"
 NO_LICENSE_REASON = "no_license"
 
 # Values that say "nothing was detected" rather than naming a license (GitHub's API uses
-# NOASSERTION for an unrecognised license file; FACTS §2.2 treats it as absent).
+# NOASSERTION for an unrecognised license file; docs/recipe.md §2.2 treats it as absent).
 NOT_A_LICENSE = frozenset({"", "noassertion", "none", "null", "unknown"})
 
 

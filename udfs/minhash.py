@@ -2,7 +2,7 @@
 
 numpy/pyarrow, plus torch's int64 multiply-add for the permutations when torch is importable
 (no Spark): `jobs/dedup.py` calls `signatures()` once per Arrow batch.
-The recipe is the SantaCoder/StarCoder one (FACTS §4.3):
+The recipe is the SantaCoder/StarCoder one (docs/recipe.md §4.3):
 
 * tokens: the content split on `[^A-Za-z_0-9]`, empty tokens dropped, case kept;
   at most `max_tokens` tokens per file (a guard against pathological inputs);
@@ -14,7 +14,7 @@ The recipe is the SantaCoder/StarCoder one (FACTS §4.3):
   a_i (odd) and b_i are 64-bit values drawn from numpy's RandomState(seed);
 * the signature is, per permutation, the minimum over the file's shingles.
 
-Permutations differ from BigCode's `(a·h + b) mod (2^61 − 1)` masked to 32 bits (FACTS §4.3):
+Permutations differ from BigCode's `(a·h + b) mod (2^61 − 1)` masked to 32 bits (docs/recipe.md §4.3):
 both are universal families of the same output width, so the MinHash estimator and the LSH
 S-curve are the same, but multiply-add-shift needs three numpy passes per (permutation,
 shingle) instead of eight for the division-free Mersenne reduction (uint64 multiply, add,
@@ -368,7 +368,7 @@ def false_negative_area(threshold: float, bands: int, rows: int) -> float:
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5,
                   fn_weight: float = 0.5) -> tuple[int, int]:
     """(bands, rows) with bands·rows ≤ num_perm minimizing fp_weight·FP + fn_weight·FN area
-    (FACTS §4.3: (0.7, 256) → 25 × 10)."""
+    (docs/recipe.md §4.3: (0.7, 256) → 25 × 10)."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     best, best_err = (1, 1), math.inf
@@ -476,7 +476,7 @@ def similar_pairs_exact(sets: list[np.ndarray], threshold: float) -> dict[tuple[
 
 # ---- keep rule -------------------------------------------------------------------------------
 
-LICENSE_RANK = {"permissive": 2, "no_license": 1, "non_permissive": 0}  # FACTS §4.4 "--rank"
+LICENSE_RANK = {"permissive": 2, "no_license": 1, "non_permissive": 0}  # docs/recipe.md §4.4 "--rank"
 
 
 def license_rank(license_type: str | None, license: str | None, has_license_type: bool) -> int:

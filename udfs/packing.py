@@ -1,10 +1,11 @@
-"""Packing token streams into fixed-length training sequences (FACTS §7.2). No Spark here.
+"""Packing token streams into fixed-length training sequences (docs/recipe.md §7.2). No Spark here.
 
 Documents, each ending with exactly one EOD token, are concatenated in doc_id order into one
 stream that is cut into sequences of `seq_len + 1` tokens (the trainer shifts by one for the
 labels), packing across document boundaries as Megatron does. The stream is cut in a
-distributed way: every document knows its global start offset, so each splits itself at
-sequence boundaries independently and sequences are re-assembled from pieces.
+distributed way: every document knows its global start offset; the sequences are grouped in
+parts of consecutive sequences, every document goes to the part(s) its tokens fall in, and each
+part fills its block of the stream from its documents (`parts_of`, `cut_part`).
 
 The last partial sequence is padded with the pad token (`<fim_pad>`, the token Megatron's
 FIM code pads with) or dropped, as configured; the count of padded / dropped tokens is
@@ -30,6 +31,31 @@ def start_offsets(lengths: np.ndarray) -> np.ndarray:
     """Global start offset of each document in the stream (lengths in stream order)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     return np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64) if lengths.size else lengths
+
+
+def parts_of(starts: np.ndarray, lengths: np.ndarray, block: int, seqs_per_part: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first part, last part) each document's tokens fall in, a part being `seqs_per_part`
+    consecutive sequences of `block` tokens (documents of no tokens: their start's part)."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    tokens_per_part = block * seqs_per_part
+    last = starts + np.maximum(lengths, 1) - 1
+    return starts // tokens_per_part, last // tokens_per_part
+
+
+def cut_part(part: int, seqs_per_part: int, n_seq: int, block: int, pad_id: int,
+             docs) -> tuple[np.ndarray, np.ndarray]:
+    """(sequence indexes, sequences as an (k, block) int32 matrix) of one part, filled from
+    `docs`, the (start, ids) of every document overlapping the part. Positions past the end of
+    the stream hold `pad_id` (the padded last sequence)."""
+    seq_lo = part * seqs_per_part
+    seq_hi = min(n_seq, seq_lo + seqs_per_part)
+    lo, hi = seq_lo * block, seq_hi * block
+    stream = np.full(max(0, hi - lo), pad_id, dtype=np.int32)
+    for start, ids in docs:
+        s, e = max(int(start), lo), min(int(start) + len(ids), hi)
+        if s < e:
+            stream[s - lo:e - lo] = ids[s - int(start):e - int(start)]
+    return np.arange(seq_lo, seq_hi, dtype=np.int64), stream.reshape(-1, block)
 
 
 def split_document(start: int, ids: np.ndarray, block: int) -> list[tuple[int, int, np.ndarray]]:

@@ -2,7 +2,7 @@
 and redact them. No Spark import; unit-tested directly (tests/test_pii_rules.py).
 
 Every detector returns `Span(start, end, type, detector)` tuples: character offsets into the
-text, the entity type (FACTS §5.1 vocabulary) and the rule that fired. A span never carries
+text, the entity type (docs/recipe.md §5.1 vocabulary) and the rule that fired. A span never carries
 the value: callers that log or store findings cannot leak what was found.
 
 Speed (target ≥ 5 MB/s per core on real code, benchmarks/pii_throughput.py): every detector
@@ -10,8 +10,8 @@ is gated by a cheap C-level test (`'@' in text`, `str.find` of literal prefixes,
 keyword search) so most files skip most regexes; the regexes themselves are anchored with
 look-behinds so that no pattern backtracks over long words.
 
-Sources: FACTS §5.1 (entity types, placeholders, IP replacements, DNS resolvers kept),
-FACTS §5.2 (email delimiters, IP false-positive filters, hash filters for keys).
+Sources: docs/recipe.md §5.1 (entity types, placeholders, IP replacements, DNS resolvers kept),
+docs/recipe.md §5.2 (email delimiters, IP false-positive filters, hash filters for keys).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class Span(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------
-# Emails (FACTS §5.2: explicit left/right delimiters, local part, 1–10 dotted sub-domains,
+# Emails (docs/recipe.md §5.2: explicit left/right delimiters, local part, 1–10 dotted sub-domains,
 # alphabetic TLD of 2–63 letters)
 # ---------------------------------------------------------------------------------------
 # Found from each '@' (str.find, C speed): the domain is *matched* forward from it and the
@@ -99,7 +99,7 @@ def detect_emails(text: str) -> list[Span]:
 
 
 # ---------------------------------------------------------------------------------------
-# IP addresses: public only (FACTS §5.1), with FACTS §5.2's false-positive filters
+# IP addresses: public only (docs/recipe.md §5.1), with docs/recipe.md §5.2's false-positive filters
 # ---------------------------------------------------------------------------------------
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 # Candidates are found from their first inner dot (a literal-led pattern, which sre scans at
@@ -111,7 +111,7 @@ _IPV4_AFTER = re.compile(r"[\w\-]|\.\d")
 # Global unicast IPv6 is 2000::/3, so a public address starts with 2 or 3: candidates are
 # found with a charset-led pattern (fast), then boundaries are checked and `ipaddress` decides.
 _IPV6_RE = re.compile(r"[23][0-9A-Fa-f]{0,3}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?")
-# The 14 well-known public DNS resolvers StarCoder's redaction keeps (FACTS §5.1), plus the
+# The 14 well-known public DNS resolvers StarCoder's redaction keeps (docs/recipe.md §5.1), plus the
 # IPv6 addresses of the same services (codemill's addition: the same reasoning applies).
 PUBLIC_DNS = frozenset({
     "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112", "208.67.222.222",
@@ -120,7 +120,7 @@ PUBLIC_DNS = frozenset({
     "2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111", "2606:4700:4700::1001",
     "2620:fe::fe", "2620:fe::9",
 })
-# Replacements (FACTS §5.1): 5 synthetic private addresses per family.
+# Replacements (docs/recipe.md §5.1): 5 synthetic private addresses per family.
 IPV4_REPLACEMENTS = ("172.16.31.10", "172.16.58.3", "172.16.17.32", "192.168.127.12", "192.168.3.11")
 IPV6_REPLACEMENTS = ("fd00:c2b6:b24b:be67:2827:688d:e6a1:6a3b", "fd00:a516:7c1b:17cd:6d81:2137:bd2a:2c5b",
                      "fc00:e968:6179::de52:7100", "fc00:db20:35b:7399::5", "fdf8:f53e:61e4::18")
@@ -212,7 +212,7 @@ def detect_ips(text: str) -> list[Span]:
             value = text[start:end]
             if not _IPV4_STRICT.fullmatch(value) or not _is_public_ip(value):
                 continue
-            # FACTS §5.2: a 7-char dotted string (1.2.3.4) is a version unless dns/server is near.
+            # docs/recipe.md §5.2: a 7-char dotted string (1.2.3.4) is a version unless dns/server is near.
             if len(value) == 7 and not _SERVER_CONTEXT.search(text[max(0, start - 100):end + 100]):
                 continue
             if _is_version_context(text, start, end):
@@ -437,7 +437,7 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     if _UUID_RE.match(value) or value.startswith(("sha1-", "sha256-", "sha384-", "sha512-")):
         return False
     is_hex = all(c in _HEX for c in value)
-    # FACTS §5.2: 32/40/64-char values on a line talking about sha/md5/hash/byte are hashes
+    # docs/recipe.md §5.2: 32/40/64-char values on a line talking about sha/md5/hash/byte are hashes
     # (codemill also counts digest/checksum/commit/integrity/revision).
     if is_hex and len(value) in (32, 40, 64, 128) and _HASH_CONTEXT.search(line):
         return False
@@ -728,7 +728,7 @@ def detect_bearer(text: str, entropy_threshold: float = 3.0) -> list[Span]:
 # Personal names where code and docs name people: author tags and fields (`@author`,
 # `__author__ = "…"`, `"author": "…"`, `authors = ["…"]`, `.. moduleauthor::`, `:Author:`,
 # `<meta name="author" content="…">`), "Written/Created/Maintained/Contributed by", and
-# copyright lines (`Copyright (c) 2019-2021 First Last`). FACTS §5.1: NAME only with >= 2 words.
+# copyright lines (`Copyright (c) 2019-2021 First Last`). docs/recipe.md §5.1: NAME only with >= 2 words.
 # A name is 2-4 capitalised words (any script's letters, O'Connor, Jean-Luc) with the
 # particles of family names between them (van der, de la, von, bin); a copyright holder that
 # carries an organisation word (Inc, Foundation, Project, Authors, Networks…) is no person.
@@ -748,7 +748,8 @@ _ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation"
                         "Systems", "Gmbh", "Technologies", "Technology", "University", "The", "All", "Rights",
                         "Reserved", "Free", "Open", "Source", "Apache", "Google", "Microsoft", "Facebook", "Meta",
                         "Amazon", "Mozilla", "Python", "License", "Licensed", "Community", "Organization",
-                        "Institute", "Association", "Holdings", "Partners", "Networks", "Network", "Solutions",
+                        "Institute", "Association", "Cooperative", "Coop", "Collective", "Guild", "Federation",
+                        "Alliance", "Trust", "Club", "Meetup", "Initiative", "Enterprises", "Enterprise", "Holdings", "Partners", "Networks", "Network", "Solutions",
                         "Studio", "Studios", "Works", "Industries", "Media", "Games", "Digital", "Cloud", "Data",
                         "Security", "Consulting", "Services", "Ventures", "Capital", "Interactive", "Research",
                         "Analytics", "Platforms", "Platform", "Society", "Consortium", "Council", "Agency",
@@ -826,7 +827,7 @@ PLACEHOLDERS = {EMAIL: "<EMAIL>", KEY: "<KEY>", PASSWORD: "<PASSWORD>", NAME: "<
 
 
 def ip_replacement(value: str) -> str:
-    """One of FACTS §5.1's 5 synthetic private addresses of the value's family, chosen from a
+    """One of docs/recipe.md §5.1's 5 synthetic private addresses of the value's family, chosen from a
     hash of the value: the same address always gets the same replacement (deterministic, so
     re-running the stage gives the same output)."""
     pool = IPV6_REPLACEMENTS if ":" in value else IPV4_REPLACEMENTS

@@ -1,15 +1,15 @@
 """PII model tier: a token-classification model in Hugging Face format (StarPII's label set,
-FACTS §5.1/§5.3) run with transformers on batches of files. No Spark import: jobs/pii.py
+docs/recipe.md §5.1/§5.3) run with transformers on batches of files. No Spark import: jobs/pii.py
 calls `ModelDetector.detect_batch` from inside a pandas UDF, loading the model once per
 Python worker (`get_detector` caches it per path).
 
 This is the default back-end (pii.model_backend: transformers): it loads the model and its
 own tokenizer directly from the folder (any tokenizer, StarPII's included) and runs batched
-inference in 512-token windows (FACTS §5.3) in each worker. The other back-end runs the same
+inference in 512-token windows (docs/recipe.md §5.3) in each worker. The other back-end runs the same
 model exported to ONNX inside Spark NLP (udfs/pii_sparknlp.py); jobs/pii.py gives the
 measured trade-off between the two.
 
-Post-processing (FACTS §5.1): AMBIGUOUS is ignored; entities of ≤ 3 characters are ignored;
+Post-processing (docs/recipe.md §5.1): AMBIGUOUS is ignored; entities of ≤ 3 characters are ignored;
 NAME only with ≥ 2 words; KEY only if longer than 8 characters and high-entropy; USERNAME is
 ignored unless `redact_usernames` (StarCoder ignored it: handles in code are mostly
 repository owners and public identifiers, and the model's USERNAME precision was lowest).
@@ -22,12 +22,12 @@ from udfs.pii import KEY, NAME, USERNAME, Span, shannon_entropy
 
 STARPII_LABELS = ["O"] + [f"{p}-{t}" for t in ("AMBIGUOUS", "EMAIL", "IP_ADDRESS", "KEY", "NAME", "PASSWORD", "USERNAME")
                           for p in ("B", "I")]
-WINDOW_TOKENS = 512  # FACTS §5.3: sliding window of 512 tokens, no overlap
+WINDOW_TOKENS = 512  # docs/recipe.md §5.3: sliding window of 512 tokens, no overlap
 
 
 def postprocess(text: str, entities: Sequence[tuple[int, int, str]], types: Sequence[str],
                 redact_usernames: bool = False) -> list[Span]:
-    """Apply FACTS §5.1's filters to raw (start, end, type) model entities."""
+    """Apply docs/recipe.md §5.1's filters to raw (start, end, type) model entities."""
     keep = set(types) | ({USERNAME} if redact_usernames else set())
     spans = []
     for start, end, etype in entities:

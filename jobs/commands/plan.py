@@ -1,5 +1,5 @@
 """`codemill plan`: Chinchilla-optimal model size and tokens for a compute budget, and the extra
-compute of a smaller model by Harm's law (FACTS §13; trainer/plan.py)."""
+compute of a smaller model by Harm's law (docs/recipe.md §13; trainer/plan.py)."""
 from __future__ import annotations
 
 import argparse

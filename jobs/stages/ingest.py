@@ -28,6 +28,7 @@ import gzip
 import io
 from pathlib import Path
 
+from jobs.core.arrow import stable_id
 from jobs.core.errors import UserError
 from jobs.core.stage import Stage, StageContext, StageResult, now_utc
 from udfs import ingest as rules
@@ -320,8 +321,9 @@ def _with_repo_metadata(records):
                 .groupBy("repo_name").agg(F.min(F.struct("path", "detected")).alias("first"))
                 .select(F.col("repo_name").alias("lic_repo"), F.col("first.detected").alias("file_license")))
     files = records.filter("kind != 'meta'")
-    joined = (files.join(meta, files.repo_name == meta.folder_repo, "left")
-                   .join(licenses, files.repo_name == licenses.lic_repo, "left"))
+    # one row per repository on both sides: small, broadcast (the files are never shuffled)
+    joined = (files.join(F.broadcast(meta), files.repo_name == meta.folder_repo, "left")
+                   .join(F.broadcast(licenses), files.repo_name == licenses.lic_repo, "left"))
     return joined.select(
         "kind", "source", "locator", F.coalesce("meta_repo", "repo_name").alias("repo_name"), "path", "content",
         F.coalesce("meta_license", "file_license", "license").alias("license"),
@@ -352,54 +354,73 @@ def run(ctx: StageContext) -> StageResult:
     ctx.log(f"ingest: reading {input_path} as {fmt} (max {max_bytes} bytes per file)")
 
     if fmt == "parquet":
-        records = _read_parquet(ctx, input_path, max_bytes)
+        raw = _read_parquet(ctx, input_path, max_bytes)
     else:
-        records = _read_listed(ctx, input_path, fmt, max_bytes, listed)
-        if fmt in ("repos", "repo"):
-            records = _with_repo_metadata(records)
-    from pyspark.sql import Window
-
-    from jobs.core.arrow import stable_id
-    ingested_at = now_utc()
-    records = records.withColumn("file_id", F.when(F.col("kind") == "file", stable_id("repo_name", "path")))
-    # Two input records naming the same file (same repo + path): the first in input order
-    # is ingested, the others are quarantined as duplicates, so nothing silently vanishes.
-    order = Window.partitionBy("file_id").orderBy("source", "locator")
-    records = (records.withColumn("_n", F.when(F.col("kind") == "file", F.row_number().over(order)))
-               .withColumn("reason", F.when(F.col("_n") > 1, F.lit(rules.DUPLICATE_PATH)).otherwise(F.col("reason")))
-               .withColumn("detail", F.when(F.col("_n") > 1, F.lit("same repo_name and path seen earlier in the input"))
-                           .otherwise(F.col("detail")))
-               .withColumn("kind", F.when(F.col("_n") > 1, F.lit("quarantine")).otherwise(F.col("kind")))
-               .drop("_n"))
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
-
-    files = (records.filter("kind = 'file'")
-             .withColumn("content_sha256", F.sha2(F.col("content"), 256))
-             .withColumn("run_id", F.lit(ctx.run_id))
-             .withColumn("ingested_at", F.lit(ingested_at)))
-    quarantine = (records.filter("kind = 'quarantine'")
-                  .withColumn("quarantine_id", stable_id("source", "locator"))
-                  .withColumn("run_id", F.lit(ctx.run_id))
-                  .withColumn("ingested_at", F.lit(ingested_at)))
-    counts = records.groupBy("kind").agg(F.count("*").alias("n"), F.sum("size_bytes").alias("b")).collect()
-    by_kind = {r["kind"]: (r["n"], r["b"] or 0) for r in counts}
-    reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
-
-    versions = {
-        "bronze/files": ctx.lake.upsert(files, "bronze/files", ("file_id",)),
-        "bronze/quarantine": ctx.lake.upsert(quarantine, "bronze/quarantine", ("quarantine_id",)),
-    }
-    records.unpersist()
-    kept_rows, kept_bytes = by_kind.get("file", (0, 0))
+        raw = _read_listed(ctx, input_path, fmt, max_bytes, listed)
+    # The input is read once: metadata, license files and the files themselves all come from
+    # this cache (as a plain DataFrame each of them would read every input file again).
+    raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        records = _with_repo_metadata(raw) if fmt in ("repos", "repo") else raw
+        records = _mark_duplicate_paths(records)
+        ingested_at = now_utc()
+        files = (records.filter("kind = 'file'")
+                 .withColumn("content_sha256", F.sha2(F.col("content"), 256))
+                 .withColumn("run_id", F.lit(ctx.run_id))
+                 .withColumn("ingested_at", F.lit(ingested_at)))
+        quarantine = (records.filter("kind = 'quarantine'")
+                      .withColumn("quarantine_id", stable_id("source", "locator"))
+                      .withColumn("run_id", F.lit(ctx.run_id))
+                      .withColumn("ingested_at", F.lit(ingested_at)))
+        counts = (records.groupBy("kind", "reason")
+                  .agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect())
+        versions = {"bronze/files": _write(ctx, files, "bronze/files", "file_id"),
+                    "bronze/quarantine": _write(ctx, quarantine, "bronze/quarantine", "quarantine_id")}
+    finally:
+        raw.unpersist()
+    kept = [r for r in counts if r["kind"] == "file"]
+    quarantined = [r for r in counts if r["kind"] == "quarantine"]
+    reasons: dict[str, int] = {}
+    for r in quarantined:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + int(r["n"])
+    kept_rows, kept_bytes = sum(int(r["n"]) for r in kept), sum(int(r["b"] or 0) for r in kept)
     return StageResult(
-        rows_in=kept_rows + by_kind.get("quarantine", (0, 0))[0],
+        rows_in=kept_rows + sum(reasons.values()),
         rows_kept=kept_rows,
         rejected_by_reason=reasons,
-        bytes_in=kept_bytes + by_kind.get("quarantine", (0, 0))[1],
+        bytes_in=kept_bytes + sum(int(r["b"] or 0) for r in quarantined),
         bytes_kept=kept_bytes,
         versions_written=versions,
         metrics={"input": str(input_path), "input_format": fmt},
     )
+
+
+def _mark_duplicate_paths(records):
+    """Two input records naming the same file (same repo + path): the first in input order is
+    ingested, the others are quarantined as duplicate_path, so nothing silently vanishes. The
+    duplicates are found on (file_id, source, locator) alone and joined back by broadcast: the
+    content is never shuffled."""
+    from pyspark.sql import functions as F
+
+    records = records.withColumn("file_id", F.when(F.col("kind") == "file", stable_id("repo_name", "path")))
+    firsts = (records.filter("kind = 'file'").groupBy("file_id")
+              .agg(F.count(F.lit(1)).alias("_copies"), F.min(F.struct("source", "locator")).alias("_first"))
+              .filter("_copies > 1"))
+    marked = records.join(F.broadcast(firsts), "file_id", "left")
+    later = F.col("_first").isNotNull() & (F.struct("source", "locator") != F.col("_first"))
+    return (marked.withColumn("reason", F.when(later, F.lit(rules.DUPLICATE_PATH)).otherwise(F.col("reason")))
+            .withColumn("detail", F.when(later, F.lit("same repo_name and path seen earlier in the input"))
+                        .otherwise(F.col("detail")))
+            .withColumn("kind", F.when(later, F.lit("quarantine")).otherwise(F.col("kind")))
+            .drop("_copies", "_first"))
+
+
+def _write(ctx: StageContext, df, name: str, key: str) -> int:
+    """Into an existing table by MERGE on the key (a re-ingest changes no count); a new table
+    is written directly (a MERGE into nothing would join the whole input for no reason)."""
+    if ctx.lake.exists(name):
+        return ctx.lake.upsert(df, name, (key,))
+    return ctx.lake.overwrite(df, name)
 
 
 STAGE = Stage(

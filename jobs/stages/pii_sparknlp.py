@@ -241,7 +241,7 @@ def sparknlp_entities(spark, df, model_folder: str | Path, window_chars: int | N
 
 
 def postprocess_windows(windows, types=("NAME",), redact_usernames: bool = False):
-    """FACTS §5.1 filters (udfs.pii_model.postprocess, the transformers path's own) on the
+    """docs/recipe.md §5.1 filters (udfs.pii_model.postprocess, the transformers path's own) on the
     output of `annotate_windows`, in a mapInArrow over the window rows: no join back to the
     files is needed because an entity never crosses a window. Returns (file_id, start, end,
     type) of kept spans, offsets into the file content."""
