@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the scores as JSON")
     args = ap.parse_args(argv)
 
-    from jobs.pii_eval import (detect_secrets_line_predictions, format_real, pii_config, real_as_json,
+    from jobs.tools.pii_eval import (detect_secrets_line_predictions, format_real, pii_config, real_as_json,
                                 score_real)
     from udfs import pii
 

@@ -29,7 +29,6 @@ LAYERS = [
     ("jobs.stages", 3), ("jobs.tools", 3),
     ("quality_checks", 4),
     ("jobs.cli", 5), ("jobs.commands", 5), ("jobs.launch", 5), ("jobs.pipeline", 5), ("jobs.submit", 5),
-    ("jobs.pii_eval", 3),
     ("airflow_dags", 6),
 ]
 SELF_CONTAINED = ("udfs", "schemas")  # may import only their own package

@@ -13,7 +13,7 @@ DATASET = DATA / "pii_eval.jsonl"
 
 @pytest.fixture(scope="module")
 def result():
-    from jobs.pii_eval import evaluate
+    from jobs.tools.pii_eval import evaluate
     return evaluate(DATASET)
 
 

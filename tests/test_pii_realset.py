@@ -1,5 +1,5 @@
 """The real-file PII evaluation set (benchmarks/pii_evalset.py, issue 20) and its scoring
-(jobs/pii_eval.py). Fast tests use the committed sample and a tiny folder of files written
+(jobs/tools/pii_eval.py). Fast tests use the committed sample and a tiny folder of files written
 here; the slow test generates the held-out split from the real `holdout` corpus and checks
 the issue's targets on it. No Spark."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pii_evalset as E  # noqa: E402
 
-from jobs.pii_eval import detect_secrets_line_predictions, format_real, score_real  # noqa: E402
+from jobs.tools.pii_eval import detect_secrets_line_predictions, format_real, score_real  # noqa: E402
 from udfs import pii  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "pii_real_sample.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("eval-pii", help="evaluate PII detection on a labelled JSONL set (and detect-secrets)",
-                              description=__import__("jobs.pii_eval", fromlist=["x"]).__doc__,
+                              description=__import__("jobs.tools.pii_eval", fromlist=["x"]).__doc__,
                               formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("dataset", help="labelled JSONL: the template set (tests/data/pii_eval.jsonl) or the real-file "
                                    "set of benchmarks/pii_evalset.py (tests/data/pii_real_sample.jsonl; "
@@ -23,7 +23,7 @@ def handle(args) -> int:
     import json
     from pathlib import Path
 
-    from jobs.pii_eval import (as_json, evaluate, evaluate_real, format_real, is_real_set, load_dataset, pii_config,
+    from jobs.tools.pii_eval import (as_json, evaluate, evaluate_real, format_real, is_real_set, load_dataset, pii_config,
                                print_evaluation, real_as_json)
 
     cfg = pii_config(args.config)
