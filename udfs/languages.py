@@ -39,7 +39,8 @@ class LanguageMap:
 
 @lru_cache(maxsize=4)
 def load_map(path: str | None = None) -> LanguageMap:
-    return LanguageMap.from_dict(json.loads(Path(path or DEFAULT_MAP).read_text()))
+    from udfs.resources import read_text
+    return LanguageMap.from_dict(json.loads(read_text(path or DEFAULT_MAP)))
 
 
 def candidate_extensions(filename: str) -> list[str]:

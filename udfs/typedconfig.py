@@ -54,9 +54,10 @@ def read_yaml(text: str) -> Any:
 
 def load_yaml_file(path: str | Path) -> dict:
     """A YAML file that must hold a mapping at its top (an empty file is {})."""
+    from udfs.resources import read_text
     path = Path(path)
     try:
-        data = read_yaml(path.read_text())
+        data = read_yaml(read_text(path))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except OSError as err:

@@ -25,13 +25,18 @@ CLASSIFY_DDL = "language string, extension string, reason string, detail string"
 
 
 def classify_udf(map_path: str, excluded: frozenset, languages: frozenset | None):
-    """Vectorized (pandas) UDF: path → struct(language, extension, reason, detail)."""
+    """Vectorized (pandas) UDF: path → struct(language, extension, reason, detail). The map is
+    read here on the driver and travels in the UDF's closure: an executor on another machine
+    has no file at the driver's path."""
     import pandas as pd
     from pyspark.sql.functions import PandasUDFType, pandas_udf
 
+    from udfs.languages import load_map
+    language_map = load_map(map_path)
+
     def classify(paths):
-        from udfs.languages import classify_paths, load_map
-        res = classify_paths(paths.tolist(), load_map(map_path), excluded, languages)
+        from udfs.languages import classify_paths
+        res = classify_paths(paths.tolist(), language_map, excluded, languages)
         return pd.DataFrame({"language": [r.language for r in res], "extension": [r.extension for r in res],
                              "reason": [r.reason for r in res], "detail": [r.detail for r in res]})
     # Explicit SCALAR type: this module's postponed annotations hide the pd.Series hints from Spark.
