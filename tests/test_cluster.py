@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -185,3 +186,18 @@ def test_stages_run_on_a_standalone_cluster_with_shipped_code(cluster):
     assert _rows(lake, "silver/selected") == counts["bronze_files"] - counts["rejected_select"]
     assert _rows(lake, "silver/filtered") == _rows(lake, "silver/selected") - counts["rejected_filter"]
     assert _rows(lake, "silver/deduped") == _rows(lake, "silver/filtered") - counts["rejected_dedup"]
+
+
+def test_without_the_shipped_zip_the_executors_cannot_import_codemill(cluster):
+    """The control: the same submit without --py-files fails in the executors, so the passing
+    runs above imported codemill from the zip, not from anything on the node."""
+    tmp = cluster["tmp"]
+    cmd = [str(BIN / "spark-submit"), "--master", cluster["url"], "--driver-memory", "1g",
+           "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=1", "--conf", "spark.task.maxFailures=1",
+           "--conf", f"spark.pyspark.python={_node_python(tmp)}", "--conf", f"spark.pyspark.driver.python={sys.executable}",
+           str(ROOT / "jobs" / "submit.py"), "ingest", "--lake", str(tmp / "lake-no-zip"), "--input", str(SAMPLE)]
+    proc = subprocess.run(cmd, cwd=tmp, env=_bare_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    # The executor's Python worker fails unpickling the stage's function (jobs.stages.ingest).
+    assert re.search(r"ModuleNotFoundError: No module named '(jobs|udfs)'", proc.stderr + proc.stdout), \
+        proc.stderr[-4000:]
