@@ -12,7 +12,7 @@ command is in the task's "Rendered Template" tab):
 
     <repo>/.venv/bin/spark-submit --master <spark_default> <repo>/jobs/submit.py <stage> --no-gate \
         --lake L --run-id R --config C
-    <repo>/.venv/bin/codemill check <stage> --lake L --run-id R --config C
+    <repo>/.venv/bin/codemill check <stage> --lake L --run-id R --config C    (publishes on pass)
 
 Reading the registry imports no Spark session machinery (only codemill's config and stage
 declarations); the stages run in the main venv (<repo>/.venv) through its spark-submit, while
@@ -104,21 +104,23 @@ def preflight(params: dict | None = None, run_id: str | None = None) -> dict:
 
 @task(task_id="publish_gold_tokens", outlets=[GOLD_TOKENS])
 def publish_gold_tokens(plan: dict, outlet_events=None, run_id: str | None = None) -> dict:
-    """Emit the gold/tokens asset event with the Delta versions this run produced (read with
-    the main venv's delta-rs, as a person would). Runs only when every gate passed."""
+    """Emit the gold/tokens asset event with the published Delta versions (ops/published,
+    written by the gate tasks that passed: docs/operations.md), read with the main venv's
+    codemill, as a person would. Runs only when every gate passed."""
     import json
     import subprocess
 
     tables = ("gold/tokens", "gold/training_docs", "gold/files")
-    read_versions = ("import json, sys\nfrom deltalake import DeltaTable\n"
-                     "lake, names = sys.argv[1], sys.argv[2:]\n"
-                     "print(json.dumps({n: DeltaTable(f'{lake}/{n}').version() for n in names "
-                     "if DeltaTable.is_deltatable(f'{lake}/{n}')}))")
-    out = subprocess.run([str(VENV / "bin" / "python"), "-c", read_versions, plan["lake"], *tables],
+    read_versions = ("import json, sys\nsys.path.insert(0, sys.argv[1])\n"
+                     "from jobs.core.publish import published_version\n"
+                     "lake, names = sys.argv[2], sys.argv[3:]\n"
+                     "print(json.dumps({n: v for n in names "
+                     "if (v := published_version(lake, n)) is not None}))")
+    out = subprocess.run([str(VENV / "bin" / "python"), "-c", read_versions, str(REPO), plan["lake"], *tables],
                          capture_output=True, text=True, check=True)
     versions = json.loads(out.stdout.strip().splitlines()[-1])
     if "gold/tokens" not in versions:
-        raise RuntimeError(f"gold/tokens is not a Delta table under {plan['lake']}")
+        raise RuntimeError(f"gold/tokens has no published version under {plan['lake']} (gate_tokenize did not pass)")
     extra = {
         "lake": plan["lake"],
         "table": "gold/tokens",

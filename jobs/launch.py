@@ -44,7 +44,9 @@ def make_context(args: argparse.Namespace, app_name: str, stages, overrides: dic
 
 
 def run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
-    """One stage from the command line, then its gate (exit 1 when the gate fails)."""
+    """One stage from the command line, then its gate (exit 1 when the gate fails). Only a
+    passed gate publishes the stage's output (jobs/core/publish.py): with --no-gate the
+    output stays invisible to readers until `codemill check <stage>` passes on it."""
     from quality_checks.gates import GateFailed, run_gate
     overrides = stage.config_overrides(args) if stage.config_overrides else None
     ctx = make_context(args, f"codemill-{stage.name}", [stage], overrides)
@@ -60,4 +62,8 @@ def run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
             print(f"FAIL {err}")
             return 1
         print(f"OK   {report.summary()}")
+    else:
+        from jobs.core.publish import still_seen
+        print(f"not published (gate skipped): {still_seen(ctx.lake.root, stage.gated)}; "
+              f"`codemill check {stage.name} --run-id {ctx.run_id}` audits and publishes it")
     return 0

@@ -61,12 +61,22 @@ def _latest_stage_runs(lake) -> dict[str, object]:
     return latest
 
 
+def _seen(lake, name: str) -> int | None:
+    """The version of `name` the card describes: the published one (jobs/core/publish.py) of a
+    stage's table, the latest of the bookkeeping tables (ops/, governance/); None: absent."""
+    if name.startswith(("ops/", "governance/")):
+        return lake.version(name)
+    return lake.published_version(name)
+
+
 def build_card(lake, config, out_path: Path | None = None) -> Path:
     from pyspark.sql import functions as F
 
     out_path = out_path or card_path(lake.root)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    final = next((t for t in FINAL_CANDIDATES if lake.exists(t)), None)
+    seen = {t: _seen(lake, t) for t in {*DESCRIBED_TABLES, *FINAL_CANDIDATES, "silver/dup_clusters",
+                                         "silver/pii_findings"}}
+    final = next((t for t in FINAL_CANDIDATES if seen[t] is not None), None)
     runs = _latest_stage_runs(lake)
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md: list[str] = ["# codemill dataset card", "",
@@ -76,8 +86,8 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
 
     # Versions first: what exactly this card describes.
     md += ["## Delta versions described", ""]
-    md += _md_table(["table", "Delta version", "rows"],
-                    [[t, lake.version(t), lake.read(t).count()] for t in DESCRIBED_TABLES if lake.exists(t)])
+    md += _md_table(["table", "Delta version (published)", "rows"],
+                    [[t, seen[t], lake.read(t, seen[t]).count()] for t in DESCRIBED_TABLES if seen[t] is not None])
     md += ["", f"Final file-level table: `{final or 'none yet'}`. Latest run per stage: "
            + (", ".join(f"{s} `{r['run_id']}`" for s, r in sorted(runs.items(), key=lambda kv: _stage_order(kv[0])))
               or "no run recorded") + ".", ""]
@@ -85,7 +95,7 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
     # Languages and sizes.
     md += ["## Languages and sizes", ""]
     if final and final != "bronze/files":
-        rows = (lake.read(final).groupBy(F.coalesce("language", F.lit("unknown")).alias("language"))
+        rows = (lake.read(final, seen[final]).groupBy(F.coalesce("language", F.lit("unknown")).alias("language"))
                 .agg(F.count("*").alias("files"), F.sum("size_bytes").alias("bytes"))
                 .orderBy(F.desc("bytes")).collect())
         tok = runs.get("tokenize")
@@ -99,7 +109,7 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
                          for r in rows])
         md += ["", f"Total: {total_f:,} files, {total_b / 2**20:.3f} MiB in `{final}`."]
     elif final:
-        n, b = lake.read(final).agg(F.count("*"), F.sum("size_bytes")).collect()[0]
+        n, b = lake.read(final, seen[final]).agg(F.count("*"), F.sum("size_bytes")).collect()[0]
         md += [f"Only `bronze/files` exists ({n:,} files, {(b or 0) / 2**20:.3f} MiB); languages are assigned by "
                "the select stage, which has not run."]
     else:
@@ -109,9 +119,9 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
     # Licenses.
     md += ["## Licenses", ""]
     if final:
-        has_type = "license_type" in lake.read(final).columns
+        has_type = "license_type" in lake.read(final, seen[final]).columns
         group = ["license_type", "license"] if has_type else ["license"]
-        rows = (lake.read(final).groupBy(*[F.coalesce(c, F.lit("(none)")).alias(c) for c in group])
+        rows = (lake.read(final, seen[final]).groupBy(*[F.coalesce(c, F.lit("(none)")).alias(c) for c in group])
                 .count().orderBy(F.desc("count")).collect())
         md += _md_table(group + ["files"], [[r[c] for c in group] + [int(r["count"])] for r in rows[:30]])
         if len(rows) > 30:
@@ -157,8 +167,8 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
     md += ["Exact dedup on `content_sha256`, then near dedup with MinHash LSH over word n-grams; one "
            "survivor per cluster (docs/dedup.md; config `dedup`):", ""]
     md += _md_table(["parameter", "value"], [[k, _fmt(v)] for k, v in to_mapping(config.dedup).items()])
-    if lake.exists("silver/dup_clusters"):
-        clusters = lake.read("silver/dup_clusters")
+    if seen["silver/dup_clusters"] is not None:
+        clusters = lake.read("silver/dup_clusters", seen["silver/dup_clusters"])
         n_clusters = clusters.select("cluster_id").distinct().count()
         rows = clusters.groupBy("method").agg(F.count("*").alias("files"),
                                               F.sum(F.when(~F.col("kept"), 1).otherwise(0)).alias("removed")).collect()
@@ -175,8 +185,8 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
            "values. Config `pii`:", ""]
     md += _md_table(["parameter", "value"], [[k, _fmt(v) if not isinstance(v, list) else ", ".join(map(str, v))]
                                              for k, v in to_mapping(config.pii).items()])
-    if lake.exists("silver/pii_findings"):
-        rows = (lake.read("silver/pii_findings").groupBy("type")
+    if seen["silver/pii_findings"] is not None:
+        rows = (lake.read("silver/pii_findings", seen["silver/pii_findings"]).groupBy("type")
                 .agg(F.count("*").alias("n"), F.countDistinct("file_id").alias("files")).orderBy("type").collect())
         md += ["", "Findings redacted:", ""] + _md_table(["type", "findings", "files"],
                                                         [[r["type"], int(r["n"]), int(r["files"])] for r in rows])

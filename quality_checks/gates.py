@@ -265,9 +265,12 @@ def without_content(df):
 
 
 def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure: bool = True,
-             docs: bool = True, log=None) -> GateReport:
-    """Validate every table the stage's gate checks (Stage.gated); record and (by default)
-    raise on failure. `stage` is a Stage of the registry or its name."""
+             docs: bool = True, log=None, publish: bool = True) -> GateReport:
+    """Validate every table the stage's gate checks (Stage.gated) at its latest version
+    (one snapshot per table); record; when every
+    expectation passes, publish the versions the stage wrote (write-audit-publish,
+    jobs/core/publish.py), else (by default) raise, saying which versions readers still see.
+    `stage` is a Stage of the registry or its name."""
     if isinstance(stage, str):
         from jobs.stages import get_stage
         stage = get_stage(stage)
@@ -278,6 +281,7 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
                         f"(run `codemill run --until {stage.name}` or the stage first)")
     t0 = time.perf_counter()
     run_id = run_id or latest_run_id(lake, stage.name)
+    written = _versions_written(lake, stage.name, run_id)
     sample_n = config.quality.sample_ids
     report = GateReport(stage=stage.name, run_id=run_id)
     with report.phase("gx context"):
@@ -314,9 +318,27 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     report.seconds = time.perf_counter() - t0
     if log:
         log(report.summary())
+    from jobs.core.publish import publish as publish_versions
+    from jobs.core.publish import still_seen
+    if report.ok and publish:
+        # exactly the versions validated, and the run's other writes (tables the gate does not check)
+        versions = {**written, **{r.table_name: r.table_version for r in report.rows if r.table_version is not None}}
+        publish_versions(lake.root, versions, run_id or "unknown", stage.name, "gate passed")
+        if log:
+            log("published " + ", ".join(f"{t} v{v}" for t, v in sorted(versions.items())))
     if raise_on_failure and not report.ok:
-        raise GateFailed(report.message())
+        raise GateFailed(f"{report.message()}\nnot published: {still_seen(lake.root, tables)}")
     return report
+
+
+def _versions_written(lake, stage: str, run_id: str | None) -> dict[str, int]:
+    """{table: version} the stage wrote in the run, from its succeeded ops/runs row ({} if none)."""
+    if run_id is None or not lake.exists("ops/runs"):
+        return {}
+    rows = (lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}' AND status = 'succeeded'")
+            .select("versions_written").collect())
+    return {t: int(v) for t, v in (rows[0]["versions_written"] or {}).items()} if rows else {}
+
 
 
 def gate_after_stage(ctx, stage, result=None) -> GateReport:

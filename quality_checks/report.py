@@ -193,14 +193,16 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
                            f"{r['seconds']:.1f}"] for r in runs]))
     sections.append(s)
 
-    # Per language: files in each language-bearing table that exists.
+    # Per language: files in each language-bearing table, at its published version (what
+    # readers see: a version whose gate failed is not counted; jobs/core/publish.py).
     s = Section("Languages")
-    present = [t for t in FILE_TABLES if lake.exists(t)]
+    seen = {t: lake.published_version(t) for t in (*FILE_TABLES, "silver/dup_clusters", "silver/pii_findings")}
+    present = [t for t in FILE_TABLES if seen[t] is not None]
     if present:
         counts: dict[tuple[str, str], int] = {}
         sizes: dict[tuple[str, str], int] = {}
         for t in present:
-            for r in (lake.read(t).groupBy(F.coalesce("language", F.lit("unknown")).alias("language"))
+            for r in (lake.read(t, seen[t]).groupBy(F.coalesce("language", F.lit("unknown")).alias("language"))
                       .agg(F.count("*").alias("n"), F.sum("size_bytes").alias("b")).collect()):
                 counts[(t, r["language"])] = int(r["n"])
                 sizes[(t, r["language"])] = int(r["b"] or 0)
@@ -237,9 +239,9 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
 
     # Duplicate clusters.
     s = Section("Duplicates")
-    if lake.exists("silver/dup_clusters"):
+    if seen["silver/dup_clusters"] is not None:
         # One row per file; a cluster is "near" when any member was matched as a near duplicate.
-        per_cluster = lake.read("silver/dup_clusters").groupBy("cluster_id").agg(
+        per_cluster = lake.read("silver/dup_clusters", seen["silver/dup_clusters"]).groupBy("cluster_id").agg(
             F.count("*").alias("size"),
             F.when(F.max((F.col("method") == "near").cast("int")) == 1, "near").otherwise("exact").alias("kind"))
         hist = per_cluster.groupBy("kind", "size").agg(F.count("*").alias("clusters")).collect()
@@ -259,8 +261,8 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
 
     # PII findings by type.
     s = Section("PII")
-    if lake.exists("silver/pii_findings"):
-        by_type = (lake.read("silver/pii_findings").groupBy("type", "detector")
+    if seen["silver/pii_findings"] is not None:
+        by_type = (lake.read("silver/pii_findings", seen["silver/pii_findings"]).groupBy("type", "detector")
                    .agg(F.count("*").alias("n"), F.countDistinct("file_id").alias("files")).collect())
         if by_type:
             totals: dict[str, int] = {}

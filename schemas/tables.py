@@ -150,6 +150,18 @@ DQ_RESULTS = StructType(_fields(
     ("checked_at", TimestampType(), False),
 ))
 
+# Write-audit-publish (docs/operations.md): one row per publication of a table version. The
+# current published version of a table is its newest row; readers (later stages, train,
+# report, card, membership, the DAG's asset) read that version, never the latest.
+PUBLISHED = StructType(_fields(
+    ("table_name", StringType(), False),
+    ("version", LongType(), False),
+    ("run_id", StringType(), False),
+    ("stage", StringType(), False),     # the stage whose gate passed, or rollback | optout
+    ("published_at", TimestampType(), False),
+    ("note", StringType()),
+))
+
 OPTOUT = StructType(_fields(
     ("request_id", StringType(), False),
     ("kind", StringType(), False),      # user | repo
@@ -182,6 +194,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("gold/tokens", TOKENS),
     Table("ops/runs", RUNS),
     Table("ops/dq_results", DQ_RESULTS),
+    Table("ops/published", PUBLISHED),
     Table("governance/optout", OPTOUT),
 ]}
 

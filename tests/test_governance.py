@@ -53,6 +53,10 @@ def test_optout_select_apply_time_travel_membership(spark, tmp_lake, make_ctx, c
                                  (file_id("bob/lib", "lib.py"), "EMAIL", 1, 5, "regex", "gov")],
                                 table("silver/pii_findings").schema)
     ctx.lake.overwrite(pii, "silver/pii_findings")
+    # As passed gates would: membership and every reader see the published versions.
+    from jobs.core.publish import publish
+    tables = ("bronze/files", "silver/selected", "silver/filtered", "silver/rejections", "silver/pii_findings")
+    publish(tmp_lake, {n: ctx.lake.version(n) for n in tables}, "gov", "test")
 
     # 2. membership before: alice's two repositories (owner match is case-insensitive; alicette is not alice).
     found = governance.membership(ctx, "ALICE")
@@ -74,6 +78,8 @@ def test_optout_select_apply_time_travel_membership(spark, tmp_lake, make_ctx, c
     assert {r["repo_name"] for r in ctx.lake.read("bronze/files").collect()} == {"bob/lib", "carol/y", "alicette/z"}
     assert [r["file_id"] for r in ctx.lake.read("silver/pii_findings").collect()] == [file_id("bob/lib", "lib.py")]
     assert all(r["applied_at"] is not None for r in ctx.lake.read("governance/optout").collect())
+    # the versions without the rows are the published ones (the old ones are vacuumed)
+    assert all(ctx.lake.published_version(n) == ctx.lake.version(n) for n in tables)
     assert all(not repos for repos in governance.membership(ctx, "alice").values())
     assert [r for r, _ in governance.membership(ctx, "carol")["bronze/files"]] == ["carol/y"]
 

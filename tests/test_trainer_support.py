@@ -63,7 +63,9 @@ def pack(token_docs: list[list[int]], eod: int, seq_len: int) -> np.ndarray:
 
 def write_tokens_table(table_path: Path, sequences: np.ndarray, run_id: str = "test", mode: str = "overwrite",
                        seq_id_order: np.ndarray | None = None) -> int:
-    """Write gold/tokens (schemas/tables.py TOKENS) with deltalake; returns the new version."""
+    """Write gold/tokens (schemas/tables.py TOKENS) with deltalake; returns the new version.
+    Under <lake>/gold/tokens the version is also published (ops/published), as a passed
+    tokenize gate would: the trainer reads the published version (jobs/core/publish.py)."""
     import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
     ids = np.arange(len(sequences), dtype=np.int64) if seq_id_order is None else seq_id_order
@@ -75,7 +77,11 @@ def write_tokens_table(table_path: Path, sequences: np.ndarray, run_id: str = "t
                       "input_ids": pa.array([list(map(int, s)) for s in sequences], schema.field("input_ids").type),
                       "run_id": pa.array([run_id] * len(sequences), pa.string())}, schema=schema)
     write_deltalake(str(table_path), table, mode=mode)
-    return DeltaTable(str(table_path)).version()
+    version = DeltaTable(str(table_path)).version()
+    if Path(table_path).parts[-2:] == ("gold", "tokens"):
+        from jobs.core.publish import publish
+        publish(Path(table_path).parents[1], {"gold/tokens": version}, run_id, "tokenize", "test fixture")
+    return version
 
 
 def build_lake(lake: Path, seq_len: int = 128, vocab_size: int = 512) -> dict:

@@ -36,6 +36,19 @@ def latest_version(table_path: str | Path) -> int:
         raise DataError(f"no Delta table at {table_path}: {err}") from None
 
 
+def published_version(lake: str | Path, table: str = TOKENS_TABLE) -> int:
+    """The version of `table` training reads when none is pinned: its published version (the
+    newest one whose tokenize gate passed, jobs/core/publish.py), never the latest write."""
+    from jobs.core.publish import published_version as resolve
+    version = resolve(lake, table)
+    if version is None:
+        latest = "no version" if not (Path(lake) / table).exists() else f"version {latest_version(Path(lake) / table)}"
+        raise DataError(f"{table} has no published version in {lake} ({latest} written; none has passed its gate): "
+                        f"run `codemill run`, or `codemill check tokenize` to audit and publish it, "
+                        f"or pin one with --version")
+    return version
+
+
 def read_sequences(table_path: str | Path, version: int) -> np.ndarray:
     """All sequences of the table at `version`, ordered by seq_id, as an int64 array (N, L).
 

@@ -105,9 +105,9 @@ def heldout_loss_of(model_dir: str | Path, lake: str | Path, table: str = "gold/
     """Next-token loss of an exported model on the held-out split (or all rows) of a lake's tokens."""
     import torch
 
-    from trainer.data import heldout_batches, latest_version, lm_loss, read_sequences, split_heldout, window
+    from trainer.data import heldout_batches, lm_loss, published_version, read_sequences, split_heldout, window
     table_path = Path(lake) / table
-    version = latest_version(table_path) if version is None else version
+    version = published_version(lake, table) if version is None else version
     seqs = read_sequences(table_path, version)
     model, _ = load_model(model_dir, device)
     seqs = window(seqs, seq_len or min(seqs.shape[1] - 1, model.config.n_positions))  # as trainer/train.py does

@@ -37,7 +37,7 @@ import torch
 
 from trainer.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, TrainConfig, deepspeed_config_path, \
     load_config, load_model_config, to_mapping
-from trainer.data import TokenStream, batch_digest, heldout_batches, latest_version, lm_loss, load_tokenizer, \
+from trainer.data import TokenStream, batch_digest, heldout_batches, lm_loss, load_tokenizer, published_version, \
     read_sequences, split_heldout, window
 from trainer.model import build_config, build_model, count_params
 
@@ -331,7 +331,7 @@ def train(cfg: TrainConfig) -> Path:
                                "gold/tokens version it was trained on")
         version = stored["table_version"]
     if version is None:
-        version = latest_version(d.table_path)
+        version = published_version(d.lake_path, d.table)  # never a version whose gate failed
     # the config as run (engine resolved, version pinned): recorded in run.json and lineage.json
     cfg = dataclasses.replace(cfg, deepspeed=engine_name, data=dataclasses.replace(d, version=version))
     d = cfg.data

@@ -70,11 +70,11 @@ def handle(args) -> int:
     # the settings every variant shares, checked once before any trains (a ConfigError: one line, exit 2)
     load_config(config, [f"data.lake={variants[0][1]}", *common])
 
-    from trainer.data import latest_version
+    from trainer.data import published_version
     from trainer.evaluate import heldout_loss_of
     runs = {}
     for name, lake, version in variants:
-        version = latest_version(lake / "gold" / "tokens") if version is None else version
+        version = published_version(lake) if version is None else version
         run_dir = out_root / name
         sets = [f"data.lake={lake}", f"data.version={version}", f"train.output_dir={run_dir}", *common]
         cmd = [sys.executable, str(REPO_ROOT / "trainer" / "train.py"), "--config", config]

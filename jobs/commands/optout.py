@@ -48,5 +48,10 @@ def handle(args) -> int:
         print(f"  {table}: {n} rows deleted{' (vacuumed)' if table in report.vacuumed else ''}")
     for table in report.not_attributable:
         print(f"  {table}: rows are not attributable to a repository; rebuild it (re-run format and tokenize)")
+    if report.published:
+        print("  published: " + ", ".join(f"{t} v{v}" for t, v in sorted(report.published.items())))
+    for table in report.unpublished:
+        print(f"  {table}: its published version is older than the latest (a gate failed since); "
+              f"its files may be vacuumed: rerun the stage that writes it")
     print(f"applied {report.requests_applied} request(s)")
     return 0

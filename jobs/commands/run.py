@@ -43,21 +43,34 @@ def handle(args) -> int:
         _write_reports(ctx)
         return 1
     print(f"run {ctx.run_id} finished")
+    if not gates:
+        print(f"gates skipped: nothing of run {ctx.run_id} was published (readers still see the versions "
+              f"listed as published); `codemill check all --run-id {ctx.run_id}` audits and publishes it")
     _print_tables(ctx)
     _write_reports(ctx)
-    if args.train_steps > 0 and ctx.lake.exists("gold/tokens"):
+    if args.train_steps > 0 and ctx.lake.published_version("gold/tokens") is not None:
         _train_tiny_model(ctx, args.train_steps)
+    elif args.train_steps > 0:
+        print("no published gold/tokens: tiny model not trained")
     return 0
 
 
 def _print_tables(ctx) -> None:
-    """Every table of the lake with its row count and Delta version (what the run left)."""
+    """Every table of the lake with its row count and latest Delta version (what the run
+    left), and the version readers see when that is another one (jobs/core/publish.py)."""
+    from jobs.core.publish import current
     from schemas import TABLES
     print(f"lake: {ctx.lake.root}")
     present = [name for name in TABLES if ctx.lake.exists(name)]
+    published = current(ctx.lake.root)
     width = max((len(n) for n in present), default=0)
     for name in present:
-        print(f"  {name:<{width}}  {ctx.lake.read(name).count():>9,} rows  version {ctx.lake.version(name)}")
+        version = ctx.lake.version(name)
+        seen = published.get(name)
+        note = ("" if seen is None and name.startswith(("ops/", "governance/"))
+                else "  not published" if seen is None
+                else "" if int(seen["version"]) == version else f"  published: version {seen['version']}")
+        print(f"  {name:<{width}}  {ctx.lake.read(name).count():>9,} rows  version {version}{note}")
 
 
 def _train_tiny_model(ctx, steps: int) -> None:

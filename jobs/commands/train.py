@@ -29,7 +29,7 @@ def add_train_options(p) -> None:
                                         "zero2_offload, or a JSON path")
     p.add_argument("--steps", type=int, help="optimizer steps")
     p.add_argument("--output", help="run directory (checkpoints/, hf/, lineage.json)")
-    p.add_argument("--version", type=int, help="gold/tokens Delta version to pin (default: latest)")
+    p.add_argument("--version", type=int, help="gold/tokens Delta version to pin (default: its published version, docs/operations.md)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, repeatable")
 
 

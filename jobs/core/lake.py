@@ -53,6 +53,21 @@ class Lake:
         except TableNotFoundError:
             return None
 
+    def published_version(self, name: str) -> int | None:
+        """The version of `name` readers see (jobs/core/publish.py): the newest version its
+        gate passed on, or a rollback chose; None when none was published."""
+        from jobs.core.publish import published_version
+        return published_version(self.root, name)
+
+    def read_published(self, name: str):
+        """The DataFrame of `name` at its published version (what every reader reads)."""
+        from jobs.core.errors import UserError
+        version = self.published_version(name)
+        if version is None:
+            raise UserError(f"{name} has no published version in {self.root} (no gate has passed on it: "
+                            "run `codemill run`, or `codemill check <stage>` after a run without gates)")
+        return self.read(name, version)
+
     def delta_table(self, name: str):
         from delta.tables import DeltaTable
         self.ensure(name)

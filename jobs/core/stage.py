@@ -7,9 +7,10 @@ registry (jobs/stages/__init__.py) lists them in pipeline order. From that list 
 gates' inputs and the tables the report and card describe.
 
 Inputs by lineage: a stage reads its input table at the version its producing stage wrote in
-THIS run (ops/runs), or, run alone, at the producer's latest successful version; a table no
-recorded run produced is an error naming the stage to run first. So a stale table from an
-older run never becomes this run's input unnoticed.
+THIS run (ops/runs), or, run alone, at the table's published version (the newest one whose
+gate passed, jobs/core/publish.py); a version whose gate failed or never ran is not read, and
+a table no recorded run produced is an error naming the stage to run first. So neither a
+stale table nor an unchecked one becomes this run's input unnoticed.
 """
 from __future__ import annotations
 
@@ -123,21 +124,32 @@ def _succeeded_runs(lake: "Lake", stage: str):
 
 
 def input_version(ctx: StageContext, table: str) -> int:
-    """The version of `table` this stage reads: what its producer wrote in this run, else the
-    producer's latest successful write; a UserError naming the stage to run first when the
-    producer never wrote it."""
+    """The version of `table` this stage reads (write-audit-publish, jobs/core/publish.py):
+    what its producer wrote in this run (the run's own chain: in a gated run the producer's
+    gate passed before this stage starts), else the table's published version. A version
+    whose gate failed is never read; a table with no published version is a UserError that
+    says which stage or gate to run."""
+    from jobs.core.publish import gate_failed, still_seen
     maker = producer(ctx.stages, table)
     if maker is None:
         raise UserError(f"no stage of the registry writes {table}")
     runs = _succeeded_runs(ctx.lake, maker.name)
-    this_run = [r for r in runs if r["run_id"] == ctx.run_id]
-    for record in this_run + runs:
+    for record in runs:
         version = (record["versions_written"] or {}).get(table)
-        if version is not None:
-            if record["run_id"] != ctx.run_id:
-                log.info("reading %s v%s, written by %s in run %s (the stage did not run in this run)",
-                         table, version, maker.name, record["run_id"])
+        if record["run_id"] == ctx.run_id and version is not None:
+            if gate_failed(ctx.lake.root, ctx.run_id, maker.name):
+                raise UserError(f"{table} version {version}, written by {maker.name} in this run, failed its gate "
+                                f"and is not published; {still_seen(ctx.lake.root, [table])}")
             return int(version)
+    published = ctx.lake.published_version(table)
+    if published is not None:
+        log.info("reading %s v%s, its published version (%s did not run in this run)", table, published, maker.name)
+        return published
+    unaudited = next((r for r in runs if (r["versions_written"] or {}).get(table) is not None), None)
+    if unaudited is not None:
+        raise UserError(f"{table} has no published version in {ctx.lake.root}: version "
+                        f"{unaudited['versions_written'][table]} (run {unaudited['run_id']}) has not passed its gate; "
+                        f"run `codemill check {maker.name} --run-id {unaudited['run_id']}` to audit and publish it")
     raise UserError(f"{table} has not been written by a successful {maker.name} run in {ctx.lake.root}: "
                     f"run `codemill {maker.name}` (or `codemill run`) first")
 

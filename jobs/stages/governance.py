@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from jobs.core.errors import UserError
+from jobs.core.publish import publish
 from jobs.core.stage import StageContext, now_utc
 from schemas import TABLES
 
@@ -102,6 +103,8 @@ class ApplyReport:
     vacuumed: list[str] = field(default_factory=list)
     not_attributable: list[str] = field(default_factory=list)
     requests_applied: int = 0
+    published: dict[str, int] = field(default_factory=dict)  # table -> its new published version
+    unpublished: list[str] = field(default_factory=list)     # tables whose published version was not the latest
 
 
 def _columns(name: str) -> set[str]:
@@ -123,6 +126,7 @@ def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
     with_repo = [n for n in existing if "repo_name" in _columns(n)]
     file_only = [n for n in existing if "file_id" in _columns(n) and "repo_name" not in _columns(n)]
     condition = _sql_condition(users, repos)
+    before = {n: (lake.version(n), lake.published_version(n)) for n in existing}
 
     # 1. Tables with file_id but no repo_name: delete by the file ids of the opted-out
     #    repositories, collected from the tables that have both (before those lose them).
@@ -137,11 +141,11 @@ def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
             if ids:
                 ids_df = spark.createDataFrame([(i,) for i in ids], "file_id string")
                 for name in file_only:
-                    before = lake.read(name).count()
+                    rows_before = lake.read(name).count()
                     (DeltaTable.forPath(spark, lake.path(name)).alias("t")
                         .merge(F.broadcast(ids_df).alias("s"), "t.file_id = s.file_id")
                         .whenMatchedDelete().execute())
-                    report.deleted[name] = before - lake.read(name).count()
+                    report.deleted[name] = rows_before - lake.read(name).count()
     # 2. Tables with repo_name: a plain Delta DELETE.
     for name in with_repo:
         n = lake.read(name).filter(condition).count()
@@ -149,6 +153,20 @@ def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
             DeltaTable.forPath(spark, lake.path(name)).delete(condition)
         report.deleted[name] = n
     report.not_attributable = [n for n in NOT_ATTRIBUTABLE if n in existing]
+
+    # 2b. Publish the versions without the rows (jobs/core/publish.py): readers move to them,
+    #     since the vacuum below removes the files of the versions they read until now. A table
+    #     whose published version was not its latest (a newer version failed its gate) keeps
+    #     it published and is reported: that version may be vacuumed, rerun its stage.
+    for name, n in report.deleted.items():
+        latest, published = before[name]
+        if not n or published is None:
+            continue
+        if published == latest:
+            report.published[name] = lake.version(name)
+        else:
+            report.unpublished.append(name)
+    publish(lake.root, report.published, ctx.run_id, "optout", f"opt-out of {len(rows)} request(s)")
 
     # 3. VACUUM with zero retention: the files of older versions that held the rows are
     #    removed, so time travel to those versions cannot return them.
@@ -179,7 +197,8 @@ def _purge_deletion_vectors(spark, path: str) -> None:
 
 
 def membership(ctx: StageContext, user: str) -> dict[str, list[tuple[str, int]]]:
-    """{table: [(repo_name, rows), ...]} for the user's (owner's) repositories in each table."""
+    """{table: [(repo_name, rows), ...]} for the user's (owner's) repositories in each table,
+    at its published version (what readers see; a table never published is left out)."""
     from pyspark.sql import functions as F
     kind, target = parse_target(user)
     users, repos = ([target.lower()], []) if kind == "user" else ([], [target.lower()])
@@ -187,7 +206,10 @@ def membership(ctx: StageContext, user: str) -> dict[str, list[tuple[str, int]]]
     for name in TABLES:
         if "repo_name" not in _columns(name) or not ctx.lake.exists(name):
             continue
-        rows = (ctx.lake.read(name).filter(repo_condition(users, repos))
+        version = ctx.lake.published_version(name)
+        if version is None:
+            continue
+        rows = (ctx.lake.read(name, version).filter(repo_condition(users, repos))
                 .groupBy("repo_name").agg(F.count("*").alias("n")).orderBy("repo_name").collect())
         out[name] = [(r["repo_name"], r["n"]) for r in rows]
     return out
