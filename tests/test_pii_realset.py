@@ -163,8 +163,8 @@ def test_format_real_counts_only():
 
 # ---- the held-out split from the real corpus ------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.xfail(reason="held-out recall is below the issue's targets for api_key, aws_secret, password and "
-                          "name, and versions kept (docs/pii.md); strict, so meeting them fails this marker",
+@pytest.mark.xfail(reason="held-out api_key recall 0.969 is below the 0.97 target (aws_secret 1.000, password "
+                          "0.991, name 1.000, versions kept 1.000; docs/pii.md); strict, so meeting it fails this marker",
                    strict=True)
 def test_holdout_targets():
     """The issue's targets for the rules tier on the held-out split (real files of the
@@ -195,9 +195,9 @@ def test_holdout_floors():
         pytest.skip(f"holdout corpus unavailable: {type(err).__name__}")
     records, _ = E.build_split("holdout", source, 1500)
     sc = score_real("rules", records, [pii.detect_rules(r["content"], r["path"]) for r in records])
-    floors = {"api_key": 0.70, "aws_secret": 0.65, "password": 0.85, "private_key": 0.97, "token": 0.97,
-              "email": 0.99, "ip": 0.99, "name": 0.90}
+    floors = {"api_key": 0.95, "aws_secret": 0.97, "password": 0.97, "private_key": 0.97, "token": 0.97,
+              "email": 0.99, "ip": 0.99, "name": 0.97}
     for kind, floor in floors.items():
         assert sc.kinds[kind].recall >= floor, (kind, sc.kinds[kind])
     kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
-    assert kept >= 0.90
+    assert kept >= 0.98

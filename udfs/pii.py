@@ -147,6 +147,23 @@ _NETWORK_BEFORE = re.compile(r"(?i)\b(?:ip|ips|ipv4|host|hosts|addr|address|serv
 _IMAGE_TAG_BEFORE = re.compile(r"(?:^|[\s\"'=])[a-z0-9][\w.\-/]*:$")
 _ADDRESS_WORD_BEFORE = re.compile(r"(?i)(?:ip|host|addr|address|server|proxy|gateway|dns|remote|peer|from|to|src|dst):$")
 _SERVER_CONTEXT = re.compile(r"(?i)dns|server")
+# A runtime, tool or requirement word right before the number ("go 1.2.3.4", "Built against
+# 1.2.3.4", `"node": "1.2.3.4"`, "requires Python 10.2.3.4"), or a release qualifier right
+# after it ("1.2.3.4 of the SDK", "1.2.3.4 or later", "1.2.3.4-beta"): a version.
+_PRODUCT_BEFORE = re.compile(
+    r"(?i)(?:^|[^\w.])(?:python|py|pypy|cpython|node|nodejs|npm|yarn|pnpm|deno|bun|go|golang|java|jdk|jre|openjdk|"
+    r"rust|rustc|cargo|gcc|g\+\+|clang|llvm|msvc|cmake|make|openssl|libssl|glibc|kernel|linux|windows|win|macos|"
+    r"osx|ios|android|chrome|chromium|firefox|safari|electron|dotnet|\.net|php|ruby|perl|lua|julia|scala|kotlin|"
+    r"swift|gradle|maven|cuda|cudnn|qt|gtk|boost|protobuf|grpc|numpy|torch|django|flask|rails|react|angular|vue|"
+    r"typescript|engine|engines|runtime|toolchain|compiler|platform|library|lib|package|pkg|module|plugin|"
+    r"driver|api|sdk|against|requires?|required|needs?|compatible|tested|supported|support|min(?:imum)?|"
+    r"max(?:imum)?|latest|stable|current|pinned?|installs?|installed|upgraded?|downgraded?|bumped|targets?|"
+    r"targeting|depends?|dependency|dependencies)[\"'`]?[ \t]*[:=]?[ \t]*[\"'`]?$")
+_VERSION_AFTER = re.compile(
+    r"(?i)(?:\+|-(?:alpha|beta|rc|dev|pre|preview|snapshot|final|release|lts|stable|nightly)\w*|"
+    r"[\"'`]?[ \t]+(?:of[ \t]+(?:the|this|our|[A-Z])|or[ \t]+(?:later|newer|higher|above|greater|earlier|older|"
+    r"below|lower)|and[ \t]+(?:later|newer|up|above|higher|earlier|below)|release|build|lts|beta|alpha|rc\d*|"
+    r"series|branch|line|stable|nightly)\b)")
 _REMOTE_LOGIN = re.compile(r"\b(?:ssh|scp|sftp|rsync|mosh|telnet|ftp|rsh|ssh-copy-id)\b")
 
 
@@ -170,6 +187,11 @@ def _is_version_context(text: str, start: int, end: int) -> bool:
         return True  # image tags (postgres:16.5.107.94)
     if _NUMERIC_RUN.search(before[-24:]):
         return True
+    if not _ADDRESS_WORD_BEFORE.search(before.rstrip(" \t\"'`")):
+        if _PRODUCT_BEFORE.search(before[-32:]):
+            return True
+        if _VERSION_AFTER.match(text, end, le):
+            return True
     octets = text[start:end].split(".")
     if all(len(o) <= 2 and int(o) <= 31 for o in octets) and not _NETWORK_BEFORE.search(before):
         # every part <= 31 and no network word: a version (5.12.1.0, 1.20.3.4); random public
@@ -392,7 +414,7 @@ def _wordy(value: str) -> bool:
 _NON_LITERAL = re.compile(
     r"""^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$]|[\[(]|->|::)|process\.env|os\.|getenv|environ|None$|null$|nil$|undefined$|
         true$|false$|True$|False$|self\.|this\.|\$|%|\{|\(|\[|<|\\|&)""", re.X)
-_URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{1,64}):([^\s@/'\"`<>]{1,128})@(?=[\w\-\[])")
+_URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{0,64}):([^\s@/'\"`<>]{1,128})@(?=[\w\-\[])")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HASH_CONTEXT = re.compile(r"(?i)sha|md5|hash|byte|checksum|digest|commit|integrity|revision|\brev\b")
@@ -500,7 +522,7 @@ def _line_bounds(text: str, pos: int) -> tuple[int, int]:
     return start, (len(text) if end < 0 else end)
 
 
-_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "bearer")
+_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "bearer", "api")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$")
 _IDENT_TAIL = re.compile(r"[\w.\-$]*")
 # "API key", "client secret", "access token": one word before a bare keyword word, in prose
@@ -508,15 +530,23 @@ _PHRASE_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]{1,20})[ \t]+$")
 # What follows the NAME: closing quotes of a quoted name, C array brackets, a type annotation
 # (Rust/TS/Go/Python: `: &'static str`, `: Option<String>`), then an operator or a connector.
 _AFTER_NAME = re.compile(
-    r"""(?P<nq>["'`]{0,2})(?:\[\d*\])?[ \t]*
+    r"""(?P<nq>\\?["'`]{0,2})(?:\]|\[\d*\])?[ \t]*
         (?P<ann>:[ \t]*[&*]?(?:'static[ \t]+)?(?:mut[ \t]+)?[A-Za-z_][\w\[\], .|<>:]{0,40}?(?=[ \t]*=[ \t]*(?:[\w:]+\([ \t]*)?[rbuf]{0,2}\\?["'`]))?
-        (?P<op>[ \t]*(?::=|=>|==|=|:|,)|\((?=[ \t]*[rbuf]{0,2}\\?["'`])|[ \t]+(?:is|to|as|are)[ \t]+
-          |(?<=["'])[ \t]+(?:content|value)[ \t]*=|[ \t]+)""",
+        (?P<op>(?<=["'])[ \t]*,?[ \t]+(?:content|value|default[_\-]?[vV]alue|default)[ \t]*=|[ \t]*(?::=|=>|==|=|:|,)|\((?=[ \t]*[rbuf]{0,2}\\?["'`])|[ \t]+\((?![ \t]*["'`])|[ \t]+(?:is|to|as|are)[ \t]+
+          |[ \t]*\|(?=[ \t])|[ \t]+)""",
     re.X)
 _VALUE = re.compile(
     r"""[ \t]*(?:(?:String::from|String|Some|SecretStr|SecretString|Secret|str|new[ \t]+String)\([ \t]*)?
         (?:[rbuf]{0,2}\\?(?P<q>``|["'`])(?P<qv>[^"'`\n]{1,400}?)\\?(?P=q)
           |(?P<uv>[^\s"'`,;)\]}>]{1,400}))""", re.X)
+# a literal fallback after a reference: `process.env.X || "v"`, `ENV["X"] ?? "v"`, `getenv("X") or "v"`,
+# and the default argument of an environment lookup: `os.environ.get("X", "v")`, `getenv("X", "v")`
+_FALLBACK = re.compile(r"""[\w.$\[\]'"()]{0,80}?[ \t]*(?:\|\||\?\?|\bor\b|\?:)[ \t]*(?P<q>["'`])(?P<v>[^"'`\n]{1,400}?)(?P=q)|
+                           [ \t]*(?P<q2>["'])[\w.\-:]{1,80}(?P=q2)[ \t]*,[ \t]*(?P<q3>["'`])(?P<v2>[^"'`\n]{1,400}?)(?P=q3)""", re.X)
+# callee words whose quoted arguments are credentials: `new BasicAWSCredentials(id, "v")`, `api.New("v")`
+_CALL_WORDS = frozenset({"api", "client", "credential", "credentials", "auth", "sdk", "signer", "secret", "token",
+                         "key", "session", "login"})
+_QUOTED_ARG = re.compile(r"""(["'`])([^"'`\n]{16,400}?)\1""")
 _SNAKE_IDENT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 # plain words that are verbs or common nouns in prose: never a NAME before a connector
 _PROSE_VERB = re.compile(r"(?i)pass(?:es|ed|ing)?|bypass|keys?|auth")
@@ -584,45 +614,75 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         name = text[start:end].lstrip(".-$").rstrip(".-")
         if not name:
             continue
-        kind = secret_name_kind(name.rsplit(".", 1)[-1] if "." in name else name)
+        parts = name.split(".")
+        kind = secret_name_kind(parts[-1])
+        if kind is None and len(parts) > 1 and parts[-2].lower() not in ("self", "this", "cls", "me", "that", ""):
+            kind = secret_name_kind(parts[-2] + "_" + parts[-1])  # api.key, aws.secret (properties keys)
         phrase = False
-        if kind is None and name.lower() in ("key", "secret", "token", "password", "keys"):
+        pstart = start
+        if name.lower() in ("key", "secret", "token", "password", "keys"):
             pb = _PHRASE_BEFORE.search(text, max(0, start - 24), start)
-            if pb:  # "API key", "client secret"
+            if pb and kind is None:  # "API key", "client secret"
                 kind = secret_name_kind(pb.group(1) + "_" + name)
                 phrase = kind is not None
+            if pb and secret_name_kind(pb.group(1) + "_" + name):
+                pstart = pb.start(1)  # the line's prefix ends before the phrase ("AWS secret: v")
+        if kind is None and not skip_keys and text.startswith("(", end):
+            if any(w in _CALL_WORDS for w in _words(name)):
+                spans += _call_secrets(text, end, entropy_threshold)
+            continue
         if kind is None or (kind == KEY and skip_keys):
             continue
+        if text.startswith("(", end) and not _QUOTE_NEXT.match(text, end + 1):
+            if kind == KEY:
+                spans += _call_secrets(text, end, entropy_threshold)
+            continue
         after = _AFTER_NAME.match(text, end)
-        if after is None:
+        vm = after and _VALUE.match(text, after.end())
+        if not vm:
+            spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue
         op = after.group("op")
-        vm = _VALUE.match(text, after.end())
-        if vm is None:
-            continue
         quoted = vm.group("qv") is not None
         value = vm.group("qv") if quoted else vm.group("uv")
         vstart = vm.start("qv") if quoted else vm.start("uv")
+        if not quoted and _NON_LITERAL.match(value):
+            fb = _FALLBACK.match(text, vm.start("uv") + len(value))
+            if fb:  # a literal default behind a reference
+                g = "v" if fb.group("v") is not None else "v2"
+                value, vstart, quoted = fb.group(g), fb.start(g), True
         if not quoted:
             if value.endswith(("*/", "-->")):
                 value = value[:-2] if value.endswith("*/") else value[:-3]
             value = value.rstrip(".")
         if not value or "://" in value:
             continue  # URLs: detect_url_passwords looks inside them
+        if not quoted and " " in after.group("op") and not _NON_LITERAL.match(value) and not (
+                looks_like_secret(value, "", entropy_threshold) or kind == PASSWORD):
+            spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
+            continue  # "API key used by the demo (v)": the value comes later on the line
         ls, le = _line_bounds(text, start)
-        prefix = text[ls:start]
+        prefix = text[ls:pstart]
         op = op.strip()
-        connector = op in ("", "is", "to", "as", "are")
+        if op == "|" and not text[ls:start].lstrip().startswith("|"):
+            continue  # a table cell, only in a table row
+        connector = op in ("", "is", "to", "as", "are", "|")
         if connector and not phrase and _PROSE_VERB.fullmatch(name):
+            if kind == PASSWORD and op in ("is", "are"):
+                spans += _line_value(text, start, pstart, end, kind, entropy_threshold)  # "root pass is v"
             continue  # "pass `x` to", "key to success": English words, not names
         if op == ",":
             if not after.group("nq") or not quoted:
                 continue  # define('NAME', 'v') / setProperty("name", "v"): a quoted name, then a literal
+        elif op == "(" and after.group("op").startswith((" ", "\t")):
+            if quoted or not text.startswith(")", vm.end()):
+                continue  # prose: "the API key (v)"
         elif op.startswith("("):
             if not quoted:
                 continue  # setPassword("v")
-        elif connector and not quoted and not op and kind == PASSWORD:
-            continue  # "password reset", "pass through": no bare value after a plain space
+        elif connector and not quoted and not op and kind == PASSWORD and not prefix.strip().endswith("#define"):
+            spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
+            continue  # "password reset", "pass through"; "root password for the box: v" is read on  # "password reset", "pass through": no bare value after a plain space
         if not quoted:
             if _NON_LITERAL.match(value) or not _bare_allowed(prefix, text, start):
                 continue
@@ -643,7 +703,145 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         elif looks_like_secret(value, line, entropy_threshold):
             detector = "aws_secret_key" if "aws" in name.lower() else "secret_assignment"
             spans.append(Span(vstart, vstart + len(value), KEY, detector))
-    return spans + _detect_login_pairs(text, low)
+    return (spans + _detect_login_pairs(text, low) + _detect_table_secrets(text, entropy_threshold)
+            + _detect_nested_config(text, path, entropy_threshold))
+
+
+_CELL_STRIP = " \t`'\"*"
+
+
+def _cell_kind(cell: str) -> str | None:
+    """The secret kind a table cell names ("API key", "`STRIPE_SECRET`", "Password (staging)")."""
+    value = cell.strip(_CELL_STRIP)
+    if len(value) > 80 or looks_like_secret(value) or _looks_like_password(value, bare=True) and any(
+            c.isdigit() for c in value):
+        return None  # a value, not a label
+    words = _CAMEL.findall(cell)
+    if len(words) == 1 and words[0].lower() in ("key", "secret", "token", "password", "passwd", "pwd"):
+        return PASSWORD if words[0].lower().startswith("p") else KEY  # a row labelled `key`
+    for i, w in enumerate(words):
+        if secret_name_kind(w):
+            return secret_name_kind(w)
+        if i and secret_name_kind(words[i - 1] + "_" + w):
+            return secret_name_kind(words[i - 1] + "_" + w)
+    return None
+
+
+def _detect_table_secrets(text: str, entropy_threshold: float) -> list[Span]:
+    """Markdown/rst table rows: a row whose cell names a secret ("| Publishable key (test) | `v` |"),
+    or a column whose header does, holds the secret in another cell."""
+    spans: list[Span] = []
+    i = text.find("|")
+    header: list[str | None] | None = None
+    prev_end = -2
+    while i >= 0:
+        ls, le = _line_bounds(text, i)
+        line = text[ls:le]
+        if line.lstrip().startswith("|") and line.count("|") >= 3:
+            if ls != prev_end + 1:
+                header = None  # a new table
+            cells, pos = [], ls + line.index("|") + 1
+            for part in line.strip().strip("|").split("|"):
+                cells.append((pos, part))
+                pos += len(part) + 1
+            kinds = [_cell_kind(c) for _, c in cells]
+            first = header is None
+            if first:
+                header = kinds
+            if not all(set(c.strip()) <= set("-:= ") for _, c in cells):
+                row_kind = next((k for k in kinds if k), None)
+                for j, (cs, cell) in enumerate(cells):
+                    kind = row_kind or (None if first or j >= len(header) else header[j])
+                    value = cell.strip(_CELL_STRIP)
+                    if not kind or not value or _cell_kind(cell):
+                        continue
+                    vs = cs + cell.index(value)
+                    if looks_like_secret(value, line, entropy_threshold) or (
+                            kind == PASSWORD and _looks_like_password(value, bare=True) and not _is_path(value)):
+                        spans.append(Span(vs, vs + len(value), kind, "table_secret"))
+            prev_end = le
+        i = text.find("|", le + 1) if le < len(text) else -1
+    return spans
+
+
+_LINE_TOKEN = re.compile(r"""[^\s"'`()<>\[\]{},;|*]+""")
+
+
+def _line_value(text: str, start: int, pstart: int, end: int, kind: str, entropy_threshold: float) -> list[Span]:
+    """A secret named in a comment, docstring or prose line ("#: API key of the demo account
+    (v)", "// root password for the test box: v"): the first secret-looking word after the
+    name on the same line (a password within the next 5 words)."""
+    ls, le = _line_bounds(text, start)
+    if not _bare_allowed(text[ls:pstart], text, start):
+        return []
+    line = text[ls:le]
+    for n, m in enumerate(_LINE_TOKEN.finditer(text, end, le)):
+        value = m.group().rstrip(".:!?") if kind == KEY else m.group().rstrip(".:")
+        if kind == KEY and looks_like_secret(value, line, entropy_threshold):
+            return [Span(m.start(), m.start() + len(value), KEY, "keyword_line")]
+        if kind == PASSWORD:
+            if n >= 5:
+                break
+            if text[m.end():le].strip(" \t*/->#") not in ("", ")"):
+                continue  # a password in prose ends the line: "root password for the box: v"
+            if any(not c.isalpha() for c in value) and _looks_like_password(value, bare=True) and not (
+                    _is_path(value) or _NON_LITERAL.match(value) or "=" in value or value.startswith(("-", "--"))):
+                return [Span(m.start(), m.start() + len(value), PASSWORD, "keyword_line")]
+    return []
+
+
+_QUOTE_NEXT = re.compile(r"""[ \t]*[rbuf]{0,2}\\?["'`]""")
+
+
+def _call_secrets(text: str, paren: int, entropy_threshold: float) -> list[Span]:
+    """Quoted high-entropy arguments of a call to a credential-like callee."""
+    close = text.find(")", paren, paren + 400)
+    args = text[paren + 1:close if close >= 0 else paren + 400]
+    ls, le = _line_bounds(text, paren)
+    spans = []
+    for m in _QUOTED_ARG.finditer(args):
+        if looks_like_secret(m.group(2), text[ls:le], entropy_threshold):
+            s = paren + 1 + m.start(2)
+            spans.append(Span(s, s + len(m.group(2)), KEY, "call_secret"))
+    return spans
+
+
+_CONFIG_EXTS = (".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".properties", ".env")
+_CONFIG_LINE = re.compile(r"""[ \t]*(?:-[ \t]+)?["']?([\w.\-]{1,60})["']?[ \t]*[:=][ \t]*(["']?)([^\s"'#]{16,400})\2[ \t]*(?:#.*)?$""")
+_CONFIG_PARENT = re.compile(r"""[ \t]*(?:\[\[?[ \t]*([\w.\- "']{1,80})\]|["']?([\w.\-]{1,60})["']?[ \t]*:)[ \t]*(?:#.*)?$""")
+
+
+def _detect_nested_config(text: str, path: str | None, entropy_threshold: float) -> list[Span]:
+    """A high-entropy value under a secret-named parent: YAML `api_keys:` / `stripe_secret:`
+    blocks, TOML/INI `[credentials]` sections (`live: "v"`, `default = "v"`)."""
+    if not path or not path.lower().endswith(_CONFIG_EXTS):
+        return []
+    spans = []
+    lines = text.split("\n")
+    pos = 0
+    starts = []
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    for n, line in enumerate(lines):
+        m = _CONFIG_LINE.match(line)
+        if not m or secret_name_kind(m.group(1)) or not looks_like_secret(m.group(3), line, entropy_threshold):
+            continue
+        indent = len(line) - len(line.lstrip())
+        for k in range(n - 1, max(-1, n - 40), -1):
+            prev = lines[k]
+            if not prev.strip() or prev.lstrip().startswith("#"):
+                continue
+            pi = len(prev) - len(prev.lstrip())
+            pm = _CONFIG_PARENT.match(prev)
+            if pm and (pm.group(1) is not None or pi < indent):
+                if _cell_kind(pm.group(1) or pm.group(2)) == KEY:
+                    s = starts[n] + m.start(3)
+                    spans.append(Span(s, s + len(m.group(3)), KEY, "nested_secret"))
+                break
+            if pi < indent:
+                break
+    return spans
 
 
 def _detect_login_pairs(text: str, low: str) -> list[Span]:
@@ -678,6 +876,7 @@ def _detect_login_pairs(text: str, low: str) -> list[Span]:
 # RFC 2606 documentation hosts: credentials in their URLs are examples
 _DOC_HOST = re.compile(r"@(?:[\w\-]+\.)*example\.(?:com|org|net)\b|@(?:[\w\-]+\.)*(?:test|example|invalid)(?![\w.\-])")
 _MYSQL_P_RE = re.compile(r"(?<=\s)-p([^\s'\"\-$][^\s'\"]{3,127})(?=\s|$)")  # mysql -pSECRET (no space)
+_CLI_P_QUOTED = re.compile(r"""(?<=\s)-p[ \t]+(["'])([^"'\n]{4,128})\1""")  # sshpass -p "pw", mysql -p 'pw'
 _DSN_RE = re.compile(r"(?<![\w.\-])[\w.\-]{1,64}:([^\s/'\"`<>:]{1,128})@(?:tcp|unix|udp)\(")
 _URL_USER_ONLY = re.compile(r"([^\s:/@'\"`<>{}]{16,128})@(?=[\w\-\[])")
 
@@ -690,7 +889,12 @@ def detect_url_passwords(text: str, entropy_threshold: float = 3.0) -> list[Span
         for m in _DSN_RE.finditer(text):
             if not (_is_placeholder(m.group(1)) or m.group(1).startswith(("$", "%", "{"))):
                 spans.append(Span(m.start(1), m.end(1), PASSWORD, "dsn_password"))
-    if "mysql" in text or "mariadb" in text:
+    if "sshpass" in text or "mysql" in text or "mariadb" in text:
+        for m in _CLI_P_QUOTED.finditer(text):
+            ls, le = _line_bounds(text, m.start())
+            if re.search(r"\b(?:sshpass|mysql|mysqldump|mysqladmin|mariadb)\b", text[ls:m.start()]) and \
+                    _looks_like_password(m.group(2)):
+                spans.append(Span(m.start(2), m.end(2), PASSWORD, "cli_password"))
         for m in _MYSQL_P_RE.finditer(text):
             ls, le = _line_bounds(text, m.start())
             if re.search(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b", text[ls:m.start()]) and not _is_placeholder(m.group(1)):
@@ -736,12 +940,12 @@ _CAP = r"(?:[A-ZÀ-ÖØ-ÞĀ-ſ][a-zß-öø-ÿā-ſ]+|[A-Z](?=['’]))(?:['’\-
 _PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|das|dos|du|la|le|bin|binti|ibn|al|el|ter|ten|zu)"
 _NAME_RE = _CAP + r"(?:[ \t]+(?:[A-Z]\.[ \t]+)?(?:" + _PARTICLE + r"[ \t]+){0,2}" + _CAP + r"){1,3}"
 _AUTHOR_RE = re.compile(
-    r"(?:@author|@maintainer|\b__author__\s*=|\b[Aa]uthors?\b[\"']?\s*[:=]|\b[Mm]aintainers?\b[\"']?\s*[:=]|"
-    r"\b[Cc]ontributors?\b[\"']?\s*[:=]|\b[Oo]wner\b[\"']?\s*[:=]|\b[Cc]ontact\s*:|"
+    r"(?:@author|@maintainer|\b__author__\s*=|\b[Aa]uthors?\b[\"'*_]{0,2}\s*[:=]|\b[Mm]aintainers?\b[\"'*_]{0,2}\s*[:=]|"
+    r"\b[Cc]ontributors?\b[\"'*_]{0,2}\s*[:=]|\b[Oo]wner\b[\"'*_]{0,2}\s*[:=]|\b[Cc]ontact[*_]{0,2}\s*:|"
     r"\b(?:[Cc]reated|[Ww]ritten|[Mm]aintained|[Cc]ontributed|[Dd]eveloped|[Cc]oded|[Pp]orted)\s+by|"
     r"\.\.\s+(?:module|section|code)author::|:[Aa]uthor:|name=[\"']author[\"']\s+content=|"
     r"\b[Cc]opyright\b(?:\s*(?:\([Cc]\)|©))?|\([Cc]\)|©|mailto:[^\s\"'<>]{3,80}[\"']?>)"
-    r"[ \t]*[:=]?[ \t]*(?:\[[ \t]*)?\\?[\"']?[ \t]*(?:(?:\d{4}(?:[ \t]*[-–,][ \t]*\d{4})*,?[ \t]+)?(?:by[ \t]+)?)"
+    r"[ \t]*[:=]?[ \t]*[*_]{0,2}[ \t]*(?:\[[ \t]*)?\\?[\"']?[ \t]*(?:(?:\d{4}(?:[ \t]*[-–,][ \t]*\d{4})*,?[ \t]+)?(?:by[ \t]+)?)"
     r"(" + _NAME_RE + r")(?![\w@])")
 _ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation", "Project", "Projects", "Authors",
                         "Contributors", "Team", "Software", "Labs", "Limited", "Company", "Group", "Developers",
