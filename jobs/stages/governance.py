@@ -154,20 +154,6 @@ def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
         report.deleted[name] = n
     report.not_attributable = [n for n in NOT_ATTRIBUTABLE if n in existing]
 
-    # 2b. Publish the versions without the rows (jobs/core/publish.py): readers move to them,
-    #     since the vacuum below removes the files of the versions they read until now. A table
-    #     whose published version was not its latest (a newer version failed its gate) keeps
-    #     it published and is reported: that version may be vacuumed, rerun its stage.
-    for name, n in report.deleted.items():
-        latest, published = before[name]
-        if not n or published is None:
-            continue
-        if published == latest:
-            report.published[name] = lake.version(name)
-        else:
-            report.unpublished.append(name)
-    publish(lake.root, report.published, ctx.run_id, "optout", f"opt-out of {len(rows)} request(s)")
-
     # 3. VACUUM with zero retention: the files of older versions that held the rows are
     #    removed, so time travel to those versions cannot return them.
     if vacuum:
@@ -181,6 +167,20 @@ def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
                     report.vacuumed.append(name)
         finally:
             spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", previous)
+
+    # 3b. Publish the versions without the rows (after the purge and vacuum: REORG writes one more) (jobs/core/publish.py): readers move to them,
+    #     since the vacuum below removes the files of the versions they read until now. A table
+    #     whose published version was not its latest (a newer version failed its gate) keeps
+    #     it published and is reported: that version may be vacuumed, rerun its stage.
+    for name, n in report.deleted.items():
+        latest, published = before[name]
+        if not n or published is None:
+            continue
+        if published == latest:
+            report.published[name] = lake.version(name)
+        else:
+            report.unpublished.append(name)
+    publish(lake.root, report.published, ctx.run_id, "optout", f"opt-out of {len(rows)} request(s)")
 
     # 4. Record when the requests were applied.
     applied = now_utc()
