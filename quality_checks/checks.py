@@ -279,7 +279,7 @@ def constant_sequence_length(env: Env) -> CheckOutcome:
     from pyspark.sql import functions as F
 
     configured = env.config.tokenize.seq_len
-    lengths = env.df.groupBy(F.size("input_ids").alias("n")).count().collect()
+    lengths = env.with_content.groupBy(F.size("input_ids").alias("n")).count().collect()
     if not lengths:
         return CheckOutcome(0, [], "gold/tokens is empty")
     expected = max(lengths, key=lambda r: (r["count"], r["n"]))["n"]
@@ -290,7 +290,7 @@ def constant_sequence_length(env: Env) -> CheckOutcome:
                             f"sequences have length {expected}, configured seq_len is {configured} "
                             f"(lengths seen: {seen})")
     n = sum(r["count"] for r in lengths if r["n"] != expected)
-    bad = env.df.where(F.size("input_ids") != expected)
+    bad = env.with_content.where(F.size("input_ids") != expected)
     return CheckOutcome(n, env.ids(bad, "seq_id") if n else [],
                         f"{n} sequences differ from length {expected} (lengths seen: {seen})")
 

@@ -251,17 +251,33 @@ def latest_results(lake, run_id: str | None = None):
     return dq.withColumn("_newest", newest).where(F.col("checked_at") == F.col("_newest")).drop("_newest")
 
 
-def without_content(df):
-    """The table with `content` replaced by a stand-in that keeps its type and its nulls ("" for
-    any present value). No native expectation looks at content beyond type and not-null
-    (suites.py), so they pass or fail exactly as on the real column, while the cached copy
-    and every GX scan skip the bytes (the bulk of a file table) and no content can reach a
-    GX result. The checks that do scan content (PII, benchmarks) get the real table."""
+# The columns that hold a row's bulk: a file's content, a document's text, a sequence's tokens.
+BULK_COLUMNS = ("content", "text", "input_ids")
+
+
+def without_content(df, null_counts: dict | None = None):
+    """The table with its bulk columns (BULK_COLUMNS) replaced by stand-ins that keep their
+    type and their nulls: "" (or an empty array) for any present value. No native expectation
+    looks at these columns beyond type and not-null (suites.py), so they pass or fail exactly
+    as on the real columns, while the cached copy and every GX scan skip the bytes (the bulk
+    of the table) and no content can reach a GX result. When Delta's statistics say a column
+    has no null (`null_counts`, from Lake.null_counts), the stand-in is a constant and the
+    column is not read at all; otherwise it is read to keep its nulls. The checks that look
+    at the bulk (PII, benchmarks, sequence lengths) get the real table (Env.with_content)."""
     from pyspark.sql import functions as F
-    if "content" not in df.columns:
-        return df
-    stand_in = F.when(F.col("content").isNull(), F.lit(None).cast("string")).otherwise(F.lit(""))
-    return df.select(*[stand_in.alias(c) if c == "content" else F.col(c) for c in df.columns])
+    null_counts = null_counts or {}
+    types = dict((f.name, f.dataType) for f in df.schema.fields)
+    out = []
+    for c in df.columns:
+        if c not in BULK_COLUMNS:
+            out.append(F.col(c))
+            continue
+        empty = F.array().cast(types[c]) if types[c].typeName() == "array" else F.lit("").cast(types[c])
+        if null_counts.get(c) == 0:
+            out.append(empty.alias(c))
+        else:
+            out.append(F.when(F.col(c).isNull(), F.lit(None).cast(types[c])).otherwise(empty).alias(c))
+    return df.select(*out)
 
 
 def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure: bool = True,
@@ -291,7 +307,7 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
         with report.phase("snapshot"):
             version = lake.version(table_name)
             full = lake.read(table_name, version)  # every expectation sees the same snapshot
-            df = without_content(full)
+            df = without_content(full, lake.null_counts(table_name, version))
         if cache:
             from pyspark import StorageLevel
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -338,7 +354,6 @@ def _versions_written(lake, stage: str, run_id: str | None) -> dict[str, int]:
     rows = (lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}' AND status = 'succeeded'")
             .select("versions_written").collect())
     return {t: int(v) for t, v in (rows[0]["versions_written"] or {}).items()} if rows else {}
-
 
 
 def gate_after_stage(ctx, stage, result=None) -> GateReport:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,37 +125,32 @@ def _histogram(sizes: dict[int, int], title: str) -> str:
 
 @dataclass
 class Section:
+    """One section of the page: a title and its blocks (see templates/run_report.html.j2)."""
     title: str
-    body: list[str] = field(default_factory=list)
+    body: list[dict] = field(default_factory=list)
 
-    def html(self) -> str:
-        anchor = self.title.lower().replace(" ", "-")
-        return f'<section id="{html.escape(anchor)}"><h2>{html.escape(self.title)}</h2>\n' + "\n".join(self.body) + "</section>"
-
-
-def _img(b64: str, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+    @property
+    def anchor(self) -> str:
+        return self.title.lower().replace(" ", "-")
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else (f'{v:,}' if isinstance(v, int) else str(v)))}</td>"
-                                    for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _img(b64: str, alt: str) -> dict:
+    return {"kind": "img", "png": b64, "alt": alt}
 
 
-def _absent(table_name: str) -> str:
-    return f'<p class="absent">{html.escape(table_name)} does not exist in this lake yet (its stage has not run).</p>'
+def _table(headers: list[str], rows: list[list]) -> dict:
+    return {"kind": "table", "headers": headers, "rows": rows}
 
 
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
-th{background:#f3f5f8}.absent{color:#8a6d3b;background:#fcf8e3;padding:6px 10px;border-radius:4px}
-.fail{color:#b00020;font-weight:600}.ok{color:#1b7f3b;font-weight:600}img{max-width:100%;display:block;margin:8px 0}
-.meta{color:#666;font-size:13px}nav a{margin-right:12px;font-size:13px}
-"""
+def _para(text: str, css: str = "") -> dict:
+    return {"kind": "p", "text": text, "class": css}
+
+
+def _absent(table_name: str) -> dict:
+    return {"kind": "absent", "table": table_name}
+
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _runs(lake, run_id: str) -> list:
@@ -234,7 +228,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
     elif not lake.exists("silver/rejections") and not lake.exists("bronze/quarantine"):
         s.body.append(_absent("silver/rejections"))
     else:
-        s.body.append("<p>No file was dropped in this run.</p>")
+        s.body.append(_para("No file was dropped in this run."))
     sections.append(s)
 
     # Duplicate clusters.
@@ -254,7 +248,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
                                  [[r["kind"], int(r["size"]), int(r["clusters"])]
                                   for r in sorted(hist, key=lambda r: (r["kind"], r["size"]))]))
         else:
-            s.body.append("<p>No duplicate clusters found.</p>")
+            s.body.append(_para("No duplicate clusters found."))
     else:
         s.body.append(_absent("silver/dup_clusters"))
     sections.append(s)
@@ -275,7 +269,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
                                  [[r["type"], r["detector"], int(r["n"]), int(r["files"])]
                                   for r in sorted(by_type, key=lambda r: (r["type"], -r["n"]))]))
         else:
-            s.body.append("<p>No PII found.</p>")
+            s.body.append(_para("No PII found."))
     else:
         s.body.append(_absent("silver/pii_findings"))
     sections.append(s)
@@ -294,7 +288,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
         s.body.append(_table(["metric", "value"], [[k, metrics[k]] for k in keys if k in metrics]))
     else:
         s.body.append(_absent("gold/tokens") if not lake.exists("gold/tokens")
-                      else "<p>The tokenize stage did not run in this run.</p>")
+                      else _para("The tokenize stage did not run in this run."))
     sections.append(s)
 
     # Seconds per stage.
@@ -316,35 +310,25 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
                                   for r in sorted(summary, key=lambda r: (order.get(r["stage"], 99), r["table_name"]))]))
             failures = dq.where("NOT success").collect()
             if failures:
-                s.body.append('<p class="fail">Failed expectations:</p>')
+                s.body.append(_para("Failed expectations:", "fail"))
                 s.body.append(_table(["table", "expectation", "failing rows", "sample ids", "detail"],
                                      [[r["table_name"], r["expectation"], r["unexpected_count"],
                                        ", ".join(r["sample_file_ids"] or []), r["detail"]] for r in failures]))
             else:
-                s.body.append('<p class="ok">Every expectation checked for this run passed.</p>')
+                s.body.append(_para("Every expectation checked for this run passed.", "ok"))
         else:
-            s.body.append("<p>No gate ran for this run.</p>")
+            s.body.append(_para("No gate ran for this run."))
     else:
         s.body.append(_absent("ops/dq_results"))
     sections.append(s)
 
+    from jobs.core.templates import render
     reports = lake.root / "reports"
-    links = []
-    docs_index = reports / "data_docs" / "index.html"
-    links.append(f'<a href="data_docs/index.html">Great Expectations Data Docs</a>'
-                 + ("" if docs_index.exists() else " (not built yet: run <code>codemill check</code>)"))
-    inspection = reports / "inspection.html"
-    links.append('<a href="inspection.html">inspection report</a>'
-                 + ("" if inspection.exists() else " (not written yet: run <code>codemill inspect</code>)"))
-    links.append('<a href="dataset_card.md">dataset card</a>')
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    nav = "".join(f'<a href="#{sec.title.lower().replace(" ", "-")}">{html.escape(sec.title)}</a>' for sec in sections)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>codemill run {html.escape(run_id)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>codemill run {html.escape(run_id)}</h1>"
-            f"<p class='meta'>lake {html.escape(str(lake.root))} · generated {generated} · "
-            f"stages run: {html.escape(', '.join(r['stage'] for r in runs))}</p>"
-            f"<p>{' · '.join(links)}</p><nav>{nav}</nav>"
-            + "\n".join(sec.html() for sec in sections) + "</body></html>")
+    page = render(TEMPLATES, "run_report.html.j2", run_id=run_id, lake=str(lake.root),
+                  generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  stages=[r["stage"] for r in runs], sections=sections,
+                  docs_built=(reports / "data_docs" / "index.html").exists(),
+                  inspection_written=(reports / "inspection.html").exists())
     out_path.write_text(page, encoding="utf-8")
     return out_path
 

@@ -177,3 +177,35 @@ def test_sample_corpus_pii_redacted_and_nothing_else_changes(make_ctx, tmp_lake)
                 assert redacted[cursor:at] in PLACEHOLDER_OUT, key
             cursor = at + len(piece)
         assert cursor == len(redacted), key
+
+
+@pytest.mark.spark
+def test_gate_finds_pii_left_in_a_redacted_file(make_ctx, tmp_lake, tmp_path):
+    """no_remaining_pii rescans every file the stage redacted (and a sample of the others): a
+    key left in a redacted file is found, naming the file, never the value."""
+    from pyspark.sql import functions as F
+
+    from jobs.stages import get_stage
+    from jobs.stages import pii as stage
+    from quality_checks.base import Env
+    from quality_checks.scans import remaining_pii
+    folder = _repo(tmp_path / "in", {
+        "deploy.sh": f'export GH_TOKEN={PLANTED["KEY"]}\n',
+        **{f"clean{i}.py": f"def f{i}(x):\n    return x + {i}\n" for i in range(30)},
+    })
+    _ingest(make_ctx, tmp_lake, folder, "pii-gate")
+    ctx = make_ctx(tmp_lake, run_id="pii-gate")
+    stage.run(ctx)
+
+    def check(df):
+        env = Env(lake=ctx.lake, table_name="silver/redacted", df=df, config=ctx.config,
+                  stage=get_stage("pii"), run_id="pii-gate")
+        return remaining_pii(env)
+
+    redacted = ctx.lake.read("silver/redacted")
+    assert check(redacted).failing == 0
+    leaked = F.concat("content", F.lit(f'AWS_KEY = "{PLANTED["KEY2"]}"\n'))
+    out = check(redacted.withColumn("content", F.when(F.col("path") == "deploy.sh", leaked).otherwise(F.col("content"))))
+    deploy_id = redacted.where("path = 'deploy.sh'").first()["file_id"]
+    assert out.failing == 1 and out.samples == [deploy_id]
+    assert "every redacted file and 10% of the others" in out.detail and PLANTED["KEY2"] not in out.detail

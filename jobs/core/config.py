@@ -147,6 +147,7 @@ class QualityConfig:
     sample_ids: int = field(metadata=bounds(0))
     column_types: bool
     cache_tables: bool
+    pii_rescan_fraction: float = field(metadata=bounds(0.0, 1.0))
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,22 @@ class Lake:
         except TableNotFoundError:
             return None
 
+    def null_counts(self, name: str, version: int | None = None) -> dict[str, int | None]:
+        """Null values per column of the table (at `version`), from the statistics Delta keeps
+        per data file in its log, so no data file is read: {column: nulls}, None where some
+        file has no statistic for it; columns without statistics are absent."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from deltalake import DeltaTable
+
+        actions = pa.table(DeltaTable(self.path(name), version=version).get_add_actions(flatten=True))
+        counts: dict[str, int | None] = {}
+        for col in actions.column_names:
+            if col.startswith("null_count."):
+                values = actions.column(col)
+                counts[col[len("null_count."):]] = None if values.null_count else int(pc.sum(values).as_py() or 0)
+        return counts
+
     def published_version(self, name: str) -> int | None:
         """The version of `name` readers see (jobs/core/publish.py): the newest version its
         gate passed on, or a rollback chose; None when none was published."""

@@ -10,7 +10,6 @@ metrics, a low one for the fractions). One self-contained HTML file (PNG plots i
 from __future__ import annotations
 
 import base64
-import html
 import io
 from pathlib import Path
 
@@ -118,42 +117,33 @@ def build_report(ctx: StageContext, per_extension: int | None = None, out: str |
         samples_by_ext.setdefault(s["extension"], []).append(s)
     order = sorted(by_ext, key=lambda e: -len(by_ext[e]))
 
-    esc = html.escape
-    parts = [f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>codemill inspection report</title>
-<style>body{{font-family:sans-serif;margin:1.5em;}} table{{border-collapse:collapse;font-size:12px}}
-td,th{{border:1px solid #ccc;padding:2px 6px;vertical-align:top}} pre{{background:#f6f6f6;max-height:18em;overflow:auto;
-font-size:11px;white-space:pre-wrap}} details{{margin:4px 0}} .rej{{color:#a02020}} .kept{{color:#207020}}</style>
-</head><body><h1>codemill inspection report</h1>
-<p>Lake {esc(str(ctx.lake.root))}, silver/selected version {version}, {total} files, generated {now_utc():%Y-%m-%d %H:%M} UTC.
-Metrics and outcomes are the filter stage's own (udfs/heuristics.py, thresholds from configs/pipeline.yaml).
-Up to {per_extension} random samples (seed {seed}) per extension and outcome; content truncated to {max_chars} chars.
-Suggested thresholds: p{percentile:g} of the extension's files for the "too long" metrics, p{100 - percentile:g} for
-the fractions (a threshold there would drop about {100 - percentile:g}% of files).</p>
-<h2>Summary</h2><table><tr><th>extension</th><th>files</th><th>kept</th><th>rejected by rule</th><th>suggested thresholds</th></tr>"""]
-    for ext in order:
+    from jobs.core.templates import render
+    extensions = []
+    for i, ext in enumerate(order):
         rows = by_ext[ext]
         reasons: dict[str, int] = {}
         for r in rows:
             if r["reason"]:
                 reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-        kept = sum(1 for r in rows if r["reason"] is None)
-        parts.append(f"<tr><td><a href='#ext-{esc(ext)}'>.{esc(ext)}</a></td><td>{len(rows)}</td><td>{kept}</td>"
-                     f"<td>{esc(', '.join(f'{k}={v}' for k, v in sorted(reasons.items())) or '-')}</td>"
-                     f"<td>{'<br>'.join(esc(c) for c in _suggestions(ext, rows, rules, percentile, sides))}</td></tr>")
-    parts.append("</table>")
-    for i, ext in enumerate(order):
-        parts.append(f"<h2 id='ext-{esc(ext)}'>.{esc(ext)} ({len(by_ext[ext])} files)</h2>")
-        if i < MAX_PLOTTED_EXTENSIONS:
-            parts.append(f"<img alt='metric distributions for .{esc(ext)}' src='{_plot_extension(ext, by_ext[ext], rules, sides)}'>")
+        shown_samples = []
         for s in sorted(samples_by_ext.get(ext, []), key=lambda s: (s["reason"] is None, s["reason"] or "", s["path"])):
-            cls, verdict = ("kept", "kept") if s["reason"] is None else ("rej", f"{s['reason']}: {s['detail']}")
-            metrics = ", ".join(f"{m}={s[m]:.3g}" if isinstance(s[m], float) else f"{m}={s[m]}" for m in shown)
-            parts.append(f"<details><summary><span class='{cls}'>{esc(verdict)}</span> — {esc(s['repo_name'])}/"
-                         f"{esc(s['path'])} ({esc(s['language'] or '?')}, {s['chars']} chars)</summary>"
-                         f"<div>{esc(metrics)}</div><pre>{esc(s['excerpt'] or '')}"
-                         f"{'…[truncated]' if (s['chars'] or 0) > max_chars else ''}</pre></details>")
-    parts.append("</body></html>")
+            shown_samples.append({
+                "css": "kept" if s["reason"] is None else "rej",
+                "verdict": "kept" if s["reason"] is None else f"{s['reason']}: {s['detail']}",
+                "repo_name": s["repo_name"], "path": s["path"], "language": s["language"] or "?", "chars": s["chars"],
+                "metrics": ", ".join(f"{m}={s[m]:.3g}" if isinstance(s[m], float) else f"{m}={s[m]}" for m in shown),
+                "excerpt": s["excerpt"] or "", "truncated": (s["chars"] or 0) > max_chars})
+        extensions.append({
+            "name": ext, "files": len(rows), "kept": sum(1 for r in rows if r["reason"] is None),
+            "reasons": ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())),
+            "suggestions": _suggestions(ext, rows, rules, percentile, sides),
+            "plot": _plot_extension(ext, rows, rules, sides) if i < MAX_PLOTTED_EXTENSIONS else None,
+            "samples": shown_samples})
+    page = render(Path(__file__).resolve().parent / "templates", "inspection.html.j2",
+                  lake=str(ctx.lake.root), version=version, total=total, generated=f"{now_utc():%Y-%m-%d %H:%M}",
+                  per_extension=per_extension, seed=seed, max_chars=max_chars,
+                  high=f"{percentile:g}", low=f"{100 - percentile:g}", extensions=extensions)
     target = Path(out) if out else ctx.lake.root / "reports" / "inspection.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(parts), encoding="utf-8")
+    target.write_text(page, encoding="utf-8")
     return target
