@@ -64,6 +64,6 @@ def run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
         print(f"OK   {report.summary()}")
     else:
         from jobs.core.publish import still_seen
-        print(f"not published (gate skipped): {still_seen(ctx.lake.root, stage.gated)}; "
+        print(f"not published (gate skipped): {still_seen(ctx.lake.root, stage.gated, ctx.lake.published_version)}; "
               f"`codemill check {stage.name} --run-id {ctx.run_id}` audits and publishes it")
     return 0

@@ -82,6 +82,9 @@ def _write_input(make_ctx, lake_dir, rows, run_id):
                  "license_type": "permissive" if r["license"] else "no_license"} for r in rows]
     ctx.lake.overwrite(ctx.spark.createDataFrame(filtered, table("silver/filtered").schema), "silver/filtered")
     adopt_tables(ctx, get_stage("filter"))
+    # published, as a passed filter gate would: a later run's dedup reads it
+    from jobs.core.publish import publish
+    publish(ctx.lake.root, {"silver/filtered": ctx.lake.version("silver/filtered")}, run_id, "filter", "test", lake=ctx.lake)
 
 
 def _dedup(make_ctx, lake_dir, run_id, overrides=None, **args):

@@ -307,3 +307,35 @@ def test_base64_with_slashes_is_not_a_path():
     assert pii.looks_like_secret(_B64) and pii.looks_like_secret("/UZMfuTPsqp1Up9/TJM7XRnxWjIdUTKKs+2l9lO8")
     assert not pii.looks_like_secret("src/main/java/org/acme/Config2.java")
     assert not pii.looks_like_secret("https://cdn.example-2.net/a/b/c9")
+
+
+# Forms the second round of rules reads (docs/pii.md, "Second round"): each planted value is
+# found whole, in the syntax its file type writes it. Values are made up.
+CONTEXT_FORMS = [
+    ("settings.py", "env['STRIPE_API_KEY'] = 'sk9Qw2Lr8Tz4Vb6Nm1Xc3Jh7'\n", "sk9Qw2Lr8Tz4Vb6Nm1Xc3Jh7"),
+    ("app.js", "const key = process.env.API_KEY || 'Zq8Wm3Rt6Yp1Lk4Hs9Dv2Fb';\n", "Zq8Wm3Rt6Yp1Lk4Hs9Dv2Fb"),
+    ("main.py", "token = os.getenv('SERVICE_API_KEY', 'Hn4Jk8Lp2Qw6Er9Ty3Ui7Ob')\n", "Hn4Jk8Lp2Qw6Er9Ty3Ui7Ob"),
+    ("App.java", '@Value("${api.key:Mv7Bn2Cx5Zl8Kj3Hg6Fd9Sa}")\n', "Mv7Bn2Cx5Zl8Kj3Hg6Fd9Sa"),
+    ("README.md", "| setting | value |\n|---|---|\n| api key | Pw3Ol8Ik2Uj7Yh4Tg9Rf6Ed |\n", "Pw3Ol8Ik2Uj7Yh4Tg9Rf6Ed"),
+    ("config.yaml", "api_keys:\n  live: Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8\n", "Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8"),
+    ("conf.h", '#define API_KEY "Lo9Ki8Ju7Hy6Gt5Fr4De3Sw2"\n', "Lo9Ki8Ju7Hy6Gt5Fr4De3Sw2"),
+    ("deploy.sh", 'sshpass -p "Wint3rHarb0r!x" ssh deploy@host\n', "Wint3rHarb0r!x"),
+    ("cache.py", 'URL = "redis://:Tr0ub4dor3xyz@cache.internal:6379/0"\n', "Tr0ub4dor3xyz"),
+    ("index.rst", "Set STRIPE_API_KEY=Xk2Lm9Qp4Rt7Wv1Zs8Yb before running the examples.\n", "Xk2Lm9Qp4Rt7Wv1Zs8Yb"),
+    ("style.css", "/* ADMIN_PASSWORD: Velvet7Harbor!42 */\n", "Velvet7Harbor!42"),
+    ("lib.rs", 'const API_KEY: &str = "Bq5Nw8Er2Ty6Ui9Op3As7Df";\n', "Bq5Nw8Er2Ty6Ui9Op3As7Df"),
+]
+
+
+@pytest.mark.parametrize("path,text,value", CONTEXT_FORMS, ids=[c[0] for c in CONTEXT_FORMS])
+def test_secrets_found_in_every_syntax_that_names_them(path, text, value):
+    assert value in [text[s.start:s.end] for s in pii.detect_rules(text, path)]
+
+
+@pytest.mark.parametrize("path,text", [
+    ("setup.py", "version = '1.2.3.4'\n"),
+    ("go.mod", "requires go 1.21.0.1\n"),
+    ("README.md", "Requires node 10.12.0.1 or later\n"),
+], ids=["assignment", "tool", "qualifier"])
+def test_dotted_versions_are_not_ip_addresses(path, text):
+    assert pii.detect_rules(text, path) == []

@@ -47,9 +47,17 @@ def published_version(lake_root: str | Path, table: str) -> int | None:
     return None if row is None else int(row["version"])
 
 
-def publish(lake_root: str | Path, versions: dict[str, int], run_id: str, stage: str, note: str = "") -> None:
-    """Record `versions` ({table: version}) as the published versions, in one commit."""
+def publish(lake_root: str | Path, versions: dict[str, int], run_id: str, stage: str, note: str = "",
+            lake=None) -> None:
+    """Record `versions` ({table: version}) as the published versions, in one commit (through
+    Spark when a Lake is given, as every Spark driver does; through delta-rs otherwise)."""
     if not versions:
+        return
+    if lake is not None:
+        from schemas import table as table_def
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        rows = [(t, int(versions[t]), run_id, stage, now, note or None) for t in sorted(versions)]
+        lake.append(lake.spark.createDataFrame(rows, table_def(PUBLISHED).schema), PUBLISHED)
         return
     import pyarrow as pa
     from deltalake import write_deltalake
@@ -65,11 +73,13 @@ def publish(lake_root: str | Path, versions: dict[str, int], run_id: str, stage:
     write_deltalake(_table_path(lake_root, PUBLISHED), rows, mode="append")
 
 
-def still_seen(lake_root: str | Path, tables) -> str:
-    """'readers still see T version N, ...' for the message of a gate that did not publish."""
+def still_seen(lake_root: str | Path, tables, version_of=None) -> str:
+    """'readers still see T version N, ...' for the message of a gate that did not publish.
+    `version_of(table)` looks the version up (a Spark driver passes Lake.published_version)."""
+    version_of = version_of or (lambda t: published_version(lake_root, t))
     parts = []
     for t in tables:
-        v = published_version(lake_root, t)
+        v = version_of(t)
         parts.append(f"{t} version {v}" if v is not None else f"no version of {t} (none published yet)")
     return "readers still see " + ", ".join(parts)
 

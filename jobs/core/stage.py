@@ -123,13 +123,25 @@ def _succeeded_runs(lake: "Lake", stage: str):
             .orderBy("started_at", ascending=False).select("run_id", "versions_written").collect())
 
 
+def _gate_failed(lake: "Lake", run_id: str, stage: str) -> bool:
+    """Whether the newest gate evaluation of (run, stage) in ops/dq_results has a failure."""
+    from pyspark.sql import functions as F
+    if not lake.exists("ops/dq_results"):
+        return False
+    dq = lake.read("ops/dq_results").where((F.col("run_id") == run_id) & (F.col("stage") == stage))
+    newest = dq.agg(F.max("checked_at").alias("at")).first()["at"]
+    if newest is None:
+        return False
+    return dq.where((F.col("checked_at") == newest) & ~F.col("success")).limit(1).count() > 0
+
+
 def input_version(ctx: StageContext, table: str) -> int:
     """The version of `table` this stage reads (write-audit-publish, jobs/core/publish.py):
     what its producer wrote in this run (the run's own chain: in a gated run the producer's
     gate passed before this stage starts), else the table's published version. A version
     whose gate failed is never read; a table with no published version is a UserError that
     says which stage or gate to run."""
-    from jobs.core.publish import gate_failed, still_seen
+    from jobs.core.publish import still_seen
     maker = producer(ctx.stages, table)
     if maker is None:
         raise UserError(f"no stage of the registry writes {table}")
@@ -137,9 +149,9 @@ def input_version(ctx: StageContext, table: str) -> int:
     for record in runs:
         version = (record["versions_written"] or {}).get(table)
         if record["run_id"] == ctx.run_id and version is not None:
-            if gate_failed(ctx.lake.root, ctx.run_id, maker.name):
+            if _gate_failed(ctx.lake, ctx.run_id, maker.name):
                 raise UserError(f"{table} version {version}, written by {maker.name} in this run, failed its gate "
-                                f"and is not published; {still_seen(ctx.lake.root, [table])}")
+                                f"and is not published; {still_seen(ctx.lake.root, [table], ctx.lake.published_version)}")
             return int(version)
     published = ctx.lake.published_version(table)
     if published is not None:
