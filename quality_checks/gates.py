@@ -339,7 +339,7 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     if report.ok and publish:
         # exactly the versions validated, and the run's other writes (tables the gate does not check)
         versions = {**written, **{r.table_name: r.table_version for r in report.rows if r.table_version is not None}}
-        publish_versions(lake.root, versions, run_id or "unknown", stage.name, "gate passed", lake=lake)
+        publish_versions(lake.root, versions, run_id or "unknown", stage.name, "gate passed")
         if log:
             log("published " + ", ".join(f"{t} v{v}" for t, v in sorted(versions.items())))
     if raise_on_failure and not report.ok:
