@@ -84,7 +84,7 @@ def _write_input(make_ctx, lake_dir, rows, run_id):
     adopt_tables(ctx, get_stage("filter"))
     # published, as a passed filter gate would: a later run's dedup reads it
     from jobs.core.publish import publish
-    publish(ctx.lake.root, {"silver/filtered": ctx.lake.version("silver/filtered")}, run_id, "filter", "test", lake=ctx.lake)
+    publish(ctx.lake.root, {"silver/filtered": ctx.lake.version("silver/filtered")}, run_id, "filter", "test")
 
 
 def _dedup(make_ctx, lake_dir, run_id, overrides=None, **args):

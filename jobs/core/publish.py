@@ -47,17 +47,9 @@ def published_version(lake_root: str | Path, table: str) -> int | None:
     return None if row is None else int(row["version"])
 
 
-def publish(lake_root: str | Path, versions: dict[str, int], run_id: str, stage: str, note: str = "",
-            lake=None) -> None:
-    """Record `versions` ({table: version}) as the published versions, in one commit (through
-    Spark when a Lake is given, as every Spark driver does; through delta-rs otherwise)."""
+def publish(lake_root: str | Path, versions: dict[str, int], run_id: str, stage: str, note: str = "") -> None:
+    """Record `versions` ({table: version}) as the published versions, in one commit."""
     if not versions:
-        return
-    if lake is not None:
-        from schemas import table as table_def
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        rows = [(t, int(versions[t]), run_id, stage, now, note or None) for t in sorted(versions)]
-        lake.append(lake.spark.createDataFrame(rows, table_def(PUBLISHED).schema), PUBLISHED)
         return
     import pyarrow as pa
     from deltalake import write_deltalake
