@@ -165,8 +165,11 @@ def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = No
 
 def has_spark_nlp(spark) -> bool:
     """Whether the session's JVM can load Spark NLP (its jars are on the classpath)."""
+    # Jars of spark.jars live in Spark's own class loader, which java.lang.Class.forName called
+    # through py4j does not search; Spark's Utils.classForName does.
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName("com.johnsnowlabs.nlp.DocumentAssembler")
+        spark.sparkContext._jvm.org.apache.spark.util.Utils.classForName(
+            "com.johnsnowlabs.nlp.DocumentAssembler", True, False)
         return True
     except Exception:  # noqa: BLE001 - py4j wraps the ClassNotFoundException
         return False
