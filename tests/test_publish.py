@@ -33,6 +33,18 @@ def test_publication_rows_and_rollback_without_spark(tmp_path):
     assert main(["published", "rollback", "gold/tokens", "0", "--lake", str(lake)]) == 0
     assert published_version(lake, "gold/tokens") == 0
     assert current(lake)["gold/tokens"]["stage"] == "rollback"
+    # As the curation DAG's publish task reads it: a fresh interpreter that must exit cleanly
+    # (a pyarrow-dataset scan through delta-rs over a table of many files, as a run's
+    # ops/published is, once aborted such a process at exit, code 134).
+    from jobs.core.publish import publish
+    for i in range(12):
+        publish(lake, {"gold/files": i}, "r", "decontaminate")
+    code = ("import sys; from jobs.core.publish import published_version, gate_failed, version_readable; "
+            "print(published_version(sys.argv[1], 'gold/tokens'), version_readable(sys.argv[1], 'gold/tokens', 1), "
+            "gate_failed(sys.argv[1], 'r', 'tokenize'))")
+    for _ in range(6):  # the abort was a race at exit: many runs, not all
+        out = subprocess.run([sys.executable, "-c", code, str(lake)], capture_output=True, text=True, cwd=REPO)
+        assert (out.returncode, out.stdout.split()) == (0, ["0", "True", "False"]), out.stderr[-2000:]
 
 
 def _gold_files(spark, ctx):

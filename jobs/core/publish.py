@@ -22,12 +22,25 @@ def _table_path(lake_root: str | Path, name: str) -> str:
     return f"{str(lake_root).rstrip('/')}/{name}"
 
 
+def _query(table_path: str, sql: str, version: int | None = None):
+    """Run `sql` (the table is `t`) on a Delta table with delta-rs' own engine, as a pyarrow
+    Table. Not DeltaTable.to_pyarrow_table/dataset: with pyarrow 26 a process that scanned
+    through them aborts at exit ("terminate called without an active exception", code 134),
+    which failed the curation DAG's publish task and `spark-submit` of a stage."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, QueryBuilder
+    table = DeltaTable(table_path, version=version)
+    result = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+    # DataFusion hands strings back as string_view, which pyarrow's compute kernels lack.
+    schema = pa.schema([f.with_type(pa.string()) if f.type == pa.string_view() else f for f in result.schema])
+    return result.cast(schema)
+
+
 def published_rows(lake_root: str | Path) -> list[dict]:
     """Every publication, oldest first ([] when nothing was ever published)."""
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
     try:
-        table = DeltaTable(_table_path(lake_root, PUBLISHED)).to_pyarrow_table()
+        table = _query(_table_path(lake_root, PUBLISHED), "SELECT * FROM t")
     except TableNotFoundError:
         return []
     return sorted(table.to_pylist(), key=lambda r: r["published_at"])
@@ -79,15 +92,12 @@ def still_seen(lake_root: str | Path, tables, version_of=None) -> str:
 def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
     """Whether the newest gate evaluation of (run, stage) in ops/dq_results has a failure."""
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
     try:
-        dataset = DeltaTable(_table_path(lake_root, "ops/dq_results")).to_pyarrow_dataset()
+        rows = _query(_table_path(lake_root, "ops/dq_results"), "SELECT run_id, stage, checked_at, success FROM t")
     except TableNotFoundError:
         return False
-    rows = dataset.to_table(columns=["checked_at", "success"],
-                            filter=(ds.field("run_id") == run_id) & (ds.field("stage") == stage))
+    rows = rows.filter(pc.and_(pc.equal(rows["run_id"], run_id), pc.equal(rows["stage"], stage)))
     if rows.num_rows == 0:
         return False
     newest = rows.filter(pc.equal(rows["checked_at"], pc.max(rows["checked_at"])))
@@ -96,10 +106,8 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
 
 def version_readable(lake_root: str | Path, table: str, version: int) -> bool:
     """Whether `table` can still be read at `version` (not vacuumed, not past the log)."""
-    from deltalake import DeltaTable
     try:
-        dt_ = DeltaTable(_table_path(lake_root, table), version=int(version))
-        dt_.to_pyarrow_dataset().count_rows()
+        _query(_table_path(lake_root, table), "SELECT count(*) AS n FROM t", version=int(version))
         return True
     except Exception:  # deltalake raises several kinds for a missing version or removed files
         return False
