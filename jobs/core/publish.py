@@ -93,11 +93,13 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
     """Whether the newest gate evaluation of (run, stage) in ops/dq_results has a failure."""
     import pyarrow.compute as pc
     from deltalake.exceptions import TableNotFoundError
+    def literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
     try:
-        rows = _query(_table_path(lake_root, "ops/dq_results"), "SELECT run_id, stage, checked_at, success FROM t")
+        rows = _query(_table_path(lake_root, "ops/dq_results"),
+                      f"SELECT checked_at, success FROM t WHERE run_id = {literal(run_id)} AND stage = {literal(stage)}")
     except TableNotFoundError:
         return False
-    rows = rows.filter(pc.and_(pc.equal(rows["run_id"], run_id), pc.equal(rows["stage"], stage)))
     if rows.num_rows == 0:
         return False
     newest = rows.filter(pc.equal(rows["checked_at"], pc.max(rows["checked_at"])))
