@@ -61,10 +61,9 @@ def run_pipeline(corpus: Path, lake: Path, cores: int, run_id: str, log: Path) -
 
 
 def stage_figures(lake: Path, run_id: str, log_text: str) -> list[dict]:
-    from deltalake import DeltaTable
-
+    from jobs.core.delta_read import query
     from jobs.stages import stage_names
-    runs = {r["stage"]: r for r in DeltaTable(str(lake / "ops" / "runs")).to_pyarrow_table().to_pylist()
+    runs = {r["stage"]: r for r in query(str(lake / "ops" / "runs"), "SELECT * FROM t").to_pylist()
             if r["run_id"] == run_id}
     gates = {m.group(1): float(m.group(5)) for m in GATE_LINE.finditer(log_text)}
     out = []
@@ -83,10 +82,10 @@ def stage_figures(lake: Path, run_id: str, log_text: str) -> list[dict]:
 REFERENCE = r"""
 import json, os, sys, time
 os.environ["RAYON_NUM_THREADS"] = sys.argv[3]
-from deltalake import DeltaTable
 from tokenizers import Tokenizer
+from jobs.core.delta_read import query
 tok = Tokenizer.from_file(sys.argv[2])
-texts = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=["text"]).column("text").to_pylist()
+texts = query(sys.argv[1], "SELECT text FROM t").column("text").to_pylist()
 started = time.perf_counter()
 tokens = 0
 for i in range(0, len(texts), 1000):

@@ -22,8 +22,16 @@ def add_lake_options(parser: argparse.ArgumentParser, run_id_help: str | None = 
         parser.add_argument("--run-id", help=run_id_help)
 
 
+def add_wait_option(parser: argparse.ArgumentParser) -> None:
+    """--wait of a command that writes the lake (one writer per lake: jobs/core/lock.py)."""
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="when another codemill process is writing this lake, wait up to SECONDS for it "
+                             "(default: refuse at once)")
+
+
 def add_stage_options(parser: argparse.ArgumentParser, stage: Stage) -> None:
     add_lake_options(parser)
+    add_wait_option(parser)
     parser.add_argument("--gate", action=argparse.BooleanOptionalAction, default=None,
                         help="run the stage's data-quality gate after it (default: quality.gate_after_each_stage)")
     if stage.add_arguments:
@@ -47,6 +55,12 @@ def run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
     """One stage from the command line, then its gate (exit 1 when the gate fails). Only a
     passed gate publishes the stage's output (jobs/core/publish.py): with --no-gate the
     output stays invisible to readers until `codemill check <stage>` passes on it."""
+    from jobs.core.lock import lake_lock
+    with lake_lock(lake_root(getattr(args, "lake", None)), f"codemill {stage.name}", getattr(args, "wait", 0.0)):
+        return _run_stage(stage, args, stages)
+
+
+def _run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
     from quality_checks.gates import GateFailed, run_gate
     overrides = stage.config_overrides(args) if stage.config_overrides else None
     ctx = make_context(args, f"codemill-{stage.name}", [stage], overrides)

@@ -20,8 +20,8 @@ TABLES = ("bronze/files", "bronze/quarantine", "silver/selected", "silver/filter
 
 
 def _rows(lake: Path, name: str, columns: list[str]) -> list[dict]:
-    from deltalake import DeltaTable
-    return DeltaTable(str(lake / name)).to_pyarrow_table(columns=columns).to_pylist()
+    from jobs.core.delta_read import query
+    return query(str(lake / name), "SELECT " + ", ".join(f'"{c}"' for c in columns) + " FROM t").to_pylist()
 
 
 def _digest(lines) -> str:
@@ -32,9 +32,10 @@ def _digest(lines) -> str:
 
 
 def run_manifest(lake: str | Path) -> dict:
-    from deltalake import DeltaTable
+    from jobs.core.delta_read import query
     lake = Path(lake)
-    counts = {name: len(DeltaTable(str(lake / name)).to_pyarrow_table(columns=[])) if (lake / name).exists() else None
+    counts = {name: query(str(lake / name), "SELECT count(*) AS n FROM t").column("n")[0].as_py()
+              if (lake / name).exists() else None
               for name in TABLES}
     rejections: dict[str, int] = {}
     for r in _rows(lake, "silver/rejections", ["stage", "reason"]):

@@ -127,14 +127,14 @@ def cluster(tmp_path_factory):
 
 
 def _rejections(lake: Path, stage: str) -> set[tuple[str, str, str]]:
-    from deltalake import DeltaTable
-    rows = DeltaTable(str(lake / "silver" / "rejections")).to_pyarrow_table().to_pylist()
+    from jobs.core.delta_read import query
+    rows = query(str(lake / "silver" / "rejections"), "SELECT * FROM t").to_pylist()
     return {(r["repo_name"], r["path"], r["reason"]) for r in rows if r["stage"] == stage}
 
 
 def _rows(lake: Path, name: str) -> int:
-    from deltalake import DeltaTable
-    return DeltaTable(str(lake / name)).to_pyarrow_dataset().count_rows()
+    from jobs.core.delta_read import query
+    return query(str(lake / name), "SELECT count(*) AS n FROM t").column("n")[0].as_py()
 
 
 def test_stages_run_on_a_standalone_cluster_with_shipped_code(cluster):

@@ -55,12 +55,11 @@ def read_sequences(table_path: str | Path, version: int) -> np.ndarray:
     Sequences shorter than the longest are right-padded with -1 (the collate step turns that
     into padding with no loss).
     """
-    from deltalake import DeltaTable
+    from jobs.core.delta_read import query
     try:
-        dt = DeltaTable(str(table_path), version=int(version))
+        table = query(str(table_path), "SELECT seq_id, input_ids FROM t", version=int(version))
     except Exception as err:
         raise DataError(f"cannot open {table_path} at version {version}: {err}") from None
-    table = dt.to_pyarrow_table(columns=["seq_id", "input_ids"])
     if table.num_rows == 0:
         raise DataError(f"{table_path} (version {version}) has no sequences")
     order = np.argsort(table.column("seq_id").to_numpy(), kind="stable")

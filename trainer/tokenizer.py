@@ -114,14 +114,11 @@ def provenance(tokenizer_dir: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def iter_delta_texts(table_path: str | Path, version: int | None = None, column: str = "text",
-                     batch_rows: int = 1024) -> Iterator[str]:
+def iter_delta_texts(table_path: str | Path, version: int | None = None, column: str = "text") -> Iterator[str]:
     """Stream one string column of a Delta table batch by batch (pinned version if given)."""
-    from deltalake import DeltaTable
+    from jobs.core.delta_read import query_batches
 
-    dt = DeltaTable(str(table_path), version=version)
-    dataset = dt.to_pyarrow_dataset()
-    for batch in dataset.to_batches(columns=[column], batch_size=batch_rows):
+    for batch in query_batches(str(table_path), f'SELECT "{column}" FROM t', version):
         for value in batch.column(0).to_pylist():
             if value:
                 yield value

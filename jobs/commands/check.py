@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from jobs.commands.common import add_lake_options, existing_lake
+from jobs.launch import add_wait_option
 
 
 def register(subparsers) -> None:
@@ -20,10 +21,21 @@ def register(subparsers) -> None:
     p.add_argument("stage", choices=names + ["all"], metavar="STAGE", help=f"one of {', '.join(names)}, or all")
     add_lake_options(p, run_id_help="run whose accounting is checked (default: the stage's latest run in ops/runs)")
     p.add_argument("--no-docs", action="store_true", help="do not rebuild Data Docs")
+    add_wait_option(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
+    from jobs.core.errors import UserError
+    from jobs.core.lake import lake_root
+    from jobs.core.lock import lake_lock
+    if not lake_root(args.lake).is_dir():
+        raise UserError(f"lake not found: {lake_root(args.lake)}")
+    with lake_lock(lake_root(args.lake), f"codemill check {args.stage}", args.wait):
+        return _handle(args)
+
+
+def _handle(args) -> int:
     from jobs.core.errors import UserError
     from jobs.stages import STAGES, get_stage
     from quality_checks.gates import GateFailed, run_gate

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from jobs.commands.common import add_lake_options
+from jobs.launch import add_wait_option
 
 
 def register(subparsers) -> None:
@@ -16,6 +17,8 @@ def register(subparsers) -> None:
     for q in (add, lst, apply):
         add_lake_options(q)
         q.set_defaults(handler=handle)
+    for q in (add, apply):
+        add_wait_option(q)
 
 
 def _ctx(args):
@@ -24,6 +27,15 @@ def _ctx(args):
 
 
 def handle(args) -> int:
+    if args.optout_command == "list":
+        return _handle(args)
+    from jobs.core.lake import lake_root
+    from jobs.core.lock import lake_lock
+    with lake_lock(lake_root(args.lake), f"codemill optout {args.optout_command}", args.wait):
+        return _handle(args)
+
+
+def _handle(args) -> int:
     from jobs.stages import governance
     if args.optout_command == "add":
         governance.parse_target(args.target)  # validate before starting Spark

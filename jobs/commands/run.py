@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from jobs.commands.common import add_lake_options, require_path
+from jobs.launch import add_wait_option
 from jobs.core.config import REPO_ROOT
 
 SAMPLE_CORPUS = REPO_ROOT / "tests" / "data" / "sample_corpus"
@@ -14,6 +15,7 @@ def register(subparsers) -> None:
     from jobs.stages.ingest import FORMATS
     p = subparsers.add_parser("run", help="run the whole pipeline (default input: the shipped sample corpus)")
     add_lake_options(p)
+    add_wait_option(p)
     p.add_argument("--input", default=str(SAMPLE_CORPUS),
                    help="input file or folder: .jsonl/.jsonl.gz/.json/.parquet, a folder of them, one repository "
                         "or a folder of repositories (default: %(default)s)")
@@ -28,6 +30,13 @@ def register(subparsers) -> None:
 
 def handle(args) -> int:
     require_path(args.input, "input")
+    from jobs.core.lake import lake_root
+    from jobs.core.lock import lake_lock
+    with lake_lock(lake_root(args.lake), "codemill run", args.wait):
+        return _run(args)
+
+
+def _run(args) -> int:
     from jobs.launch import make_context
     from jobs.pipeline import run_pipeline
     from jobs.stages import STAGES

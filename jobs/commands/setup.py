@@ -16,18 +16,32 @@ def register(subparsers) -> None:
     j.set_defaults(handler=handle_jars)
 
 
+RESOLVE_ATTEMPTS = 4
+
+
 def handle(args) -> int:
     import subprocess
     import sys
+    import time
+
+    from jobs.core.errors import UserError
 
     from jobs.core.session import cache_dir, cached_jars, install_spark_defaults, install_spark_home_hint
     if cached_jars(False) is None or cached_jars(True) is None:
         # An older spark-defaults.conf would add its jars to the resolution's JVM.
         remove_spark_defaults()
     for nlp in (False, True):
-        if cached_jars(nlp) is None:
-            code = f"from jobs.core.session import get_spark; get_spark('codemill-setup', nlp={nlp}).stop()"
-            subprocess.run([sys.executable, "-c", code], check=True)
+        code = f"from jobs.core.session import get_spark; get_spark('codemill-setup', nlp={nlp}).stop()"
+        for attempt in range(1, RESOLVE_ATTEMPTS + 1):
+            if cached_jars(nlp) is not None:
+                break
+            # Ivy keeps what it downloaded, so a retry fetches only what a dropped connection lost.
+            if subprocess.run([sys.executable, "-c", code]).returncode != 0:
+                if attempt == RESOLVE_ATTEMPTS:
+                    raise UserError(f"resolving the {'Delta + Spark NLP' if nlp else 'Delta'} jars from Maven Central "
+                                    f"failed {attempt} times (see the resolution messages above)")
+                print(f"jar resolution failed (attempt {attempt} of {RESOLVE_ATTEMPTS}); retrying", file=sys.stderr)
+                time.sleep(5 * attempt)
         print(f"{len(cached_jars(nlp))} jars ({'Delta + Spark NLP' if nlp else 'Delta'}) cached under {cache_dir()}")
     print(f"wrote {install_spark_defaults()}")
     hint = install_spark_home_hint()

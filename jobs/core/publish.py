@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from jobs.core.delta_read import query
+
 PUBLISHED = "ops/published"
 
 
@@ -22,25 +24,11 @@ def _table_path(lake_root: str | Path, name: str) -> str:
     return f"{str(lake_root).rstrip('/')}/{name}"
 
 
-def _query(table_path: str, sql: str, version: int | None = None):
-    """Run `sql` (the table is `t`) on a Delta table with delta-rs' own engine, as a pyarrow
-    Table. Not DeltaTable.to_pyarrow_table/dataset: with pyarrow 26 a process that scanned
-    through them aborts at exit ("terminate called without an active exception", code 134),
-    which failed the curation DAG's publish task and `spark-submit` of a stage."""
-    import pyarrow as pa
-    from deltalake import DeltaTable, QueryBuilder
-    table = DeltaTable(table_path, version=version)
-    result = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
-    # DataFusion hands strings back as string_view, which pyarrow's compute kernels lack.
-    schema = pa.schema([f.with_type(pa.string()) if f.type == pa.string_view() else f for f in result.schema])
-    return result.cast(schema)
-
-
 def published_rows(lake_root: str | Path) -> list[dict]:
     """Every publication, oldest first ([] when nothing was ever published)."""
     from deltalake.exceptions import TableNotFoundError
     try:
-        table = _query(_table_path(lake_root, PUBLISHED), "SELECT * FROM t")
+        table = query(_table_path(lake_root, PUBLISHED), "SELECT * FROM t")
     except TableNotFoundError:
         return []
     return sorted(table.to_pylist(), key=lambda r: r["published_at"])
@@ -96,7 +84,7 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
     def literal(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
     try:
-        rows = _query(_table_path(lake_root, "ops/dq_results"),
+        rows = query(_table_path(lake_root, "ops/dq_results"),
                       f"SELECT checked_at, success FROM t WHERE run_id = {literal(run_id)} AND stage = {literal(stage)}")
     except TableNotFoundError:
         return False
@@ -109,7 +97,7 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
 def version_readable(lake_root: str | Path, table: str, version: int) -> bool:
     """Whether `table` can still be read at `version` (not vacuumed, not past the log)."""
     try:
-        _query(_table_path(lake_root, table), "SELECT count(*) AS n FROM t", version=int(version))
+        query(_table_path(lake_root, table), "SELECT count(*) AS n FROM t", version=int(version))
         return True
     except Exception:  # deltalake raises several kinds for a missing version or removed files
         return False
