@@ -19,7 +19,7 @@
    same threshold; union-find over the LSH buckets. Its time starts from the contents already
    in memory (no I/O), which favours it.
 4. Both cluster sets are scored against exact-Jaccard ground truth (prefix filtering, exact;
-   see jobs/dedup_eval.py), then codemill runs again on 1/4 and 1/2 of the corpus to show
+   see jobs/tools/dedup_eval.py), then codemill runs again on 1/4 and 1/2 of the corpus to show
    how time grows.
 Prints files/s for both, the ratio and both F1 scores; --output writes the figures as JSON.
 """
@@ -208,23 +208,25 @@ def codemill_dedup(spark, docs: list[dict], lake_dir: Path, run_id: str, dedup_o
     import argparse as ap
     import datetime as dt
 
-    from jobs import dedup
-    from jobs.config import load_config
-    from jobs.lake import Lake
-    from jobs.stage import StageContext, execute_stage
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.stage import StageContext, adopt_tables, execute_stage
+    from jobs.stages import dedup, get_stage
     from schemas import table
     rows = [{"file_id": hashlib.sha256(f"{d['repo_name']}\u0000{d['path']}".encode()).hexdigest()[:32],
              "repo_name": d["repo_name"], "path": d["path"], "content": d["content"],
              "size_bytes": len(d["content"].encode()), "content_sha256": d["sha"], "license": "BSD-3-Clause",
              "stars": 0, "source": "bench", "run_id": "bench", "ingested_at": dt.datetime(2024, 1, 1)} for d in docs]
     lake = Lake(spark, lake_dir)
-    lake.overwrite(spark.createDataFrame(rows, table("bronze/files").schema).repartition(8), "bronze/files")
-    config = load_config()
-    config["dedup"].update(dedup_overrides or {})
+    from jobs.stages import STAGES
+    config = load_config(None, {"dedup": dict(dedup_overrides or {})})
     ctx = StageContext(spark=spark, lake=lake, config=config, run_id=run_id,
-                       args=ap.Namespace(incremental=False, verify=None, threshold=None))
+                       args=ap.Namespace(incremental=False, verify=None, threshold=None), stages=tuple(STAGES))
+    # the files as the filter stage's output of this run (dedup reads silver/filtered by lineage)
+    lake.overwrite(spark.createDataFrame(rows, table("bronze/files").schema).repartition(8), "silver/filtered")
+    adopt_tables(ctx, get_stage("filter"), ("silver/filtered",))
     t0 = time.perf_counter()
-    result = execute_stage(ctx, dedup.STAGE, dedup.run)
+    result = execute_stage(ctx, dedup.STAGE)
     seconds = time.perf_counter() - t0
     index = {r["file_id"]: i for i, r in enumerate(rows)}
     near = lake.read("silver/dup_clusters").where("method = 'near'").select("file_id", "cluster_id").collect()
@@ -271,7 +273,7 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("CODEMILL_DRIVER_MEMORY", "4g")
     os.environ["CODEMILL_SPARK_MASTER"] = f"local[{args.cores}]"
-    from jobs.session import get_spark
+    from jobs.core.session import get_spark
     spark = get_spark("codemill-dedup-bench", {"spark.ui.enabled": "false"})
     work = Path(args.work)
     import shutil
@@ -300,7 +302,7 @@ def main(argv=None) -> int:
                "reference_seconds": ref_seconds, "reference_files_per_s": len(docs) / ref_seconds,
                "ratio": ratio, "codemill_metrics": cm_result.metrics, "reference_info": ref_info}
     if not args.skip_eval:
-        from jobs.dedup_eval import ceilings_line, evaluate_clusters, ground_truth
+        from jobs.tools.dedup_eval import ceilings_line, evaluate_clusters, ground_truth
         truth = ground_truth(contents, args.threshold)
         cm_eval = evaluate_clusters(contents, cm_labels, args.threshold, truth=truth)
         ref_eval = evaluate_clusters(contents, ref_labels, args.threshold, truth=truth, ceilings=False)

@@ -2,7 +2,7 @@
 
 Generates a corpus of N synthetic source files (JSONL, several languages, some duplicates,
 some long-line and low-alphanumeric files the filter drops), runs each stage with
-jobs.stage.execute_stage and then its gate (quality_checks.gates.run_gate), and prints
+jobs.core.stage.execute_stage and then its gate (quality_checks.gates.run_gate), and prints
 seconds per stage, per gate and the ratio.
 
     CODEMILL_DRIVER_MEMORY=4g .venv/bin/python benchmarks/gate_cost.py --files 50000 \
@@ -18,7 +18,6 @@ The machine this ran on was shared: compare the ratio, not the absolute seconds.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import random
 import shutil
@@ -112,11 +111,14 @@ def main() -> int:
     parser.add_argument("--workdir", default="/tmp/codemill-gate-cost")
     args = parser.parse_args()
 
-    from jobs.config import load_config
-    from jobs.lake import Lake
-    from jobs.session import get_spark
-    from jobs.stage import StageContext, execute_stage
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.session import get_spark
+    from jobs.core.stage import StageContext, execute_stage
+    from jobs.stages import STAGES, get_stage
     from quality_checks.gates import build_lake_docs, run_gate
+
+    stages = [get_stage(name) for name in args.stages.split(",")]  # an unknown name fails before any work
 
     work = Path(args.workdir)
     shutil.rmtree(work, ignore_errors=True)
@@ -127,17 +129,19 @@ def main() -> int:
           flush=True)
 
     spark = get_spark("codemill-gate-cost")
+    # stages=STAGES: each stage reads its input by lineage, at the version the previous stage
+    # wrote in this run (so --stages must start at ingest, or the lake holds no input)
     ctx = StageContext(spark=spark, lake=Lake(spark, work / "lake"), config=load_config(), run_id="gate-cost",
-                       args=argparse.Namespace(input=str(corpus), input_format="jsonl"))
+                       args=argparse.Namespace(input=str(corpus), input_format="jsonl"), stages=STAGES)
     rows = []
-    for stage in args.stages.split(","):
-        module = importlib.import_module(f"jobs.{stage}")
+    for stage_def in stages:
+        stage = stage_def.name
         t = time.perf_counter()
-        result = execute_stage(ctx, module.STAGE, module.run)
+        result = execute_stage(ctx, stage_def)
         stage_s = time.perf_counter() - t
         t = time.perf_counter()
         # as inside `codemill run`: no Data Docs per gate, built once at the end (below)
-        report = run_gate(ctx.lake, ctx.config, stage, ctx.run_id, raise_on_failure=False, docs=False)
+        report = run_gate(ctx.lake, ctx.config, stage_def, ctx.run_id, raise_on_failure=False, docs=False)
         gate_s = time.perf_counter() - t
         rows.append((stage, result.rows_in, result.rows_kept, stage_s, gate_s, len(report.rows), len(report.failures)))
         print(f"{stage}: stage {stage_s:.1f}s; {report.summary()}", flush=True)

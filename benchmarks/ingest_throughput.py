@@ -86,11 +86,11 @@ def main() -> None:
     parser.add_argument("--workdir", help="default: a temporary folder, removed afterwards")
     args = parser.parse_args()
 
-    from jobs import ingest
-    from jobs.config import load_config
-    from jobs.lake import Lake
-    from jobs.session import get_spark
-    from jobs.stage import StageContext, execute_stage
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.session import get_spark
+    from jobs.core.stage import StageContext, execute_stage
+    from jobs.stages import STAGES, ingest
     import argparse as ap
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="codemill-bench-"))
@@ -107,9 +107,9 @@ def main() -> None:
         lake = work / f"lake-{fmt}"
         shutil.rmtree(lake, ignore_errors=True)
         ctx = StageContext(spark=spark, lake=Lake(spark, lake), config=load_config(), run_id=f"bench-{fmt}",
-                           args=ap.Namespace(input=str(src), input_format=fmt))
+                           args=ap.Namespace(input=str(src), input_format=fmt), stages=STAGES)
         t = time.perf_counter()
-        result = execute_stage(ctx, ingest.STAGE, ingest.run)
+        result = execute_stage(ctx, ingest.STAGE)
         seconds = time.perf_counter() - t
         mb = (result.bytes_in or 0) / 1e6
         results[fmt] = result.rows_in / seconds

@@ -9,13 +9,13 @@ BERT on the same vocabulary, to see the regime where the network (not the plumbi
 The tiny vocabulary makes about one word piece per non-space character (a real code
 vocabulary: about one per 3-4), so a MB here is several times more tokens than with StarPII.
 
-A: Spark NLP: the model exported to ONNX (udfs/pii_sparknlp.export_for_sparknlp), windows cut
+A: Spark NLP: the model exported to ONNX (jobs/stages/pii_sparknlp.export_for_sparknlp), windows cut
    in Spark SQL, DocumentAssembler → Tokenizer → BertForTokenClassification → NerConverter in
    the JVM. Timed as post-processed spans (sparknlp_spans: + udfs.pii_model.postprocess in
    a mapInArrow), what the stage would consume; with --raw also as raw entities
    (sparknlp_entities), to show what the Python post-processing costs.
 B: transformers: udfs.pii_model.get_detector(...).detect_batch on each Arrow batch in
-   mapInArrow, exactly the model half of jobs/pii.py's redact_batches (post-processing
+   mapInArrow, exactly the model half of jobs/stages/pii.py's redact_batches (post-processing
    included).
 
 Both read one cached DataFrame of the site-packages .py files and are forced with an
@@ -64,7 +64,7 @@ def build_model(folder: Path, size: str) -> Path:
 
 
 def transformers_spans(df, model_path: str, types, batch_size: int, torch_threads: int = 0):
-    """B: the model tier as jobs/pii.py runs it: one detector per Python worker, one
+    """B: the model tier as jobs/stages/pii.py runs it: one detector per Python worker, one
     detect_batch call per Arrow batch, spans out as (file_id, start, end, type) rows.
     torch_threads > 0 pins torch's intra-op threads per worker (the stage leaves torch's default)."""
     def apply(batches):
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
                              "oversubscribes a small machine: every concurrent task starts that many); "
                              "0 keeps Spark NLP's default")
     parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch intra-op threads per Python worker; 0 = torch's default, as jobs/pii.py runs")
+                        help="torch intra-op threads per Python worker; 0 = torch's default, as jobs/stages/pii.py runs")
     parser.add_argument("--types", default="NAME,EMAIL,KEY,PASSWORD,IP_ADDRESS",
                         help="entity types kept by post-processing (both back-ends)")
     args = parser.parse_args(argv)
@@ -121,8 +121,8 @@ def main(argv=None) -> int:
     from pyspark.sql import functions as F
 
     from benchmarks.pii_throughput import load_corpus
-    from jobs.session import get_spark
-    from udfs.pii_sparknlp import export_for_sparknlp, sparknlp_entities, sparknlp_spans
+    from jobs.core.session import get_spark
+    from jobs.stages.pii_sparknlp import export_for_sparknlp, sparknlp_entities, sparknlp_spans
 
     types = tuple(t.strip() for t in args.types.split(",") if t.strip())
     files = load_corpus(Path(args.root), int(args.max_mb * 1e6), (".py",))
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
 
         # Spark NLP reads its onnx settings from the session conf once per JVM, so set them at start
         conf = {"spark.jsl.settings.onnx.intraOpNumThreads": str(args.onnx_threads)} if args.onnx_threads else {}
-        spark = get_spark("codemill-bench-pii-model-backends", extra_conf=conf)
+        spark = get_spark("codemill-bench-pii-model-backends", extra_conf=conf, nlp=True)  # Spark NLP's jars
         df = (spark.createDataFrame([(str(i), t) for i, (_, t) in enumerate(files)], "file_id string, content string")
               .repartition(spark.sparkContext.defaultParallelism).persist(StorageLevel.MEMORY_ONLY))
         df.count()

@@ -6,10 +6,10 @@ A: Spark NLP DocumentAssembler + RegexMatcher (JVM, java.util.regex) with the ru
    candidate patterns (vendor key formats, email, IPv4/IPv6 candidates, URL userinfo). It only
    finds candidates: the post-filters (public-IP ranges, placeholders, entropy, hash/lock-file
    context, assignment parsing) would still need a Python pass.
-B: codemill's jobs.pii.redact_batches in mapInArrow: full detection + post-filters + redaction.
+B: codemill's jobs.stages.pii.redact_batches in mapInArrow: full detection + post-filters + redaction.
 
 Both read the same cached DataFrame of the site-packages .py files and are forced with an
-aggregate. Prints seconds and MB/s for each; the stage keeps whichever is used in jobs/pii.py
+aggregate. Prints seconds and MB/s for each; the stage keeps whichever is used in jobs/stages/pii.py
 (see its docstring for the decision and the figures measured).
 """
 from __future__ import annotations
@@ -52,14 +52,19 @@ def main(argv=None) -> int:
 
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
     from benchmarks.pii_throughput import load_corpus
-    from jobs.pii import redact_batches
-    from jobs.session import get_spark
+    from jobs.core.config import load_config
+    from jobs.core.session import get_spark
+    from jobs.stages.pii import redact_batches
+
+    # the rules tier only (no model), at the entropy threshold this benchmark has always used
+    pii_config = load_config(None, {"pii": {"entropy_threshold": 3.0, "model_path": None}}).pii
 
     files = load_corpus(Path(args.root), int(args.max_mb * 1e6), (".py",))
     mb = sum(len(t.encode()) for _, t in files) / 1e6
-    spark = get_spark("codemill-bench-pii-sparknlp")
+    spark = get_spark("codemill-bench-pii-sparknlp", nlp=True)  # Spark NLP's jars
     df = (spark.createDataFrame([(str(i), "bench/repo", p, t) for i, (p, t) in enumerate(files)],
                                 "file_id string, repo_name string, path string, content string")
           .repartition(spark.sparkContext.defaultParallelism).persist(StorageLevel.MEMORY_ONLY))
@@ -83,11 +88,14 @@ def main(argv=None) -> int:
         def run_sparknlp():
             return pipeline.transform(df).agg(F.sum(F.size("matches")).alias("n")).collect()[0]["n"]
 
-        out_schema = df.schema.add("f_type", "array<string>").add("f_start", "array<int>") \
-            .add("f_end", "array<int>").add("f_detector", "array<string>")
+        # a new StructType: StructType.add would change df's own (cached) schema in place, and
+        # it parses only simple type names, not "array<string>"
+        out_schema = StructType(df.schema.fields + [
+            StructField("f_type", ArrayType(StringType())), StructField("f_start", ArrayType(IntegerType())),
+            StructField("f_end", ArrayType(IntegerType())), StructField("f_detector", ArrayType(StringType()))])
 
         def run_arrow():
-            scanned = df.mapInArrow(redact_batches({"entropy_threshold": 3.0}), out_schema)
+            scanned = df.mapInArrow(redact_batches(pii_config), out_schema)
             return scanned.agg(F.sum(F.size("f_type")).alias("n")).collect()[0]["n"]
 
         timings = {"spark-nlp RegexMatcher (candidates only)": [], "codemill mapInArrow (full rules + redaction)": []}

@@ -69,7 +69,7 @@ def stage_figures(lake: Path, run_id: str, log_text: str) -> list[dict]:
     out = []
     for name in stage_names():
         r = runs.get(name)
-        if r is None:
+        if r is None or r["status"] != "succeeded":
             continue
         metrics = dict(r["metrics"] or [])
         out.append({"stage": name, "in": r["rows_in"], "kept": r["rows_kept"], "rejected": r["rows_rejected"],
@@ -104,6 +104,15 @@ def tokenize_reference(lake: Path, cores: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _print_stages(stages: list[dict]) -> None:
+    print(f"\n{'stage':14s} {'in':>8s} {'kept':>8s} {'rejected':>8s} {'stage s':>8s} {'gate s':>7s} {'files/s':>8s}")
+    for s in stages:
+        print(f"{s['stage']:14s} {s['in']:>8,} {s['kept']:>8,} {s['rejected']:>8,} {s['seconds']:>8.1f} "
+              f"{s['gate_seconds'] or 0:>7.1f} {s['files_per_s'] or 0:>8.1f}")
+    print(f"{'total':14s} {'':>8s} {'':>8s} {'':>8s} {sum(s['seconds'] for s in stages):>8.1f} "
+          f"{sum(s['gate_seconds'] or 0 for s in stages):>7.1f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="main", help="real_corpus name (main, large, holdout) or a folder")
@@ -128,18 +137,16 @@ def main(argv=None) -> int:
     text = log.read_text(errors="replace")
     if code != 0:
         print(text[-4000:])
-        print(f"codemill run exited {code}")
+        print(f"codemill run exited {code}; the stages that ran:")
+    stages = stage_figures(lake, run_id, text) if (lake / "ops" / "runs").exists() else []
+    if code != 0 or not stages:
+        _print_stages(stages)
         return 1
-    stages = stage_figures(lake, run_id, text)
     files = stages[0]["in"]
     stage_s = sum(s["seconds"] for s in stages)
     gate_s = sum(s["gate_seconds"] or 0 for s in stages)
     tok_train = sum(s["tokenizer_train_seconds"] for s in stages)
-    print(f"\n{'stage':14s} {'in':>8s} {'kept':>8s} {'rejected':>8s} {'stage s':>8s} {'gate s':>7s} {'files/s':>8s}")
-    for s in stages:
-        print(f"{s['stage']:14s} {s['in']:>8,} {s['kept']:>8,} {s['rejected']:>8,} {s['seconds']:>8.1f} "
-              f"{s['gate_seconds'] or 0:>7.1f} {s['files_per_s'] or 0:>8.1f}")
-    print(f"{'total':14s} {'':>8s} {'':>8s} {'':>8s} {stage_s:>8.1f} {gate_s:>7.1f}")
+    _print_stages(stages)
     fps_core = files / to_tokens / args.cores
     fps_core_no_tok = files / (to_tokens - tok_train) / args.cores
     gate_share = gate_s / stage_s

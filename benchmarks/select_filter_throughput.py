@@ -142,36 +142,39 @@ def main() -> int:
 
     from pyspark.sql import functions as F
 
-    from jobs import filter as filter_stage
-    from jobs import select
-    from jobs.config import load_config
-    from jobs.lake import Lake
-    from jobs.session import get_spark
-    from jobs.stage import StageContext, execute_stage
+    from jobs.core.config import load_config
+    from jobs.core.lake import Lake
+    from jobs.core.session import get_spark
+    from jobs.core.stage import StageContext, adopt_tables, execute_stage
+    from jobs.stages import STAGES, ingest, select
+    from jobs.stages import filter as filter_stage
 
     shutil.rmtree(args.lake, ignore_errors=True)
     spark = get_spark("codemill-bench-select-filter", {"spark.ui.enabled": "false"})
     ctx = StageContext(spark=spark, lake=Lake(spark, args.lake), config=load_config(), run_id="bench",
-                       args=argparse.Namespace())
+                       args=argparse.Namespace(), stages=STAGES)
     t0 = time.perf_counter()
     ddl = ("file_id string, repo_name string, path string, content string, size_bytes long, content_sha256 string, "
            "license string, stars long, source string, run_id string")
     files = (spark.range(0, args.files, numPartitions=args.partitions).mapInArrow(generate, ddl)
              .withColumn("ingested_at", F.current_timestamp()))
     ctx.lake.overwrite(files, "bronze/files")
+    # written by hand, not by ingest: record it as ingest's output in this run, so select reads
+    # it by lineage (jobs.core.stage.input_version) and filter then reads what select wrote
+    adopt_tables(ctx, ingest.STAGE, ("bronze/files",))
     stats = ctx.lake.read("bronze/files").agg(F.count("*").alias("n"), F.sum("size_bytes").alias("b")).collect()[0]
     print(f"generated {stats['n']} files, {stats['b'] / 1e6:.1f} MB into bronze/files in {time.perf_counter() - t0:.1f}s")
 
     total_s = 0.0
     for stage in (select, filter_stage):
         t = time.perf_counter()
-        result = execute_stage(ctx, stage.STAGE, stage.run)
+        result = execute_stage(ctx, stage.STAGE)
         s = time.perf_counter() - t
         total_s += s
         mb = (result.bytes_in or 0) / 1e6
-        print(f"{stage.STAGE:7s}: {result.rows_in} files in, {result.rows_kept} kept, "
+        print(f"{stage.STAGE.name:7s}: {result.rows_in} files in, {result.rows_kept} kept, "
               f"{result.rows_rejected} rejected {dict(sorted(result.rejected_by_reason.items()))}")
-        print(f"{stage.STAGE:7s}: {s:.1f}s  {result.rows_in / s:,.0f} files/s  {mb / s:.2f} MB/s")
+        print(f"{stage.STAGE.name:7s}: {s:.1f}s  {result.rows_in / s:,.0f} files/s  {mb / s:.2f} MB/s")
     print(f"select+filter: {stats['n']} files, {stats['b'] / 1e6:.1f} MB in {total_s:.1f}s -> "
           f"{stats['n'] / total_s:,.0f} files/s, {stats['b'] / 1e6 / total_s:.2f} MB/s (input of select)")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "

@@ -148,18 +148,23 @@ def main() -> int:
         ref_s = time.perf_counter() - t0
         del texts
 
-        from jobs.config import deep_merge, load_config
-        from jobs.lake import Lake
-        from jobs.session import get_spark
-        from jobs.stage import StageContext, execute_stage
-        from jobs import tokenize as tokenize_stage
+        from jobs.core.config import load_config
+        from jobs.core.lake import Lake
+        from jobs.core.session import get_spark
+        from jobs.core.stage import StageContext, adopt_tables, execute_stage
+        from jobs.stages import STAGES
+        from jobs.stages import format as format_stage
+        from jobs.stages import tokenize as tokenize_stage
         spark = get_spark("codemill-tokenize-bench", extra_conf={"spark.ui.enabled": "false"})
-        config = deep_merge(load_config(), {"tokenize": {"seq_len": args.seq_len, "seed": args.seed,
-                                                         "train_tokenizer_if_missing": False}})
+        config = load_config(None, {"tokenize": {"seq_len": args.seq_len, "seed": args.seed,
+                                                 "train_tokenizer_if_missing": False}})
         ctx = StageContext(spark=spark, lake=Lake(spark, lake), config=config, run_id="bench",
-                           args=argparse.Namespace())
+                           args=argparse.Namespace(), stages=STAGES)
+        # gold/training_docs was written by hand, not by the format stage: record it as format's
+        # output in this run, so the tokenize stage reads it by lineage (jobs.core.stage.input_version)
+        adopt_tables(ctx, format_stage.STAGE, ("gold/training_docs",))
         t0 = time.perf_counter()
-        result = execute_stage(ctx, tokenize_stage.STAGE, tokenize_stage.run)
+        result = execute_stage(ctx, tokenize_stage.STAGE)
         stage_s = time.perf_counter() - t0
         tokens = int(result.metrics["tokens_total"])
         sequences = int(result.metrics["sequences"])

@@ -17,7 +17,8 @@ from udfs.typedconfig import to_mapping
 
 # Every table the stages write, in pipeline order, then the lake's bookkeeping tables.
 DESCRIBED_TABLES = tuple(dict.fromkeys([t for s in STAGES for t in s.outputs]
-                                       + [REJECTIONS, "governance/optout", "ops/runs", "ops/dq_results"]))
+                                       + [REJECTIONS, "governance/optout", "governance/optout_log", "ops/runs",
+                                          "ops/dq_results"]))
 # The file-level table the card describes: the last one of the pipeline that exists.
 FINAL_CANDIDATES = tuple(reversed([t for t in DESCRIBED_TABLES if t in FILE_TABLES]))
 
@@ -216,6 +217,21 @@ def build_card(lake, config, out_path: Path | None = None) -> Path:
         opted = int((sel["rejected_by_reason"] or {}).get("opted_out", 0)) if sel else 0
         md += ["", f"Files removed as `opted_out` in the latest select run: {opted:,}. "
                "Requesters are not named in this card."]
+        from jobs.stages.governance import optout_log
+        log = optout_log(lake.root)
+        if log:
+            batches: dict = {}
+            for r in log:
+                b = batches.setdefault(r["applied_at"], {"requests": r["requests"], "files": 0, "docs": 0,
+                                                         "sequences": 0})
+                key = {"bronze/files": "files", "gold/training_docs": "docs", "gold/tokens": "sequences"}.get(r["table_name"])
+                if key:
+                    b[key] += int(r["rows_deleted"])
+            md += ["", "Removals applied (`codemill optout apply`; every older version of each table vacuumed; "
+                   "affected checkpoints: `codemill lineage --affected-by-optout`):", ""]
+            md += _md_table(["applied", "requests", "files removed (bronze)", "training documents", "token sequences"],
+                            [[f"{at:%Y-%m-%d %H:%M} UTC", b["requests"], b["files"], b["docs"], b["sequences"]]
+                             for at, b in sorted(batches.items())])
     else:
         md.append("No opt-out requests recorded (`governance/optout` does not exist).")
     md.append("")

@@ -117,6 +117,7 @@ TRAINING_DOCS = StructType(_fields(
 TOKENS = StructType(_fields(
     ("seq_id", LongType(), False),     # position in the shuffled order the trainer reads
     ("input_ids", ArrayType(IntegerType(), False), False),
+    ("doc_ids", ArrayType(StringType(), False), False),  # gold/training_docs documents it holds tokens of
     ("run_id", StringType(), False),
 ))
 
@@ -170,6 +171,19 @@ OPTOUT = StructType(_fields(
     ("applied_at", TimestampType()),
 ))
 
+# One row per table per applied opt-out batch: what went, no names (jobs/stages/governance.py).
+OPTOUT_LOG = StructType(_fields(
+    ("applied_at", TimestampType(), False),
+    ("requests", LongType(), False),           # requests in the batch
+    ("table_name", StringType(), False),
+    ("rows_deleted", LongType(), False),
+    ("version_before", LongType()),            # the table's latest version before the batch
+    ("version_after", LongType()),
+    ("vacuumed", BooleanType(), False),
+    ("checked_versions", ArrayType(LongType())),  # gold/training_docs, gold/tokens: versions looked into
+    ("holding_versions", ArrayType(LongType())),  # ... of those, the ones that held removed rows
+))
+
 
 @dataclass(frozen=True)
 class Table:
@@ -196,6 +210,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("ops/dq_results", DQ_RESULTS),
     Table("ops/published", PUBLISHED),
     Table("governance/optout", OPTOUT),
+    Table("governance/optout_log", OPTOUT_LOG),
 ]}
 
 

@@ -76,3 +76,22 @@ def feed_from_bronze(ctx, stage_name: str) -> str:
     ctx.lake.overwrite(ctx.lake.read("bronze/files"), name)
     adopt_tables(ctx, producer(STAGES, name), (name,))
     return name
+
+
+def write_gold_files(ctx, rows, publish: bool = False) -> None:
+    """`rows` of (file_id, repo_name, path, content, stars, language) as gold/files, recorded
+    as the decontaminate stage's output in ctx's run (and published, as a passed gate would,
+    when `publish`): the input of format + tokenize tests."""
+    from pyspark.sql import functions as F
+
+    from jobs.core.stage import adopt_tables
+    from jobs.stages import get_stage
+    df = (ctx.spark.createDataFrame(rows, "file_id string, repo_name string, path string, content string, "
+                                          "stars long, language string")
+          .withColumn("size_bytes", F.octet_length("content").cast("long"))
+          .withColumn("content_sha256", F.sha2("content", 256)).withColumn("run_id", F.lit("seed")))
+    ctx.lake.overwrite(df, "gold/files")
+    adopt_tables(ctx, get_stage("decontaminate"), ("gold/files",))
+    if publish:
+        from jobs.core.publish import publish as record
+        record(ctx.lake.root, {"gold/files": ctx.lake.version("gold/files")}, ctx.run_id, "decontaminate", "test")

@@ -339,3 +339,18 @@ def test_secrets_found_in_every_syntax_that_names_them(path, text, value):
 ], ids=["assignment", "tool", "qualifier"])
 def test_dotted_versions_are_not_ip_addresses(path, text):
     assert pii.detect_rules(text, path) == []
+
+
+def test_constant_names_are_not_keys_and_redaction_leaves_nothing_to_find():
+    # golang.org/x/sys mkmerge_test.go: a token list whose values are constant names. The rules
+    # took the name for a key, and after redaction the value next to <KEY> looked like one too,
+    # so the pii gate's rescan failed on real code.
+    text = ("\t\t\t{token.CONST, `UNIQUE_GROUP_A = \"UNIQUE_GROUP_A\"`},\n"
+            "\t\t\t{token.CONST, `UNIQUE_GROUP21_A = \"UNIQUE_GROUP21_A\"`},\n")
+    assert pii.detect_rules(text, "unix/internal/mkmerge/mkmerge_test.go") == []
+    assert not pii.looks_like_secret("TLS1_3_VERSION_2")
+    assert pii.looks_like_secret("Zx81_Qm2vL7_kP0aW3")  # mixed case with underscores stays a candidate
+    secret = "token = 'ghx9Q2mW7vK4pL8sT3nB6yR1'\n{token.CONST, `DB_KEY_V2 = \"DB_KEY_V2\"`}\n"
+    spans = pii.detect_rules(secret, "a.go")
+    assert [s.type for s in spans] == ["KEY"]
+    assert pii.detect_rules(pii.redact(secret, spans), "a.go") == []

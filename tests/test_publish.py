@@ -48,22 +48,13 @@ def test_publication_rows_and_rollback_without_spark(tmp_path):
 
 
 def _gold_files(spark, ctx):
-    """36 small files as gold/files, recorded as the decontaminate stage's output in ctx's run."""
-    from pyspark.sql import functions as F
-
-    from jobs.core.stage import adopt_tables
-    from jobs.stages import get_stage
+    """36 small files of four languages as gold/files of ctx's run."""
+    from conftest import write_gold_files
     code = ["def add(a, b):\n    return a + b\n", "function f(x) { return x * 2; }\n",
             "package main\n\nfunc main() {}\n", "SELECT id, name FROM users WHERE id = 1;\n"]
     langs = ["python", "javascript", "go", "sql"]
-    rows = [(f"{i:04d}" + "e" * 28, f"owner/repo{i % 5}", f"src/file{i}.x", f"# file {i}\n" + code[i % 4] * (1 + i % 3),
-             i, langs[i % 4]) for i in range(36)]
-    df = (spark.createDataFrame(rows, "file_id string, repo_name string, path string, content string, "
-                                      "stars long, language string")
-          .withColumn("size_bytes", F.octet_length("content").cast("long"))
-          .withColumn("content_sha256", F.sha2("content", 256)).withColumn("run_id", F.lit("seed")))
-    ctx.lake.overwrite(df, "gold/files")
-    adopt_tables(ctx, get_stage("decontaminate"), ("gold/files",))
+    write_gold_files(ctx, [(f"{i:04d}" + "e" * 28, f"owner/repo{i % 5}", f"src/file{i}.x",
+                            f"# file {i}\n" + code[i % 4] * (1 + i % 3), i, langs[i % 4]) for i in range(36)])
 
 
 @pytest.mark.spark
@@ -92,7 +83,7 @@ def test_failed_gate_keeps_previous_published_version_for_every_reader(spark, tm
 
     # 2. A planted bad batch: sequences of two lengths and a repeated seq_id, as tokenize's output in run "bad".
     bad_ctx = make_ctx(tmp_lake, run_id="bad", config_overrides=overrides)
-    bad = spark.createDataFrame([(0, [1, 2, 3], "bad"), (0, [4, 5], "bad"), (1, [6], "bad")],
+    bad = spark.createDataFrame([(0, [1, 2, 3], ["d1"], "bad"), (0, [4, 5], ["d2"], "bad"), (1, [6], ["d3"], "bad")],
                                 table("gold/tokens").schema)
     ctx.lake.overwrite(bad, "gold/tokens")
     adopt_tables(bad_ctx, get_stage("tokenize"), ("gold/tokens",))

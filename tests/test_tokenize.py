@@ -22,6 +22,14 @@ CODE = [
 
 # ---- packing (pure) ---------------------------------------------------------------------
 
+def test_sequence_documents_lists_every_document_a_sequence_holds_tokens_of():
+    # block 4; documents of 3, 6, 0 and 2 tokens start at 0, 3, 9, 9: stream [a a a b | b b b b | b c c]
+    spans = [(0, 3), (3, 6), (9, 0), (9, 2)]
+    assert packing.sequence_documents(0, 3, 4, spans) == [[0, 1], [1], [1, 3]]
+    assert packing.sequence_documents(1, 3, 4, spans) == [[1], [1, 3]]
+    assert packing.sequence_documents(3, 4, 4, spans) == [[]]  # a padded tail holds no document
+
+
 def test_finish_document_has_exactly_one_eod():
     ids, removed = packing.finish_document([5, 0, 6, 0], eod_id=0)
     assert ids.tolist() == [5, 6, 0] and removed == 1
@@ -104,26 +112,16 @@ def test_tokenizer_train_command(tmp_path):
 # ---- format + tokenize on Spark ----------------------------------------------------------
 
 def _gold_files(spark, ctx):
-    """36 files as gold/files, recorded as the decontaminate stage's output in ctx's run."""
-    from pyspark.sql import functions as F
-
-    from jobs.core.stage import adopt_tables
-    from jobs.stages import get_stage
+    """36 files as gold/files of ctx's run, published as a passed decontaminate gate would (a
+    later run's format reads it)."""
+    from conftest import write_gold_files
     langs = ["python", "python", "python", "javascript", "go", "sql"]
     rows = []
     for i in range(36):
         k = i % len(CODE)
         rows.append((f"{i:04d}" + "f" * 28, f"owner/repo{i % 5}", f"src/file{i}.{langs[k][:2]}",
                      f"# file {i}\n" + CODE[k] * (1 + i % 3), i * 37, langs[k]))
-    df = (spark.createDataFrame(rows, "file_id string, repo_name string, path string, content string, "
-                                      "stars long, language string")
-          .withColumn("size_bytes", F.octet_length("content").cast("long"))
-          .withColumn("content_sha256", F.sha2("content", 256)).withColumn("run_id", F.lit("seed")))
-    ctx.lake.overwrite(df, "gold/files")
-    adopt_tables(ctx, get_stage("decontaminate"), ("gold/files",))
-    # published, as a passed decontaminate gate would: a later run's format reads it
-    from jobs.core.publish import publish
-    publish(ctx.lake.root, {"gold/files": ctx.lake.version("gold/files")}, ctx.run_id, "decontaminate", "test")
+    write_gold_files(ctx, rows, publish=True)
 
 
 def _collect(lake, name, key):
@@ -171,6 +169,12 @@ def test_format_tokenize_round_trip_and_determinism(spark, tmp_lake, make_ctx, c
     decoded = [fast.decode(p.tolist()) for p in pieces]
     assert decoded == [docs[k] for k in sorted(docs)]
     assert int(result.metrics["tokens_total"]) == len(stream)
+    # doc_ids: each sequence names exactly the documents whose tokens it holds (what an opt-out deletes by).
+    owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(pieces)])
+    names = sorted(docs)
+    for position in range(n):
+        held = owner[position * 64:(position + 1) * 64]
+        assert rows[perm[position]]["doc_ids"] == [names[i] for i in dict.fromkeys(held.tolist())]
 
     # Per-language counts: all 36 files, token sums add up.
     langs = {k[len("files."):]: int(v) for k, v in result.metrics.items() if k.startswith("files.")}

@@ -72,9 +72,12 @@ def write_tokens_table(table_path: Path, sequences: np.ndarray, run_id: str = "t
     schema = pa.schema([pa.field("seq_id", pa.int64(), nullable=False),
                         pa.field("input_ids", pa.list_(pa.field("element", pa.int32(), nullable=False)),
                                  nullable=False),
+                        pa.field("doc_ids", pa.list_(pa.field("element", pa.string(), nullable=False)),
+                                 nullable=False),
                         pa.field("run_id", pa.string(), nullable=False)])
     table = pa.table({"seq_id": pa.array(ids, pa.int64()),
                       "input_ids": pa.array([list(map(int, s)) for s in sequences], schema.field("input_ids").type),
+                      "doc_ids": pa.array([[f"doc-{i}"] for i in ids], schema.field("doc_ids").type),
                       "run_id": pa.array([run_id] * len(sequences), pa.string())}, schema=schema)
     write_deltalake(str(table_path), table, mode=mode)
     version = DeltaTable(str(table_path)).version()
@@ -110,5 +113,5 @@ def test_support_lake_is_a_delta_table_with_the_tokens_schema(trainer_lake):
     from deltalake import DeltaTable
     dt = DeltaTable(str(Path(trainer_lake["lake"]) / "gold" / "tokens"))
     names = [f.name for f in dt.schema().fields]
-    assert names == ["seq_id", "input_ids", "run_id"]
+    assert names == ["seq_id", "input_ids", "doc_ids", "run_id"]
     assert trainer_lake["n_sequences"] >= 20

@@ -58,6 +58,22 @@ def cut_part(part: int, seqs_per_part: int, n_seq: int, block: int, pad_id: int,
     return np.arange(seq_lo, seq_hi, dtype=np.int64), stream.reshape(-1, block)
 
 
+def sequence_documents(seq_lo: int, seq_hi: int, block: int, spans) -> list[list[int]]:
+    """For each sequence index in [seq_lo, seq_hi), the indexes (into `spans`, in order) of the
+    documents whose tokens it holds; `spans` are the (start, n_tokens) of the documents, as
+    cut_part receives them. This is gold/tokens' doc_ids column: an opt-out removes exactly
+    the sequences that hold a token of a removed document."""
+    out: list[list[int]] = [[] for _ in range(max(0, seq_hi - seq_lo))]
+    for i, (start, n) in enumerate(spans):
+        if n <= 0:
+            continue
+        first = max(int(start) // block, seq_lo)
+        last = min((int(start) + int(n) - 1) // block, seq_hi - 1)
+        for seq in range(first, last + 1):
+            out[seq - seq_lo].append(i)
+    return out
+
+
 def split_document(start: int, ids: np.ndarray, block: int) -> list[tuple[int, int, np.ndarray]]:
     """Pieces (sequence index, offset in sequence, ids) of a document starting at `start`."""
     pieces = []

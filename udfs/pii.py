@@ -446,6 +446,9 @@ def _is_path(value: str) -> bool:
     return words * 2 > len(segments)
 
 
+_UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+
+
 def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0, min_length: int = 16) -> bool:
     """A high-entropy literal that is not a hash, UUID, integrity value, path or placeholder.
 
@@ -469,6 +472,8 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     has_alpha = any(c.isalpha() for c in value)
     if not (has_digit and has_alpha):
         return False  # words_joined_by_underscores, long numbers
+    if _UPPER_SNAKE.fullmatch(value):
+        return False  # a constant's name (UNIQUE_GROUP21_A, TLS1_3_VERSION), not a random literal
     threshold = entropy_threshold if is_hex else entropy_threshold + 0.5
     return shannon_entropy(value) >= threshold
 

@@ -9,8 +9,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("optout", help="record opt-out requests and remove opted-out repositories from the lake")
     sub = p.add_subparsers(dest="optout_command", metavar="ACTION")
     sub.required = True
-    add = sub.add_parser("add", help="record a request for a user/owner (all their repositories) or OWNER/REPO")
-    add.add_argument("target", metavar="USER|OWNER/REPO")
+    add = sub.add_parser("add", help="record requests for users/owners (all their repositories) or OWNER/REPOs")
+    add.add_argument("targets", metavar="USER|OWNER/REPO", nargs="*", help="one or more (a batch is one commit)")
+    add.add_argument("--file", help="also read targets from this file, one per line (# comments and blank lines skipped)")
     lst = sub.add_parser("list", help="list recorded requests and when they were applied")
     apply = sub.add_parser("apply", help="delete opted-out rows from every lake table and VACUUM old versions")
     apply.add_argument("--no-vacuum", action="store_true", help="delete only (older Delta versions keep the rows)")
@@ -19,6 +20,25 @@ def register(subparsers) -> None:
         q.set_defaults(handler=handle)
     for q in (add, apply):
         add_wait_option(q)
+
+
+def _targets(args) -> list[str]:
+    from pathlib import Path
+
+    from jobs.core.errors import UserError
+    from jobs.stages import governance
+    targets = list(args.targets)
+    if args.file:
+        try:
+            lines = Path(args.file).read_text().splitlines()
+        except OSError as err:
+            raise UserError(f"cannot read {args.file}: {err.strerror}") from None
+        targets += [t.strip() for t in lines if t.strip() and not t.strip().startswith("#")]
+    if not targets:
+        raise UserError("no targets: give USER or OWNER/REPO arguments, or --file")
+    for t in targets:
+        governance.parse_target(t)
+    return list(dict.fromkeys(targets))
 
 
 def _ctx(args):
@@ -38,11 +58,12 @@ def handle(args) -> int:
 def _handle(args) -> int:
     from jobs.stages import governance
     if args.optout_command == "add":
-        governance.parse_target(args.target)  # validate before starting Spark
+        targets = _targets(args)  # validated before Spark starts
         ctx = _ctx(args)
-        rid, added = governance.add_request(ctx, args.target)
-        print(f"{'recorded' if added else 'already recorded'}: {args.target} (request {rid}); "
-              f"run `codemill optout apply` to remove existing rows")
+        added = governance.add_requests(ctx, targets)
+        for target, (rid, new) in zip(targets, added):
+            print(f"{'recorded' if new else 'already recorded'}: {target} (request {rid})")
+        print(f"{sum(new for _, new in added)} new request(s); run `codemill optout apply` to remove existing rows")
         return 0
     ctx = _ctx(args)
     if args.optout_command == "list":
@@ -58,12 +79,11 @@ def _handle(args) -> int:
         return 0
     for table, n in sorted(report.deleted.items()):
         print(f"  {table}: {n} rows deleted{' (vacuumed)' if table in report.vacuumed else ''}")
-    for table in report.not_attributable:
-        print(f"  {table}: rows are not attributable to a repository; rebuild it (re-run format and tokenize)")
     if report.published:
         print("  published: " + ", ".join(f"{t} v{v}" for t, v in sorted(report.published.items())))
     for table in report.unpublished:
         print(f"  {table}: its published version is older than the latest (a gate failed since); "
               f"its files may be vacuumed: rerun the stage that writes it")
-    print(f"applied {report.requests_applied} request(s)")
+    print(f"applied {report.requests_applied} request(s) in {report.seconds:.1f}s; checkpoints and tokenizers "
+          f"trained on removed data: `codemill lineage --affected-by-optout --lake {args.lake or 'LAKE'}`")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 
 from jobs.core.errors import UserError
@@ -21,10 +22,8 @@ from jobs.core.stage import StageContext, now_utc
 from schemas import TABLES
 
 OPTOUT_TABLE = "governance/optout"
+OPTOUT_LOG = "governance/optout_log"
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})$")
-# Tables whose rows cannot be traced back to a repository: packed token sequences mix many
-# documents. They must be rebuilt (re-run format + tokenize) after an opt-out is applied.
-NOT_ATTRIBUTABLE = ("gold/tokens",)
 
 
 def parse_target(target: str) -> tuple[str, str]:
@@ -42,17 +41,27 @@ def request_id(kind: str, target: str) -> str:
 
 def add_request(ctx: StageContext, target: str) -> tuple[str, bool]:
     """Record an opt-out request; returns (request_id, newly_added)."""
-    from pyspark.sql import functions as F
+    return add_requests(ctx, [target])[0]
 
+
+def add_requests(ctx: StageContext, targets: list[str]) -> list[tuple[str, bool]]:
+    """Record a batch of opt-out requests in one commit; (request_id, newly_added) for each."""
     from schemas import table as table_def
-    kind, target = parse_target(target)
-    rid = request_id(kind, target)
+    parsed = [parse_target(t) for t in targets]
+    ids = [request_id(kind, target) for kind, target in parsed]
     lake = ctx.lake
-    if lake.exists(OPTOUT_TABLE) and lake.read(OPTOUT_TABLE).filter(F.col("request_id") == rid).count():
-        return rid, False
-    row = {"request_id": rid, "kind": kind, "target": target, "requested_at": now_utc(), "applied_at": None}
-    lake.append(ctx.spark.createDataFrame([row], table_def(OPTOUT_TABLE).schema), OPTOUT_TABLE)
-    return rid, True
+    known = ({r["request_id"] for r in lake.read(OPTOUT_TABLE).select("request_id").collect()}
+             if lake.exists(OPTOUT_TABLE) else set())
+    now, rows, out = now_utc(), [], []
+    for (kind, target), rid in zip(parsed, ids):
+        new = rid not in known
+        if new:
+            known.add(rid)
+            rows.append({"request_id": rid, "kind": kind, "target": target, "requested_at": now, "applied_at": None})
+        out.append((rid, new))
+    if rows:
+        lake.append(ctx.spark.createDataFrame(rows, table_def(OPTOUT_TABLE).schema), OPTOUT_TABLE)
+    return out
 
 
 def requests(ctx: StageContext) -> list[dict]:
@@ -101,99 +110,214 @@ def _sql_condition(users: list[str], repos: list[str]) -> str:
 class ApplyReport:
     deleted: dict[str, int] = field(default_factory=dict)    # table -> rows deleted
     vacuumed: list[str] = field(default_factory=list)
-    not_attributable: list[str] = field(default_factory=list)
     requests_applied: int = 0
     published: dict[str, int] = field(default_factory=dict)  # table -> its new published version
     unpublished: list[str] = field(default_factory=list)     # tables whose published version was not the latest
+    seconds: float = 0.0
 
 
 def _columns(name: str) -> set[str]:
     return {f.name for f in TABLES[name].schema.fields}
 
 
+def _quote(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
 def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
-    """Delete every opted-out repository's rows from every lake table and vacuum old files."""
+    """Remove every opted-out repository from every lake table, at every readable version.
+
+    One pass per table for the whole batch of requests (docs/operations.md, "Opt-out"):
+    1. the removed rows' ids are collected once: file_ids (from the file tables) for tables
+       that carry only a file_id, doc_ids (gold/training_docs) for gold/tokens, whose
+       sequences name the documents they hold tokens of;
+    2. the versions of gold/training_docs and gold/tokens that held them are found while
+       they are still readable, and recorded in governance/optout_log with the counts (no
+       names), for `codemill lineage --affected-by-optout` and the dataset card;
+    3. one Delta DELETE per table that holds such rows;
+    4. VACUUM with zero retention of every table holding repository data (deletion vectors
+       purged first), so no older version can be read back, touched by this batch or not;
+    5. the new versions are published (readers read them; the old files are gone), and the
+       requests are marked applied."""
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
+    t0 = time.perf_counter()
     rows = requests(ctx)
     users, repos = _targets(rows)
     report = ApplyReport()
     if not rows:
         return report
     lake, spark = ctx.lake, ctx.spark
-    existing = [n for n in TABLES if n != OPTOUT_TABLE and lake.exists(n)]
-    with_repo = [n for n in existing if "repo_name" in _columns(n)]
-    file_only = [n for n in existing if "file_id" in _columns(n) and "repo_name" not in _columns(n)]
+    existing = [n for n in TABLES if not n.startswith(("ops/", "governance/")) and lake.exists(n)]
     condition = _sql_condition(users, repos)
     before = {n: (lake.version(n), lake.published_version(n)) for n in existing}
 
-    # 1. Tables with file_id but no repo_name: delete by the file ids of the opted-out
-    #    repositories, collected from the tables that have both (before those lose them).
-    if file_only:
-        id_sources = [lake.read(n).filter(condition).select("file_id")
-                      for n in with_repo if "file_id" in _columns(n)]
-        if id_sources:
-            ids = id_sources[0]
-            for other in id_sources[1:]:
-                ids = ids.unionByName(other)
-            ids = [r["file_id"] for r in ids.distinct().collect()]
-            if ids:
-                ids_df = spark.createDataFrame([(i,) for i in ids], "file_id string")
-                for name in file_only:
-                    rows_before = lake.read(name).count()
-                    (DeltaTable.forPath(spark, lake.path(name)).alias("t")
-                        .merge(F.broadcast(ids_df).alias("s"), "t.file_id = s.file_id")
-                        .whenMatchedDelete().execute())
-                    report.deleted[name] = rows_before - lake.read(name).count()
-    # 2. Tables with repo_name: a plain Delta DELETE.
-    for name in with_repo:
-        n = lake.read(name).filter(condition).count()
-        if n:
-            DeltaTable.forPath(spark, lake.path(name)).delete(condition)
-        report.deleted[name] = n
-    report.not_attributable = [n for n in NOT_ATTRIBUTABLE if n in existing]
+    # 1. ids of what goes
+    file_ids = _collect(lake, [n for n in ("bronze/files", "silver/redacted", "gold/files") if n in existing],
+                        condition, "file_id")
+    doc_ids = _collect(lake, ["gold/training_docs"] if "gold/training_docs" in existing else [], condition, "doc_id")
+    deletes: dict[str, str] = {}
+    for name in existing:
+        cols = _columns(name)
+        if "repo_name" in cols:
+            deletes[name] = condition
+        elif "file_id" in cols and file_ids:
+            deletes[name] = f"file_id IN ({_quote(file_ids)})"
+        elif "doc_ids" in cols and doc_ids:
+            deletes[name] = f"arrays_overlap(doc_ids, array({_quote(doc_ids)}))"
+    ctx.log(f"optout: {len(rows)} request(s): {len(file_ids)} files, {len(doc_ids)} training documents")
 
-    # 3. VACUUM with zero retention: the files of older versions that held the rows are
-    #    removed, so time travel to those versions cannot return them.
+    # 2. which versions held them, while those are readable
+    lineage = _versions_holding(ctx, condition) if "gold/training_docs" in existing else {}
+
+    # 3. one DELETE per table (the commit's metrics count the rows)
+    for name, cond in deletes.items():
+        version = lake.version(name)
+        DeltaTable.forPath(spark, lake.path(name)).delete(cond)
+        report.deleted[name] = _deleted_rows(lake.path(name), version)
+        ctx.log(f"optout: {name}: {report.deleted[name]} rows deleted")
+
+    # 4. no older version readable: vacuum every table that holds repository data
     if vacuum:
-        previous = spark.conf.get("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        try:
-            for name, n in report.deleted.items():
-                if n:
-                    _purge_deletion_vectors(spark, lake.path(name))
-                    DeltaTable.forPath(spark, lake.path(name)).vacuum(0)
-                    report.vacuumed.append(name)
-        finally:
-            spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", previous)
+        for name in existing:
+            _purge_and_vacuum(spark, lake.path(name))
+            report.vacuumed.append(name)
 
-    # 3b. Publish the versions without the rows (after the purge and vacuum: REORG writes one more) (jobs/core/publish.py): readers move to them,
-    #     since the vacuum below removes the files of the versions they read until now. A table
-    #     whose published version was not its latest (a newer version failed its gate) keeps
-    #     it published and is reported: that version may be vacuumed, rerun its stage.
-    for name, n in report.deleted.items():
+    # 5. publish what readers read now, record, mark applied
+    for name in existing:
         latest, published = before[name]
-        if not n or published is None:
+        if published is None or not (report.deleted.get(name) or name in report.vacuumed):
             continue
         if published == latest:
             report.published[name] = lake.version(name)
-        else:
+        elif report.vacuumed:
             report.unpublished.append(name)
     publish(lake.root, report.published, ctx.run_id, "optout", f"opt-out of {len(rows)} request(s)")
-
-    # 4. Record when the requests were applied.
     applied = now_utc()
-    DeltaTable.forPath(spark, lake.path(OPTOUT_TABLE)).update(set={"applied_at": F.lit(applied)})
+    _log_batch(lake, applied, len(rows), report, before, lineage)
+    DeltaTable.forPath(spark, lake.path(OPTOUT_TABLE)).update(condition="applied_at IS NULL",
+                                                             set={"applied_at": F.lit(applied)})
     report.requests_applied = len(rows)
+    report.seconds = time.perf_counter() - t0
     return report
 
 
-def _purge_deletion_vectors(spark, path: str) -> None:
-    """With deletion vectors on, DELETE only marks rows: rewrite the files so VACUUM can remove them."""
+def _collect(lake, tables: list[str], condition: str, column: str) -> list[str]:
+    """Distinct values of `column` of the rows matching `condition`, over `tables` (one job)."""
+    frames = [lake.read(n).where(condition).select(column) for n in tables]
+    if not frames:
+        return []
+    union = frames[0]
+    for other in frames[1:]:
+        union = union.unionByName(other)
+    return sorted(r[column] for r in union.distinct().collect())
+
+
+def _deleted_rows(path: str, version_before: int) -> int:
+    """Rows the DELETE committed after `version_before` removed (0 when it committed nothing)."""
+    from deltalake import DeltaTable as RsTable
+    table = RsTable(path)
+    if table.version() == version_before:
+        return 0
+    metrics = (table.history(1)[0].get("operationMetrics") or {})
+    return int(metrics.get("numDeletedRows", 0) or 0)
+
+
+def _purge_and_vacuum(spark, path: str) -> None:
+    """Files of older versions removed (zero retention); with deletion vectors on, DELETE only
+    marks rows, so the files are rewritten first."""
+    from delta.tables import DeltaTable
     props = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]["properties"] or {}
     if str(props.get("delta.enableDeletionVectors", "false")).lower() == "true":
         spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
+    key = "spark.databricks.delta.retentionDurationCheck.enabled"
+    previous = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        DeltaTable.forPath(spark, path).vacuum(0)
+    finally:
+        spark.conf.set(key, previous)
+
+
+def _versions_holding(ctx: StageContext, condition: str) -> dict[str, dict]:
+    """{table: {"checked": [...], "holding": [...]}} for gold/training_docs and gold/tokens:
+    the versions still readable, and those of them that hold rows of the batch. A tokens
+    version is checked through the training_docs version its tokenize run read (ops/runs),
+    so tables written before gold/tokens had doc_ids are covered too. Versions not checked
+    (vacuumed earlier) count as holding them (`affected`)."""
+    from jobs.core.delta_read import query
+    from jobs.core.publish import version_readable
+    lake = ctx.lake
+    docs_latest = lake.version("gold/training_docs")
+    checked, holding = [], []
+    for v in range(docs_latest + 1):
+        if not version_readable(lake.root, "gold/training_docs", v):
+            continue
+        try:
+            held = lake.read("gold/training_docs", v).where(condition).limit(1).count() > 0
+        except Exception:  # files of the version vacuumed by an earlier apply: not checked
+            continue
+        checked.append(v)
+        if held:
+            holding.append(v)
+    out = {"gold/training_docs": {"checked": checked, "holding": holding}}
+    if lake.exists("gold/tokens") and lake.exists("ops/runs"):
+        runs = query(str(lake.root / "ops" / "runs"),
+                     "SELECT versions_read, versions_written FROM t WHERE stage = 'tokenize' AND status = 'succeeded'")
+        t_checked, t_holding = [], []
+        for r in runs.to_pylist():
+            written = dict(r["versions_written"] or []).get("gold/tokens")
+            read = dict(r["versions_read"] or []).get("gold/training_docs")
+            if written is None or read is None or int(read) not in checked:
+                continue
+            t_checked.append(int(written))
+            if int(read) in holding:
+                t_holding.append(int(written))
+        out["gold/tokens"] = {"checked": sorted(set(t_checked)), "holding": sorted(set(t_holding))}
+    return out
+
+
+def _log_batch(lake, applied, n_requests: int, report: ApplyReport, before: dict, lineage: dict) -> None:
+    """One row per table of governance/optout_log for this batch: counts and versions, no names."""
+    from schemas import table as table_def
+    names = sorted(set(report.deleted) | set(report.vacuumed) | set(lineage))
+    rows = []
+    for name in names:
+        versions = lineage.get(name, {})
+        rows.append({"applied_at": applied, "requests": n_requests, "table_name": name,
+                     "rows_deleted": int(report.deleted.get(name, 0)), "version_before": before[name][0],
+                     "version_after": lake.version(name), "vacuumed": name in report.vacuumed,
+                     "checked_versions": versions.get("checked"), "holding_versions": versions.get("holding")})
+    if rows:
+        lake.append(lake.spark.createDataFrame(rows, table_def(OPTOUT_LOG).schema), OPTOUT_LOG)
+
+
+def optout_log(lake_root) -> list[dict]:
+    """Every applied batch's rows of governance/optout_log, oldest first ([] when none)."""
+    from deltalake.exceptions import TableNotFoundError
+
+    from jobs.core.delta_read import query
+    try:
+        return sorted(query(f"{lake_root}/{OPTOUT_LOG}", "SELECT * FROM t").to_pylist(),
+                      key=lambda r: (r["applied_at"], r["table_name"]))
+    except TableNotFoundError:
+        return []
+
+
+def version_affected(log_rows: list[dict], table: str, version: int) -> bool:
+    """Whether `table` at `version` held rows an applied opt-out removed: a version the
+    batch found holding them, or one it could not check (older than its apply, unreadable)."""
+    for r in log_rows:
+        if r["table_name"] != table or r["version_before"] is None or version > r["version_before"]:
+            continue
+        if r["holding_versions"] is None:  # nothing of this table was traced (no rows of it went)
+            if r["rows_deleted"]:
+                return True
+            continue
+        if version in r["holding_versions"] or version not in (r["checked_versions"] or []):
+            return True
+    return False
 
 
 def membership(ctx: StageContext, user: str) -> dict[str, list[tuple[str, int]]]:

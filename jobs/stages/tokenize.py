@@ -38,9 +38,10 @@ ENCODED_DDL = "doc_id string, language string, n_files long, input_ids array<int
 
 def seq_schema():
     """Packed sequences; input_ids elements are non-null, as gold/tokens declares."""
-    from pyspark.sql.types import ArrayType, IntegerType, LongType, StructField, StructType
+    from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
     return StructType([StructField("seq_id", LongType(), False),
-                       StructField("input_ids", ArrayType(IntegerType(), False), False)])
+                       StructField("input_ids", ArrayType(IntegerType(), False), False),
+                       StructField("doc_ids", ArrayType(StringType(), False), False)])
 
 _TOKENIZERS: dict[str, object] = {}
 
@@ -84,32 +85,38 @@ def encode_fn(tokenizer_file: str, eod_id: int):
 
 
 def pack_fn(block: int, pad_id: int, n_seq: int, seqs_per_part: int, permutation):
-    """mapInArrow over (part, start, input_ids) rows sorted by part then start: every part's
-    sequences, cut from its documents (udfs.packing.cut_part), with their shuffled seq_id."""
+    """mapInArrow over (part, start, doc_id, input_ids) rows sorted by part then start: every
+    part's sequences, cut from its documents (udfs.packing.cut_part), with their shuffled
+    seq_id and the doc_ids whose tokens each holds (udfs.packing.sequence_documents)."""
     import numpy as np
     import pyarrow as pa
 
-    def emit(part: int, docs: list):
+    def emit(part: int, docs: list, doc_ids: list):
         idx, seqs = packing.cut_part(part, seqs_per_part, n_seq, block, pad_id, docs)
+        members = packing.sequence_documents(int(idx[0]) if len(idx) else 0, int(idx[-1]) + 1 if len(idx) else 0,
+                                             block, [(start, len(ids)) for start, ids in docs])
         offsets = (np.arange(len(idx) + 1, dtype=np.int64) * block).astype(np.int32)
         return pa.RecordBatch.from_arrays(
-            [pa.array(permutation.value[idx]), pa.ListArray.from_arrays(pa.array(offsets), pa.array(seqs.reshape(-1)))],
-            names=["seq_id", "input_ids"])
+            [pa.array(permutation.value[idx]), pa.ListArray.from_arrays(pa.array(offsets), pa.array(seqs.reshape(-1))),
+             pa.array([[doc_ids[i] for i in m] for m in members], pa.list_(pa.string()))],
+            names=["seq_id", "input_ids", "doc_ids"])
 
     def run(batches):
-        part, docs = None, []
+        part, docs, doc_ids = None, [], []
         for batch in batches:
             parts = batch.column("part").to_numpy()
             starts = batch.column("start").to_numpy()
+            names = batch.column("doc_id").to_pylist()
             ids = batch.column("input_ids")
             for i in range(batch.num_rows):
                 if parts[i] != part:
                     if part is not None:
-                        yield emit(part, docs)
-                    part, docs = int(parts[i]), []
+                        yield emit(part, docs, doc_ids)
+                    part, docs, doc_ids = int(parts[i]), [], []
                 docs.append((int(starts[i]), ids[i].values.to_numpy(zero_copy_only=False)))
+                doc_ids.append(names[i])
         if part is not None:
-            yield emit(part, docs)
+            yield emit(part, docs, doc_ids)
     return run
 
 
@@ -179,7 +186,7 @@ def run(ctx: StageContext) -> StageResult:
     n_parts = max(1, -(-n_seq // seqs_per_part))
     permutation = ctx.spark.sparkContext.broadcast(packing.shuffle_permutation(n_seq, cfg.seed))
     sequences = (encoded.join(F.broadcast(offsets), "doc_id")
-                 .select(F.explode(F.sequence("first_part", "last_part")).alias("part"), "start", "input_ids")
+                 .select(F.explode(F.sequence("first_part", "last_part")).alias("part"), "start", "doc_id", "input_ids")
                  .where(F.col("part") < n_parts)
                  .repartition(n_parts, "part").sortWithinPartitions("part", "start")
                  .mapInArrow(pack_fn(block, pad_id, n_seq, seqs_per_part, permutation), seq_schema())
