@@ -71,16 +71,10 @@ class Lake:
 
     def published_version(self, name: str) -> int | None:
         """The version of `name` readers see (jobs/core/publish.py): the newest version its
-        gate passed on, or a rollback chose; None when none was published."""
-        # Read through Spark, not delta-rs: in a driver that holds a JVM, delta-rs' pyarrow scan
-        # left threads that aborted the process at exit ("terminate called without an active
-        # exception", exit 134) in a spark-submit of the pii stage.
-        from pyspark.sql import functions as F
-        if not self.exists("ops/published"):
-            return None
-        rows = (self.read("ops/published").where(F.col("table_name") == name)
-                .orderBy(F.col("published_at").desc()).select("version").limit(1).collect())
-        return int(rows[0]["version"]) if rows else None
+        gate passed on, or a rollback chose; None when none was published. Read with
+        delta-rs' query engine on the driver (no Spark job)."""
+        from jobs.core.publish import published_version
+        return published_version(self.root, name)
 
     def read_published(self, name: str):
         """The DataFrame of `name` at its published version (what every reader reads)."""
