@@ -41,39 +41,39 @@ def _targets(args) -> list[str]:
     return list(dict.fromkeys(targets))
 
 
-def _ctx(args):
-    from jobs.commands.common import context
-    return context(args, "codemill-optout")
-
-
 def handle(args) -> int:
-    if args.optout_command == "list":
-        return _handle(args)
     from jobs.core.lake import lake_root
+    root = lake_root(args.lake)
+    if args.optout_command == "list":
+        return _handle(args, root)
     from jobs.core.lock import lake_lock
-    with lake_lock(lake_root(args.lake), f"codemill optout {args.optout_command}", args.wait):
-        return _handle(args)
+    with lake_lock(root, f"codemill optout {args.optout_command}", args.wait):
+        return _handle(args, root)
 
 
-def _handle(args) -> int:
+def _handle(args, root) -> int:
+    """Every action runs on the driver with delta-rs: no Spark session, no JVM."""
+    from jobs.core.errors import UserError
+    from jobs.core.stage import new_run_id
     from jobs.stages import governance
     if args.optout_command == "add":
-        targets = _targets(args)  # validated before Spark starts
-        ctx = _ctx(args)
-        added = governance.add_requests(ctx, targets)
+        targets = _targets(args)
+        root.mkdir(parents=True, exist_ok=True)  # requests may come before the first run
+        added = governance.add_requests(root, targets)
         for target, (rid, new) in zip(targets, added):
             print(f"{'recorded' if new else 'already recorded'}: {target} (request {rid})")
         print(f"{sum(new for _, new in added)} new request(s); run `codemill optout apply` to remove existing rows")
         return 0
-    ctx = _ctx(args)
     if args.optout_command == "list":
-        rows = governance.requests(ctx)
+        rows = governance.requests(root)
         for r in rows:
             print(f"{r['kind']:5} {r['target']:40} requested {r['requested_at']}  applied {r['applied_at'] or '-'}")
         if not rows:
             print("no opt-out requests")
         return 0
-    report = governance.apply_optouts(ctx, vacuum=not args.no_vacuum)
+    if not root.is_dir():
+        raise UserError(f"lake not found: {root}")
+    report = governance.apply_optouts(root, getattr(args, "run_id", None) or new_run_id(), vacuum=not args.no_vacuum)
     if not report.requests_applied:
         print("no opt-out requests to apply")
         return 0
@@ -84,6 +84,7 @@ def _handle(args) -> int:
     for table in report.unpublished:
         print(f"  {table}: its published version is older than the latest (a gate failed since); "
               f"its files may be vacuumed: rerun the stage that writes it")
+    print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items()))
     print(f"applied {report.requests_applied} request(s) in {report.seconds:.1f}s; checkpoints and tokenizers "
           f"trained on removed data: `codemill lineage --affected-by-optout --lake {args.lake or 'LAKE'}`")
     return 0

@@ -11,15 +11,20 @@ lake table and from older Delta versions, and "Am I in the lake?".
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import time
 from dataclasses import dataclass, field
 
+from jobs.core.delta_read import query
 from jobs.core.errors import UserError
-from jobs.core.publish import publish
-from jobs.core.stage import StageContext, now_utc
+from jobs.core.logs import get_logger
+from jobs.core.publish import publish, published_version
+from jobs.core.stage import StageContext
 from schemas import TABLES
+
+_log = get_logger(__name__)
 
 OPTOUT_TABLE = "governance/optout"
 OPTOUT_LOG = "governance/optout_log"
@@ -39,20 +44,20 @@ def request_id(kind: str, target: str) -> str:
     return hashlib.sha256(f"{kind}\x00{target.lower()}".encode()).hexdigest()[:32]
 
 
-def add_request(ctx: StageContext, target: str) -> tuple[str, bool]:
+def add_request(lake_root, target: str) -> tuple[str, bool]:
     """Record an opt-out request; returns (request_id, newly_added)."""
-    return add_requests(ctx, [target])[0]
+    return add_requests(lake_root, [target])[0]
 
 
-def add_requests(ctx: StageContext, targets: list[str]) -> list[tuple[str, bool]]:
-    """Record a batch of opt-out requests in one commit; (request_id, newly_added) for each."""
-    from schemas import table as table_def
+def add_requests(lake_root, targets: list[str]) -> list[tuple[str, bool]]:
+    """Record a batch of opt-out requests in one commit; (request_id, newly_added) for each.
+    Written with delta-rs on the driver: no Spark session is started for it."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
     parsed = [parse_target(t) for t in targets]
     ids = [request_id(kind, target) for kind, target in parsed]
-    lake = ctx.lake
-    known = ({r["request_id"] for r in lake.read(OPTOUT_TABLE).select("request_id").collect()}
-             if lake.exists(OPTOUT_TABLE) else set())
-    now, rows, out = now_utc(), [], []
+    known = {r["request_id"] for r in requests(lake_root)}
+    now, rows, out = dt.datetime.now(dt.timezone.utc), [], []
     for (kind, target), rid in zip(parsed, ids):
         new = rid not in known
         if new:
@@ -60,14 +65,17 @@ def add_requests(ctx: StageContext, targets: list[str]) -> list[tuple[str, bool]
             rows.append({"request_id": rid, "kind": kind, "target": target, "requested_at": now, "applied_at": None})
         out.append((rid, new))
     if rows:
-        lake.append(ctx.spark.createDataFrame(rows, table_def(OPTOUT_TABLE).schema), OPTOUT_TABLE)
+        write_deltalake(_path(lake_root, OPTOUT_TABLE), pa.Table.from_pylist(rows, schema=_arrow_schema(OPTOUT_TABLE)),
+                        mode="append")
     return out
 
 
-def requests(ctx: StageContext) -> list[dict]:
-    if not ctx.lake.exists(OPTOUT_TABLE):
+def requests(lake_root) -> list[dict]:
+    """Every recorded request, oldest first ([] when none was ever recorded)."""
+    if not _exists(lake_root, OPTOUT_TABLE):
         return []
-    return [r.asDict() for r in ctx.lake.read(OPTOUT_TABLE).orderBy("requested_at").collect()]
+    return sorted(query(_path(lake_root, OPTOUT_TABLE), "SELECT * FROM t").to_pylist(),
+                  key=lambda r: (r["requested_at"], r["request_id"]))
 
 
 def _targets(rows: list[dict]) -> tuple[list[str], list[str]]:
@@ -89,20 +97,19 @@ def repo_condition(users: list[str], repos: list[str], column: str = "repo_name"
 
 def optout_filter(ctx: StageContext):
     """Condition for the select stage, or None when nobody opted out."""
-    users, repos = _targets(requests(ctx))
+    users, repos = _targets(requests(ctx.lake.root))
     if not users and not repos:
         return None
     return repo_condition(users, repos)
 
 
 def _sql_condition(users: list[str], repos: list[str]) -> str:
-    def quote(values):
-        return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    """The same condition as `repo_condition`, as SQL for delta-rs (DataFusion)."""
     parts = []
     if users:
-        parts.append(f"lower(split(repo_name, '/')[0]) IN ({quote(users)})")
+        parts.append(f"lower(split_part(repo_name, '/', 1)) IN ({_quote(users)})")
     if repos:
-        parts.append(f"lower(repo_name) IN ({quote(repos)})")
+        parts.append(f"lower(repo_name) IN ({_quote(repos)})")
     return " OR ".join(parts) or "false"
 
 
@@ -114,6 +121,7 @@ class ApplyReport:
     published: dict[str, int] = field(default_factory=dict)  # table -> its new published version
     unpublished: list[str] = field(default_factory=list)     # tables whose published version was not the latest
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)   # phase -> seconds
 
 
 def _columns(name: str) -> set[str]:
@@ -124,39 +132,72 @@ def _quote(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
 
 
-def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
+def _path(lake_root, name: str) -> str:
+    return f"{str(lake_root).rstrip('/')}/{name}"
+
+
+def _exists(lake_root, name: str) -> bool:
+    from deltalake import DeltaTable
+    return DeltaTable.is_deltatable(_path(lake_root, name))
+
+
+def _arrow_schema(name: str):
+    from pyspark.sql.pandas.types import to_arrow_schema
+    return to_arrow_schema(TABLES[name].schema)
+
+
+def apply_optouts(lake_root, run_id: str, vacuum: bool = True, log=None) -> ApplyReport:
     """Remove every opted-out repository from every lake table, at every readable version.
 
     One pass per table for the whole batch of requests (docs/operations.md, "Opt-out"):
     1. the removed rows' ids are collected once: file_ids (from the file tables) for tables
-       that carry only a file_id, doc_ids (gold/training_docs) for gold/tokens, whose
-       sequences name the documents they hold tokens of;
+       that carry only a file_id, seq_ids of gold/tokens whose sequences hold a token of a
+       removed document (doc_ids from gold/training_docs);
     2. the versions of gold/training_docs and gold/tokens that held them are found while
        they are still readable, and recorded in governance/optout_log with the counts (no
        names), for `codemill lineage --affected-by-optout` and the dataset card;
-    3. one Delta DELETE per table that holds such rows;
-    4. VACUUM with zero retention of every table holding repository data (deletion vectors
-       purged first), so no older version can be read back, touched by this batch or not;
+    3. one Delta DELETE per table that holds such rows (only its data files holding them are
+       rewritten);
+    4. VACUUM with zero retention of every table holding repository data, so no older
+       version can be read back, touched by this batch or not;
     5. the new versions are published (readers read them; the old files are gone), and the
-       requests are marked applied."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
+       requests are marked applied.
+    All of it runs on the driver with delta-rs (Rust, multi-threaded): no Spark job, no JVM.
+    An opt-out batch changes a small share of the rows, and a Spark DELETE plus VACUUM cost
+    about 20 s of fixed work per table (benchmarks/optout_batch.py)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
 
+    log = log or _log.info
     t0 = time.perf_counter()
-    rows = requests(ctx)
-    users, repos = _targets(rows)
     report = ApplyReport()
+    rows = requests(lake_root)
     if not rows:
         return report
-    lake, spark = ctx.lake, ctx.spark
-    existing = [n for n in TABLES if not n.startswith(("ops/", "governance/")) and lake.exists(n)]
+    users, repos = _targets(rows)
+    mark = [t0]
+
+    def phase(name: str) -> None:
+        now = time.perf_counter()
+        report.phases[name] = report.phases.get(name, 0.0) + now - mark[0]
+        mark[0] = now
+
+    existing = [n for n in TABLES if not n.startswith(("ops/", "governance/")) and _exists(lake_root, n)]
+    tables = {n: DeltaTable(_path(lake_root, n)) for n in existing}
+    for name, table in tables.items():
+        features = set(table.protocol().writer_features or [])
+        if "deletionVectors" in features:
+            raise UserError(f"{name} has deletion vectors enabled; codemill writes none. Purge them first "
+                            f"(Spark: REORG TABLE delta.`{_path(lake_root, name)}` APPLY (PURGE)) and disable "
+                            "delta.enableDeletionVectors, then rerun `codemill optout apply`")
     condition = _sql_condition(users, repos)
-    before = {n: (lake.version(n), lake.published_version(n)) for n in existing}
+    before = {n: (tables[n].version(), published_version(lake_root, n)) for n in existing}
 
     # 1. ids of what goes
-    file_ids = _collect(lake, [n for n in ("bronze/files", "silver/redacted", "gold/files") if n in existing],
+    file_ids = _collect(lake_root, [n for n in ("bronze/files", "silver/redacted", "gold/files") if n in existing],
                         condition, "file_id")
-    doc_ids = _collect(lake, ["gold/training_docs"] if "gold/training_docs" in existing else [], condition, "doc_id")
+    doc_ids = _collect(lake_root, ["gold/training_docs"] if "gold/training_docs" in existing else [],
+                       condition, "doc_id")
     deletes: dict[str, str] = {}
     for name in existing:
         cols = _columns(name)
@@ -165,102 +206,102 @@ def apply_optouts(ctx: StageContext, vacuum: bool = True) -> ApplyReport:
         elif "file_id" in cols and file_ids:
             deletes[name] = f"file_id IN ({_quote(file_ids)})"
         elif "doc_ids" in cols and doc_ids:
-            deletes[name] = f"arrays_overlap(doc_ids, array({_quote(doc_ids)}))"
-    ctx.log(f"optout: {len(rows)} request(s): {len(file_ids)} files, {len(doc_ids)} training documents")
+            seq_ids = query(_path(lake_root, name), f"SELECT seq_id FROM t WHERE array_has_any(doc_ids, "
+                            f"make_array({_quote(doc_ids)}))").column("seq_id").to_pylist()
+            if seq_ids:
+                deletes[name] = f"seq_id IN ({', '.join(str(int(s)) for s in seq_ids)})"
+    log(f"optout: {len(rows)} request(s): {len(file_ids)} files, {len(doc_ids)} training documents")
+    phase("collect")
 
     # 2. which versions held them, while those are readable
-    lineage = _versions_holding(ctx, condition) if "gold/training_docs" in existing else {}
+    lineage = _versions_holding(lake_root, condition) if "gold/training_docs" in existing else {}
+    phase("versions")
 
-    # 3. one DELETE per table (the commit's metrics count the rows)
+    # 3. one DELETE per table (only the data files holding such rows are rewritten)
     for name, cond in deletes.items():
-        version = lake.version(name)
-        DeltaTable.forPath(spark, lake.path(name)).delete(cond)
-        report.deleted[name] = _deleted_rows(lake.path(name), version)
-        ctx.log(f"optout: {name}: {report.deleted[name]} rows deleted")
+        metrics = tables[name].delete(cond)
+        report.deleted[name] = int(metrics.get("num_deleted_rows") or 0)
+        log(f"optout: {name}: {report.deleted[name]} rows deleted "
+            f"({metrics.get('num_removed_files', 0)} data files rewritten)")
+    phase("delete")
 
     # 4. no older version readable: vacuum every table that holds repository data
     if vacuum:
         for name in existing:
-            _purge_and_vacuum(spark, lake.path(name))
+            DeltaTable(_path(lake_root, name)).vacuum(retention_hours=0, dry_run=False,
+                                                      enforce_retention_duration=False, full=True)
             report.vacuumed.append(name)
+    phase("vacuum")
 
     # 5. publish what readers read now, record, mark applied
+    after = {n: DeltaTable(_path(lake_root, n)).version() for n in existing}
     for name in existing:
         latest, published = before[name]
         if published is None or not (report.deleted.get(name) or name in report.vacuumed):
             continue
         if published == latest:
-            report.published[name] = lake.version(name)
+            report.published[name] = after[name]
         elif report.vacuumed:
             report.unpublished.append(name)
-    publish(lake.root, report.published, ctx.run_id, "optout", f"opt-out of {len(rows)} request(s)")
-    applied = now_utc()
-    _log_batch(lake, applied, len(rows), report, before, lineage)
-    DeltaTable.forPath(spark, lake.path(OPTOUT_TABLE)).update(condition="applied_at IS NULL",
-                                                             set={"applied_at": F.lit(applied)})
+    publish(lake_root, report.published, run_id, "optout", f"opt-out of {len(rows)} request(s)")
+    applied = dt.datetime.now(dt.timezone.utc)
+    log_rows = _log_rows(applied, len(rows), report, before, after, lineage)
+    if log_rows:
+        write_deltalake(_path(lake_root, OPTOUT_LOG), pa.Table.from_pylist(log_rows, schema=_arrow_schema(OPTOUT_LOG)),
+                        mode="append")
+    DeltaTable(_path(lake_root, OPTOUT_TABLE)).update(new_values={"applied_at": applied},
+                                                      predicate="applied_at IS NULL")
+    phase("publish")
     report.requests_applied = len(rows)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _collect(lake, tables: list[str], condition: str, column: str) -> list[str]:
-    """Distinct values of `column` of the rows matching `condition`, over `tables` (one job)."""
-    frames = [lake.read(n).where(condition).select(column) for n in tables]
-    if not frames:
-        return []
-    union = frames[0]
-    for other in frames[1:]:
-        union = union.unionByName(other)
-    return sorted(r[column] for r in union.distinct().collect())
+def _collect(lake_root, tables: list[str], condition: str, column: str) -> list[str]:
+    """Distinct values of `column` of the rows matching `condition`, over `tables`."""
+    values: set[str] = set()
+    for name in tables:
+        values.update(query(_path(lake_root, name), f"SELECT DISTINCT {column} FROM t WHERE {condition}"
+                            ).column(column).to_pylist())
+    return sorted(values)
 
 
-def _deleted_rows(path: str, version_before: int) -> int:
-    """Rows the DELETE committed after `version_before` removed (0 when it committed nothing)."""
-    from deltalake import DeltaTable as RsTable
-    table = RsTable(path)
-    if table.version() == version_before:
-        return 0
-    metrics = (table.history(1)[0].get("operationMetrics") or {})
-    return int(metrics.get("numDeletedRows", 0) or 0)
+def _version_files_present(table) -> bool:
+    """Whether every data file of the table's loaded version is still there (not vacuumed).
+    A query alone could answer from the statistics in the log without opening a file."""
+    import pyarrow.fs as pafs
+    uris = table.file_uris()
+    if not uris:
+        return True
+    fs, _ = pafs.FileSystem.from_uri(uris[0])
+    paths = [pafs.FileSystem.from_uri(u)[1] for u in uris]
+    return all(info.type != pafs.FileType.NotFound for info in fs.get_file_info(paths))
 
 
-def _purge_and_vacuum(spark, path: str) -> None:
-    """Files of older versions removed (zero retention); with deletion vectors on, DELETE only
-    marks rows, so the files are rewritten first."""
-    from delta.tables import DeltaTable
-    props = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]["properties"] or {}
-    if str(props.get("delta.enableDeletionVectors", "false")).lower() == "true":
-        spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    key = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(key, "true")
-    spark.conf.set(key, "false")
-    try:
-        DeltaTable.forPath(spark, path).vacuum(0)
-    finally:
-        spark.conf.set(key, previous)
-
-
-def _versions_holding(ctx: StageContext, condition: str) -> dict[str, dict]:
+def _versions_holding(lake_root, condition: str) -> dict[str, dict]:
     """{table: {"checked": [...], "holding": [...]}} for gold/training_docs and gold/tokens:
     the versions still readable, and those of them that hold rows of the batch. A tokens
     version is checked through the training_docs version its tokenize run read (ops/runs),
     so tables written before gold/tokens had doc_ids are covered too. Versions not checked
     (vacuumed earlier) count as holding them (`affected`)."""
-    from jobs.core.delta_read import query
-    lake = ctx.lake
-    docs_latest = lake.version("gold/training_docs")
+    from deltalake import DeltaTable
+    path = _path(lake_root, "gold/training_docs")
+    docs_latest = DeltaTable(path).version()
     checked, holding = [], []
     for v in range(docs_latest + 1):
-        try:  # reads the files (a filter), so a vacuumed version fails instead of answering from the log
-            held = lake.read("gold/training_docs", v).where(condition).limit(1).count() > 0
-        except Exception:  # vacuumed by an earlier apply, or past the log's retention: not checked
+        try:
+            table = DeltaTable(path, version=v)
+            if not _version_files_present(table):
+                continue  # vacuumed by an earlier apply
+            held = query(path, f"SELECT 1 AS x FROM t WHERE {condition} LIMIT 1", version=v).num_rows > 0
+        except Exception:  # noqa: BLE001 - past the log's retention, or a file vanished meanwhile
             continue
         checked.append(v)
         if held:
             holding.append(v)
     out = {"gold/training_docs": {"checked": checked, "holding": holding}}
-    if lake.exists("gold/tokens") and lake.exists("ops/runs"):
-        runs = query(str(lake.root / "ops" / "runs"),
+    if _exists(lake_root, "gold/tokens") and _exists(lake_root, "ops/runs"):
+        runs = query(_path(lake_root, "ops/runs"),
                      "SELECT versions_read, versions_written FROM t WHERE stage = 'tokenize' AND status = 'succeeded'")
         t_checked, t_holding = [], []
         for r in runs.to_pylist():
@@ -275,19 +316,16 @@ def _versions_holding(ctx: StageContext, condition: str) -> dict[str, dict]:
     return out
 
 
-def _log_batch(lake, applied, n_requests: int, report: ApplyReport, before: dict, lineage: dict) -> None:
+def _log_rows(applied, n_requests: int, report: ApplyReport, before: dict, after: dict, lineage: dict) -> list[dict]:
     """One row per table of governance/optout_log for this batch: counts and versions, no names."""
-    from schemas import table as table_def
-    names = sorted(set(report.deleted) | set(report.vacuumed) | set(lineage))
     rows = []
-    for name in names:
+    for name in sorted(set(report.deleted) | set(report.vacuumed) | set(lineage)):
         versions = lineage.get(name, {})
         rows.append({"applied_at": applied, "requests": n_requests, "table_name": name,
                      "rows_deleted": int(report.deleted.get(name, 0)), "version_before": before[name][0],
-                     "version_after": lake.version(name), "vacuumed": name in report.vacuumed,
+                     "version_after": after[name], "vacuumed": name in report.vacuumed,
                      "checked_versions": versions.get("checked"), "holding_versions": versions.get("holding")})
-    if rows:
-        lake.append(lake.spark.createDataFrame(rows, table_def(OPTOUT_LOG).schema), OPTOUT_LOG)
+    return rows
 
 
 def optout_log(lake_root) -> list[dict]:
