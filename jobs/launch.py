@@ -65,10 +65,13 @@ def _run_stage(stage: Stage, args: argparse.Namespace, stages) -> int:
     overrides = stage.config_overrides(args) if stage.config_overrides else None
     ctx = make_context(args, f"codemill-{stage.name}", [stage], overrides)
     ctx.stages = tuple(stages)
+    gate = ctx.config.quality.gate_after_each_stage if args.gate is None else args.gate
+    if gate:
+        from quality_checks.context import preload_gx
+        preload_gx()  # imported while the stage runs, not at its gate
     result = execute_stage(ctx, stage)
     print(f"{stage.name}: {result.rows_in} in, {result.rows_kept} kept, {result.rows_rejected} rejected "
           f"(run {ctx.run_id}, lake {ctx.lake.root})")
-    gate = ctx.config.quality.gate_after_each_stage if args.gate is None else args.gate
     if gate:
         try:
             report = run_gate(ctx.lake, ctx.config, stage, ctx.run_id, log=ctx.log)

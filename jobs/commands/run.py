@@ -43,6 +43,9 @@ def _run(args) -> int:
     ctx = make_context(args, "codemill-run", STAGES)
     from quality_checks.gates import GateFailed, gate_after_stage
     gates = not args.no_gates and ctx.config.quality.gate_after_each_stage
+    if gates:
+        from quality_checks.context import preload_gx
+        preload_gx()  # imported while ingest runs, not at its gate
     try:
         run_pipeline(ctx, until=args.until, after_stage=gate_after_stage if gates else None)
     except GateFailed as err:
