@@ -69,10 +69,16 @@ def test_stream_is_deterministic_and_shards_disjointly(lake_data):
     r1 = TokenStream(seqs, tok, rank=1, world=2, **kw)
     single = [one.sample(i) for i in range(12)]
     assert all((a == b).all() for a, b in zip(single, [TokenStream(seqs, tok, **kw).sample(i) for i in range(12)]))
-    # ranks interleave the global stream: rank0 gets 0,2,4,... rank1 gets 1,3,5,...
+    # ranks own contiguous blocks of the sequences: rank0 the first half, rank1 the second
+    half = len(seqs) // 2
+    plain0, plain1 = (TokenStream(seqs, tok, rank=r, world=2, seed=3) for r in (0, 1))
     for u in range(6):
-        assert (r0.sample(u) == single[2 * u]).all()
-        assert (r1.sample(u) == single[2 * u + 1]).all()
+        assert (plain0.sample(u) == seqs[u]).all()
+        assert (plain1.sample(u) == seqs[half + u]).all()
+    assert (plain0.sample(half) == seqs[0]).all()  # each rank's epoch wraps within its block
+    # FIM draws are seeded by the global sample index t = u * world + rank
+    assert (r0.sample(2) == TokenStream(seqs[:half], tok, rank=0, world=2, **kw).sample(2)).all()
+    assert any((r1.sample(u) != plain1.sample(u)).any() for u in range(6))
     # FIM makes a difference, and a different seed gives other transformations
     plain = TokenStream(seqs, tok, seed=3, fim_rate=0.0)
     assert any((plain.sample(i) != single[i]).any() for i in range(12))

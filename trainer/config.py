@@ -50,6 +50,7 @@ class DataConfig:
     fim_spm_rate: float = field(metadata=bounds(0, 1))
     fim_split_sample: str | None
     fragment_fim_rate: float = field(metadata=bounds(0, 1))
+    read_ahead: int = field(metadata=bounds(0))           # row groups read ahead per rank (memory: 1 + this)
 
     @property
     def lake_path(self) -> Path:

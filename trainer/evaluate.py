@@ -105,12 +105,12 @@ def heldout_loss_of(model_dir: str | Path, lake: str | Path, table: str = "gold/
     """Next-token loss of an exported model on the held-out split (or all rows) of a lake's tokens."""
     import torch
 
-    from trainer.data import heldout_batches, lm_loss, published_version, read_sequences, split_heldout, window
+    from trainer.data import TokenTable, heldout_batches, lm_loss, published_version, split_heldout
     table_path = Path(lake) / table
     version = published_version(lake, table) if version is None else version
-    seqs = read_sequences(table_path, version)
+    rows = TokenTable.open(table_path, version)  # streamed per row group; the held-out part only is read
     model, _ = load_model(model_dir, device)
-    seqs = window(seqs, seq_len or min(seqs.shape[1] - 1, model.config.n_positions))  # as trainer/train.py does
+    seqs = rows.windows(seq_len or min(rows.row_len - 1, model.config.n_positions))  # as trainer/train.py does
     if not all_rows:
         seqs = seqs[len(seqs) - split_heldout(len(seqs), heldout_fraction):]
     total, tokens = 0.0, 0

@@ -37,8 +37,8 @@ import torch
 
 from trainer.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, TrainConfig, deepspeed_config_path, \
     load_config, load_model_config, to_mapping
-from trainer.data import TokenStream, batch_digest, heldout_batches, lm_loss, load_tokenizer, published_version, \
-    read_sequences, split_heldout, window
+from trainer.data import TokenStream, TokenTable, batch_digest, collate, lm_loss, load_tokenizer, published_version, \
+    rank_block, split_heldout
 from trainer.model import build_config, build_model, count_params
 
 # ---------------------------------------------------------------------------------------------
@@ -102,8 +102,8 @@ def barrier(world: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # 3. Model and 4. data: trainer/model.py (GPTBigCode from configs/models/<name>.yaml) and
-#    trainer/data.py (gold/tokens at a pinned Delta version, sharded, resumable), called in
-#    train() below.
+#    trainer/data.py (gold/tokens at a pinned Delta version, streamed per row group, sharded,
+#    resumable), called in train() below.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -232,31 +232,32 @@ def set_rng_state(state: dict) -> None:
 # 8. Evaluation and export
 # ---------------------------------------------------------------------------------------------
 @torch.no_grad()
-def heldout_loss(engine, sequences: np.ndarray, micro_batch: int, device, rank: int, world: int,
+def heldout_loss(engine, heldout, micro_batch: int, device, rank: int, world: int,
                  max_batches: int = 0) -> dict | None:
-    """Token-weighted next-token loss over the held-out sequences, and its perplexity.
+    """Token-weighted next-token loss over the held-out samples (a TokenTable: this rank reads
+    only its block of them), and its perplexity.
 
     Every rank runs the same number of forward passes (ZeRO-3 gathers parameters collectively);
-    a rank with fewer sequences repeats one with weight zero.
+    a rank with fewer samples fills its last batch with rows of weight zero.
     """
-    if len(sequences) == 0:
+    if len(heldout) == 0:
         return None
-    per_rank = math.ceil(len(sequences) / world)
-    mine = list(range(rank, len(sequences), world))
-    weights = [1.0] * len(mine) + [0.0] * (per_rank - len(mine))
-    mine += [0] * (per_rank - len(mine))
+    lo, hi = rank_block(len(heldout), rank, world)
+    mine = heldout[lo:hi]
+    per_rank = math.ceil(len(heldout) / world)  # the largest block: what every rank runs through
     n_batches = math.ceil(per_rank / micro_batch)
     if max_batches:
         n_batches = min(n_batches, max_batches)
+    filler = np.zeros(heldout.sample_len, dtype=np.int64)  # weight 0: its loss is not counted
     engine.eval()
     total_loss, total_tokens = 0.0, 0.0
     for b in range(n_batches):
-        idx = mine[b * micro_batch:(b + 1) * micro_batch]
-        w = weights[b * micro_batch:(b + 1) * micro_batch]
-        batch = next(heldout_batches(sequences[idx], len(idx)))
-        batch = {k: v.to(device) for k, v in batch.items()}
+        idx = range(b * micro_batch, min((b + 1) * micro_batch, per_rank))
+        rows = [mine[i] if i < len(mine) else filler for i in idx]
+        w = [1.0 if i < len(mine) else 0.0 for i in idx]
+        batch = {k: v.to(device) for k, v in collate(rows).items()}
         logits = engine(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        losses = lm_loss(logits, batch["labels"], reduction="none").view(len(idx), -1)
+        losses = lm_loss(logits, batch["labels"], reduction="none").view(len(rows), -1)
         counts = (batch["labels"] != -100).sum(dim=1)
         wt = torch.tensor(w, device=losses.device)
         total_loss += float((losses.sum(dim=1) * wt).sum())
@@ -265,7 +266,7 @@ def heldout_loss(engine, sequences: np.ndarray, micro_batch: int, device, rank: 
     total_loss, total_tokens = all_sum([total_loss, total_tokens], world)
     loss = total_loss / max(1.0, total_tokens)
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "tokens": int(total_tokens),
-            "sequences": len(sequences)}
+            "sequences": len(heldout)}
 
 
 def export_hf(engine, ckpt_dir: Path, tag: str, model_config, tokenizer, out_dir: Path) -> Path:
@@ -343,24 +344,20 @@ def train(cfg: TrainConfig) -> Path:
     model = build_model(model_config, seed=t.seed)
     n_params = count_params(model)  # before ZeRO-3 partitions the parameters away
 
-    # 4b. data: read, hold out, shard
-    sequences = read_sequences(d.table_path, d.version)
-    if sequences.max() >= model_config.vocab_size:
-        raise ValueError(f"token id {int(sequences.max())} >= model vocab {model_config.vocab_size}: "
-                         "tokenizer and gold/tokens do not match")
+    # 4b. data: the pinned version's files and row counts (tokens are streamed per row group,
+    #     trainer/data.py), cut into windows, held out, this rank's block
+    table = TokenTable.open(d.table_path, d.version, read_ahead=d.read_ahead, vocab_size=model_config.vocab_size)
     # rows hold seq_len + 1 tokens (inputs + shifted targets); longer than the model's context ->
     # cut into windows of data.seq_len (null: the stored length, at most the model's n_positions)
-    seq_len = d.seq_len or min(sequences.shape[1] - 1, model_config.n_positions)
+    seq_len = d.seq_len or min(table.row_len - 1, model_config.n_positions)
     if seq_len > model_config.n_positions:
         raise ValueError(f"data.seq_len {seq_len} exceeds the model's n_positions {model_config.n_positions}")
-    if sequences.shape[1] - 1 > seq_len:
-        if rank == 0:
-            print(f"[train] stored sequences of {sequences.shape[1]} tokens cut into windows of {seq_len + 1}",
-                  flush=True)
-        sequences = window(sequences, seq_len)
-    n_heldout = split_heldout(len(sequences), d.heldout_fraction)
-    train_seqs, heldout_seqs = sequences[:len(sequences) - n_heldout], sequences[len(sequences) - n_heldout:]
-    stream = TokenStream(train_seqs, tokenizer, rank=rank, world=world, seed=t.seed, fim_rate=d.fim_rate,
+    if table.row_len - 1 > seq_len and rank == 0:
+        print(f"[train] stored sequences of {table.row_len} tokens cut into windows of {seq_len + 1}", flush=True)
+    samples = table.windows(seq_len)
+    n_heldout = split_heldout(len(samples), d.heldout_fraction)
+    train_part, heldout_part = samples[:len(samples) - n_heldout], samples[len(samples) - n_heldout:]
+    stream = TokenStream(train_part, tokenizer, rank=rank, world=world, seed=t.seed, fim_rate=d.fim_rate,
                          fim_spm_rate=d.fim_spm_rate, fim_split_sample=d.fim_split_sample,
                          fragment_fim_rate=d.fragment_fim_rate)
 
@@ -395,11 +392,12 @@ def train(cfg: TrainConfig) -> Path:
 
     # 7. the loop
     total_steps, mb, ga = t.steps, t.micro_batch, t.grad_accum
-    tokens_per_step = mb * ga * world * (sequences.shape[1] - 1)
+    tokens_per_step = mb * ga * world * (samples.sample_len - 1)
     metrics_file = out_dir / "metrics.jsonl"
     if rank == 0:
-        print(f"[train] {n_params:,} params, {len(train_seqs)} train / {n_heldout} held-out sequences "
-              f"of {sequences.shape[1]} tokens, {d.table_path}@v{d.version}, world {world}, "
+        print(f"[train] {n_params:,} params, {len(train_part)} train / {n_heldout} held-out sequences "
+              f"of {samples.sample_len} tokens, {d.table_path}@v{d.version} streamed (read-ahead "
+              f"{d.read_ahead} row groups), world {world}, "
               f"DeepSpeed {cfg.deepspeed}, bf16={bf16}, from step {step}", flush=True)
     engine.train()
     last_tag = None
@@ -429,14 +427,14 @@ def train(cfg: TrainConfig) -> Path:
         if (t.save_every and step % t.save_every == 0) or step == total_steps:
             last_tag = save(step)
         if t.eval_every and step % t.eval_every == 0 and step != total_steps:
-            ev = heldout_loss(engine, heldout_seqs, mb, device, rank, world, t.eval_batches)
+            ev = heldout_loss(engine, heldout_part, mb, device, rank, world, t.eval_batches)
             if rank == 0 and ev:
                 print(f"[eval] step {step} held-out loss {ev['loss']:.4f} ppl {ev['perplexity']:.2f}", flush=True)
 
     # 8. final evaluation, export, lineage
     if last_tag is None:  # resumed a finished run
         last_tag = (ckpt_dir / "latest").read_text().strip()
-    ev = heldout_loss(engine, heldout_seqs, mb, device, rank, world, t.eval_batches)
+    ev = heldout_loss(engine, heldout_part, mb, device, rank, world, t.eval_batches)
     barrier(world)
     if rank == 0:
         (out_dir / "eval.json").write_text(json.dumps({"step": step, "heldout": ev}, indent=1))
@@ -450,7 +448,7 @@ def train(cfg: TrainConfig) -> Path:
                 "tokenizer": str(d.tokenizer_path.resolve()), "git_commit": git_commit(),
                 "config": to_mapping(cfg), "deepspeed_config": ds_config, "checkpoint": str(ckpt_dir / last_tag),
                 "steps": step, "world_size": world, "samples_consumed": stream.position * world,
-                "tokens_consumed": stream.position * world * int(sequences.shape[1] - 1),
+                "tokens_consumed": stream.position * world * int(samples.sample_len - 1),
                 "params": n_params, "heldout": ev,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
