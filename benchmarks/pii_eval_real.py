@@ -1,17 +1,18 @@
 """PII detection on real files of every language family (issue 20): codemill's rules, rules +
-the model tier, and detect-secrets, side by side, on the tuning and the held-out split.
+the model tier, and detect-secrets, side by side, on the tuning, dev and held-out splits.
 
     .venv/bin/python benchmarks/pii_eval_real.py [--records 1500] [--no-model] [--no-baseline]
-                                                 [--splits tune,holdout] [--json OUT]
+                                                 [--splits tune,dev,holdout] [--json OUT]
 
-1. The two splits of benchmarks/pii_evalset.py are generated (seeded; cached under
-   ~/.cache/codemill/pii_eval by a hash of the generator and the corpus folder): the tuning
-   split from benchmarks/real_corpus.py's `main` corpus, the held-out split from its
-   `holdout` corpus (a disjoint package list) with templates, names and domains the rules were
-   never tuned on. `--source-tune/--source-holdout DIR` use other folders of real files.
+1. The three splits of benchmarks/pii_evalset.py are generated (seeded; cached under
+   ~/.cache/codemill/pii_eval by a hash of the generator and the corpus folder): `tune` from
+   benchmarks/real_corpus.py's `main` corpus, `dev` (the former held-out split, now tuned on)
+   from `holdout`, and the held-out split `holdout` from `holdout2`, with files, templates,
+   names, domains and value shapes the rules were never tuned on: the split the issue's
+   targets are read on. `--source-tune/--source-dev/--source-holdout DIR` use other folders.
 2. Systems: `rules` = udfs/pii.py's detect_rules at the configured entropy threshold;
    `rules+model` = the rules merged with a small token-classification model trained on the
-   tuning split (benchmarks/pii_model_train.py, cached), run through udfs/pii_model.py
+   `tune` split only (so `dev` is out of sample for the model, not for the rules) (benchmarks/pii_model_train.py, cached), run through udfs/pii_model.py
    (the transformers back-end, every entity type taken from the model); `detect-secrets` =
    Yelp's detect-secrets (default plugins and filters) on each record as a file, by line.
 3. Tables per secret type, per look-alike kind and per language family; counts and rates
@@ -88,8 +89,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1500, help="records per split (about)")
     ap.add_argument("--seed", type=int, default=pii_evalset.SEED)
-    ap.add_argument("--splits", default="tune,holdout")
+    ap.add_argument("--splits", default=",".join(pii_evalset.SPLITS))
     ap.add_argument("--source-tune")
+    ap.add_argument("--source-dev")
     ap.add_argument("--source-holdout")
     ap.add_argument("--no-model", action="store_true")
     ap.add_argument("--model-path", help="use this model folder instead of training one")
@@ -107,7 +109,10 @@ def main(argv=None) -> int:
     threshold = args.entropy_threshold if args.entropy_threshold is not None else float(cfg.get("entropy_threshold", 3.0))
     splits = args.splits.split(",")
     data = {}
-    for split in ("tune", "holdout"):
+    unknown = set(splits) - set(pii_evalset.SPLITS)
+    if unknown:
+        ap.error(f"unknown split(s): {', '.join(sorted(unknown))}")
+    for split in pii_evalset.SPLITS:
         if split in splits or (split == "tune" and not args.no_model and not args.model_path):
             data[split] = load_split(split, getattr(args, f"source_{split}"), args.records, args.seed)
 

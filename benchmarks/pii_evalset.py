@@ -7,13 +7,18 @@ package specs) that must stay.
     .venv/bin/python benchmarks/pii_evalset.py --split holdout --out /tmp/holdout.jsonl
     .venv/bin/python benchmarks/pii_evalset.py --sample      # rewrites tests/data/pii_real_sample.jsonl
 
-Sources of real files: benchmarks/real_corpus.py's `build("main")` for the tuning split and
-`build("holdout")` (a disjoint package list) for the held-out split; `--source DIR` takes any
-folder with one sub-folder per package release instead (e.g. a site-packages folder).
+Three splits, disjoint in files (package lists of benchmarks/real_corpus.py), templates, key
+names, person names, mail domains and value shapes:
 
-Splits are disjoint in both files and templates: TUNE_* templates, key names, person names and
-mail domains are used only for the tuning split, HOLDOUT_* only for the held-out split. The
-rules of udfs/pii.py were tuned by looking at the tuning split only.
+* `tune`: corpus `main`, TUNE_* templates and pools; the rules were tuned on it.
+* `dev`: corpus `holdout`, DEV_* templates and pools. It was the held-out split until the rules
+  had been looked at on it; from then on it is a second tuning split (its records are drawn
+  with the old held-out seed, so they are the records the earlier held-out figures came from).
+* `holdout`: corpus `holdout2`, HOLDOUT_* templates and pools, written before any rules result
+  on it was seen. The split the issue's targets are reported against; never tuned on.
+
+`--source DIR` takes any folder with one sub-folder per package release instead (e.g. a
+site-packages folder).
 
 Screening (before planting, per window of real lines): a line is dropped when codemill's rules
 fire on it, when detect-secrets (default plugins and filters) reports it, or when the
@@ -50,6 +55,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SEED = 20250120
+SPLITS = ("tune", "dev", "holdout")
+# the real corpus of each split (benchmarks/real_corpus.py CORPORA)
+SPLIT_CORPUS = {"tune": "main", "dev": "holdout", "holdout": "holdout2"}
+# the name a split's random draws are seeded with: `dev` keeps the seed it had as the held-out split
+SPLIT_SEED_NAME = {"tune": "tune", "dev": "holdout", "holdout": "holdout2"}
 SAMPLE = ROOT / "tests" / "data" / "pii_real_sample.jsonl"
 
 # ---------------------------------------------------------------------------------------
@@ -81,7 +91,7 @@ KIND_TYPE = {"api_key": "KEY", "aws_secret": "KEY", "private_key": "KEY", "token
              "email": "EMAIL", "ip": "IP_ADDRESS", "name": "NAME"}
 SECRET_KINDS = ("api_key", "aws_secret", "password", "private_key", "token")
 LOOKALIKE_KINDS = ("private_ip", "doc_ip", "version", "hash", "integrity", "uuid", "placeholder_email", "decorator",
-                   "pkg_spec", "placeholder_secret", "public_key", "org_name")
+                   "pkg_spec", "placeholder_secret", "public_key", "org_name", "digest", "data_uri")
 
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -125,7 +135,7 @@ TUNE_POOLS = Pools(
     orgs=("The Apache Software Foundation", "Google LLC", "Microsoft Corporation", "The Project Authors",
           "Cloudhop Networks Inc"),
 )
-HOLDOUT_POOLS = Pools(
+DEV_POOLS = Pools(
     first=("anika", "joão", "chen", "oluwaseun", "marta", "hiroshi", "leila", "pavel", "ines", "kwame", "astrid",
            "ravi", "nadia", "mateus", "yuki", "emre", "sigrid", "tariq", "lucia", "bogdan"),
     last=("fernandes", "liu", "adeyemi", "sorensen", "yamamoto", "rahimi", "petrov", "almeida", "mensah", "lindqvist",
@@ -146,6 +156,28 @@ HOLDOUT_POOLS = Pools(
     orgs=("Mozilla Foundation", "Meta Platforms Inc", "The Rust Project Developers", "Free Software Foundation",
           "Example Systems Ltd"),
 )
+HOLDOUT_POOLS = Pools(
+    first=("siobhan", "thandiwe", "björn", "ngozi", "kaito", "zoë", "rohan", "ayesha", "dmitri", "camille", "oskar",
+           "noor", "tomás", "mei", "aleksander", "ifeoma", "javier", "saanvi", "henrik", "leilani"),
+    last=("mcallister", "nakamura", "okonkwo", "bergström", "abdullah", "kowalczyk", "fitzgerald", "ramírez",
+          "chatterjee", "van dijk", "de souza", "takahashi", "eriksen", "kapoor", "mwangi", "delacroix", "horvat",
+          "jankowski", "oyelaran", "lindgren"),
+    domains=("gmx.net", "web.de", "free.fr", "libero.it", "seznam.cz", "rediffmail.com", "uol.com.br",
+             "eng.shopwave.co.za", "research.kth.se", "medtech-labs.eu"),
+    words=("kestrel", "tundra", "birch", "nebula", "copper", "juniper", "basalt", "marigold", "sparrow", "zephyr"),
+    key_names=(("algolia", "admin", "key"), ("datadog", "api", "key"), ("shopify", "secret"),
+               ("razorpay", "key", "secret"), ("pusher", "app", "secret"), ("segment", "write", "key"),
+               ("firebase", "server", "key"), ("recaptcha", "secret", "key"), ("jwt", "secret"), ("cookie", "secret")),
+    token_names=(("twilio", "auth", "token"), ("discord", "bot", "token"), ("telegram", "token"), ("hf", "token"),
+                 ("pypi", "token"), ("gitlab", "runner", "token")),
+    pass_names=(("oracle", "password"), ("sa", "password"), ("wifi", "passphrase"), ("jks", "password"),
+                ("rabbitmq", "pass"), ("bind", "pw"), ("sftp", "passwd"), ("pg", "pass")),
+    token_vendors=("ghs", "xapp", "pypi", "hf", "jwt_kid", "glptt"),
+    password_styles=("dashed_words", "random10", "word_year_symbol"),
+    orgs=("Canonical Ltd", "Red Hat, Inc.", "The Linux Foundation", "Oracle and/or its affiliates",
+          "Northwind Traders GmbH"),
+)
+POOLS = {"tune": TUNE_POOLS, "dev": DEV_POOLS, "holdout": HOLDOUT_POOLS}
 
 
 def _rand(r: random.Random, alphabet: str, n: int) -> str:
@@ -162,10 +194,23 @@ def _ensure_mixed(r: random.Random, value: str) -> str:
     return value
 
 
+API_KEY_STYLES = {"tune": ("b62_32", "b62_40", "hex_32", "hex_40", "b64_44"),
+                  "dev": ("b62_36", "hex_48", "key_hex", "b64url_43", "sg"),
+                  "holdout": ("b62_24", "b62_56", "HEX_40", "b64_32", "dop", "shpat", "mailchimp")}
+
+
 def gen_api_key(r: random.Random, split: str) -> str:
-    styles = ["b62_32", "b62_40", "hex_32", "hex_40", "b64_44"] if split == "tune" else \
-        ["b62_36", "hex_48", "key_hex", "b64url_43", "sg"]
-    s = r.choice(styles)
+    s = r.choice(API_KEY_STYLES[split])
+    if s == "HEX_40":
+        return _ensure_mixed(r, _rand(r, HEXL.upper(), 40))
+    if s == "b64_32":  # 22 random bytes, base64 with its padding
+        return base64.b64encode(bytes(r.getrandbits(8) for _ in range(22))).decode()
+    if s == "dop":
+        return "dop_v1_" + _ensure_mixed(r, _rand(r, HEXL, 64))
+    if s == "shpat":
+        return "shpat_" + _ensure_mixed(r, _rand(r, HEXL, 32))
+    if s == "mailchimp":
+        return _ensure_mixed(r, _rand(r, HEXL, 32)) + f"-us{r.randint(1, 21)}"
     if s.startswith("b62"):
         return _ensure_mixed(r, _rand(r, ALNUM, int(s[4:])))
     if s.startswith("hex"):
@@ -206,6 +251,23 @@ def gen_token(r: random.Random, split: str, pools: Pools) -> str:
         return "npm_" + _ensure_mixed(r, _rand(r, ALNUM, 36))
     if v == "aiza":
         return "AIza" + _rand(r, ALNUM + "-_", 35)
+    if v == "ghs":
+        return "ghs_" + _ensure_mixed(r, _rand(r, ALNUM, 36))
+    if v == "xapp":
+        return f"xapp-1-A{_rand(r, string.ascii_uppercase + string.digits, 10)}-{r.randint(10**12, 10**13 - 1)}-" \
+            + _ensure_mixed(r, _rand(r, HEXL, 64))
+    if v == "pypi":
+        return "pypi-AgEIcHlwaS5vcmc" + _rand(r, ALNUM + "-_", r.choice([60, 120, 160]))
+    if v == "hf":
+        return "hf_" + _ensure_mixed(r, _rand(r, string.ascii_letters, 34))
+    if v == "jwt_kid":
+        def part(obj):
+            return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+        head = part({"alg": "ES256", "kid": _rand(r, ALNUM, 8), "typ": "JWT"})
+        body = part({"iss": r.choice(pools.words), "exp": r.randint(1.7e9, 1.9e9), "uid": r.randint(1, 10**6)})
+        return f"{head}.{body}." + _rand(r, ALNUM + "-_", 86)
+    if v == "glptt":
+        return "glptt-" + _ensure_mixed(r, _rand(r, HEXL, 40))
     raise ValueError(v)
 
 
@@ -230,13 +292,25 @@ def gen_password(r: random.Random, split: str, pools: Pools) -> str:
         cons, vow = "bcdfghjklmnprstvz", "aeiou"
         syl = "".join(r.choice(cons) + r.choice(vow) for _ in range(3))
         return syl.capitalize() + r.choice("#$%&*") + str(r.randint(100, 999))
+    if s == "dashed_words":
+        return "-".join(r.sample(pools.words, 3)) + str(r.randint(1, 9))
+    if s == "random10":
+        return _ensure_mixed(r, _rand(r, ALNUM + "@#$%&*!", 10))
+    if s == "word_year_symbol":
+        return r.choice(pools.words).capitalize() + str(r.randint(1990, 2025)) + r.choice("!@#$.")
     raise ValueError(s)
 
 
 def gen_private_key(r: random.Random, split: str) -> str:
-    label = r.choice(["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"]
-                     if split == "tune" else ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
-                                              "DSA PRIVATE KEY", "OPENSSH PRIVATE KEY"])
+    label = r.choice({"tune": ["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"],
+                      "dev": ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "DSA PRIVATE KEY",
+                              "OPENSSH PRIVATE KEY"],
+                      "holdout": ["EC PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK"]}[split])
+    if label == "PGP PRIVATE KEY BLOCK":  # ASCII armor: a header line, a blank line, the body, a checksum
+        body = "lQ" + _rand(r, B64, 64 * r.randint(6, 14) - 2)
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return (f"-----BEGIN {label}-----\nVersion: GnuPG v2\n\n" + "\n".join(lines) + "\n=" + _rand(r, B64, 4)
+                + f"\n-----END {label}-----")
     n = r.randint(4, 12)
     lead = {"OPENSSH PRIVATE KEY": "b3BlbnNzaC1rZXktdjEAAAAA"}.get(label, "MII" + r.choice("EBCD") + r.choice("vpowg"))
     body = lead + _rand(r, B64, 64 * n - len(lead) - r.randint(0, 40))
@@ -310,6 +384,10 @@ def gen_lookalike(kind: str, r: random.Random, pools: Pools) -> str:
     if kind == "placeholder_email":
         return r.choice(["user@example.com", "jane.doe@example.org", "you@example.com", "admin@example.net",
                          "noreply@github.com", "your.name@example.com", "someone@example.test"])
+    if kind == "digest":  # OCI image digests
+        return "sha256:" + _rand(r, HEXL, 64)
+    if kind == "data_uri":  # inline images: long base64, no secret
+        return f"data:image/{r.choice(['png', 'gif', 'webp'])};base64," + _rand(r, B64, r.randint(60, 180)) + "=="
     if kind == "pkg_spec":
         return r.choice([f"lodash@4.17.{r.randint(0, 21)}", f"@babel/core@7.{r.randint(0, 24)}.{r.randint(0, 9)}",
                          f"react@18.{r.randint(0, 3)}.{r.randint(0, 9)}", f"typescript@5.{r.randint(0, 5)}.{r.randint(1, 9)}",
@@ -574,7 +652,7 @@ TUNE_TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+DEV_TEMPLATES: dict[str, list[str]] = {
     "python": [
         'settings.[[$key:snake]] = "[[api_key]]"',
         'CONFIG = {"[[$key:snake]]": "[[api_key]]", "region": "eu-west-1"}',
@@ -804,13 +882,315 @@ HOLDOUT_TEMPLATES: dict[str, list[str]] = {
         'md5 [[~hash]]',
     ],
 }
+# Written for the split that replaced `dev` as the held-out split, before any rules result on it
+# was seen: syntaxes, key names and value shapes that neither TUNE_* nor DEV_* use.
+HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+    "python": [
+        'requests.post(url, headers={"X-API-Key": "[[api_key]]"})',
+        '[[$key:snake]] = os.getenv("[[$key:UPPER]]", "[[api_key]]")',
+        'gateway = Gateway(merchant_id="m-1", [[$key:snake]]="[[api_key]]")',
+        "    '[[$key:snake]]': '[[api_key]]',",
+        '# export [[$key:UPPER]]="[[api_key]]"',
+        'boto3.client("s3", aws_secret_access_key="[[aws_secret]]", region_name="us-east-2")',
+        '    "aws_secret_access_key": "[[aws_secret]]",',
+        'AWS_SECRET = "[[aws_secret]]"',
+        'auth = HTTPBasicAuth("deploy", "[[password]]")',
+        'engine = create_engine("mysql+pymysql://report:[[password]]@[[host]]/sales")',
+        "    [[$pass:snake]]='[[password]]',",
+        '[[$pass:UPPER]]: Final = "[[password]]"',
+        'bot = Bot(token="[[token]]")',
+        'session.headers["Authorization"] = f"token [[token]]"',
+        '[[$tok:UPPER]] = "[[token]]"  # rotate monthly',
+        'KEY_PEM = (\n    "[[private_key|pylines]]\\n"\n)',
+        '"""\n:Authors: [[name]] <[[email]]>\n"""',
+        '__maintainer__ = "[[name]]"',
+        '__email__ = "[[email]]"',
+        'ADMINS = [("[[name]]", "[[email]]")]',
+        '# Thanks to [[name]] for the patch.',
+        'resolver.nameservers = ["[[ip]]"]',
+        'sock.connect(("[[ip]]", 6379))',
+        'WEBHOOK_SOURCE_IPS = {"[[ip]]", "[[ip]]"}',
+        'VERSION_INFO = "[[~version]]"',
+        'IMAGE = "python@[[~digest]]"',
+        'ICON = "[[~data_uri]]"',
+        'LOCAL_REDIS = "redis://[[~private_ip]]:6379/0"',
+        'request_id = "[[~uuid]]"',
+        'ETAG = "[[~hash]]"',
+        "# mail [[~placeholder_email]] for an account",
+        "[[~decorator=@functools.lru_cache(maxsize=None)]]",
+        'API_KEY = "[[~placeholder_secret]]"',
+        'password = settings.DATABASES["default"]["PASSWORD"]',
+        '# Copyright [[year]] [[~org_name]]. All rights reserved.',
+        'TEST_ADDR = "[[~doc_ip]]"',
+    ],
+    "js_ts": [
+        "const client = new Client({ apiKey: '[[api_key]]' });",
+        "headers.set('x-api-key', \"[[api_key]]\");",
+        "export default { [[$key:camel]]: `[[api_key]]` };",
+        "// TODO remove: [[$key:camel]] = [[api_key]]",
+        "const credentials = { accessKeyId: id, secretAccessKey: \"[[aws_secret]]\" };",
+        "  AWS_SECRET_ACCESS_KEY: '[[aws_secret]]',",
+        "const pool = mysql.createPool({ host, user: 'api', password: \"[[password]]\" });",
+        "await page.fill('#password', '[[password]]');",
+        "const [[$pass:camel]] = process.env.DB_PASS ?? '[[password]]';",
+        "const bot = new Telegraf('[[token]]');",
+        "  Authorization: 'Bearer ' + '[[token]]',",
+        "localStorage.setItem('[[$tok:camel]]', '[[token]]');",
+        "  privateKey: fs.existsSync(p) ? fs.readFileSync(p) : '[[private_key|json]]',",
+        " * @copyright [[year]] [[name]]",
+        " * @contributor [[name]] <[[email]]>",
+        "  maintainers: [{ name: '[[name]]', email: '[[email]]' }],",
+        "const ALLOWED = new Set(['[[ip]]']);",
+        "server.listen(443, '[[ip]]');",
+        "  version: '[[~version]]',",
+        "import x from 'https://esm.sh/[[~pkg_spec]]';",
+        "const digest = '[[~digest]]';",
+        "const logo = '[[~data_uri]]';",
+        "const id = crypto.randomUUID(); // e.g. [[~uuid]]",
+        "const dev = 'http://[[~private_ip]]:5173';",
+        "[[~decorator=@Input() value: string;]]",
+        "const password = form.get('password');",
+    ],
+    "java": [
+        'client.setApiKey("[[api_key]]");',
+        'private static final String [[$key:UPPER]] = System.getProperty("k", "[[api_key]]");',
+        'val [[$key:camel]] = "[[api_key]]"',
+        'AwsBasicCredentials.create(accessKeyId, "[[aws_secret]]");',
+        'hikari.addDataSourceProperty("password", "[[password]]");',
+        'KeyStore.getInstance("JKS").load(in, "[[password]]".toCharArray());',
+        'const val [[$pass:UPPER]] = "[[password]]"',
+        '    .header("X-Auth-Token", "[[token]]")',
+        'String [[$tok:camel]] = "[[token]]";',
+        ' * @author [[name]] ([[email]])',
+        '// Reviewed by [[name]]',
+        'new InetSocketAddress("[[ip]]", 5432);',
+        'String build = "[[~version]]";',
+        'String checksum = "[[~hash]]";',
+        '[[~decorator=@Test(timeout = 1000)]]',
+        'String image = "eclipse-temurin@[[~digest]]";',
+        ' * (C) Copyright [[year]] [[~org_name]]',
+    ],
+    "c_cpp": [
+        'static const char API_KEY_V2[] = "[[api_key]]";',
+        'setenv("[[$key:UPPER]]", "[[api_key]]", 1);',
+        'const char *aws_secret = "[[aws_secret]]";',
+        '#define DB_PASSWORD_DEFAULT "[[password]]"',
+        'PQconnectdb("host=db user=app password=[[password]]");',
+        '    { .[[$pass:snake]] = "[[password]]" },',
+        'curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, "[[token]]");',
+        'const char *const [[$tok:snake]] = "[[token]]";',
+        'static const char kPem[] =\n    "[[private_key|pylines]]\\n";',
+        ' * Maintainer: [[name]] <[[email]]>',
+        '/* Contributed by [[name]] */',
+        'addr.sin_addr.s_addr = inet_addr("[[ip]]");',
+        '#define PROTOCOL_VERSION "[[~version]]"',
+        'static const char *digest = "[[~hash]]";',
+        '// see [[~placeholder_email]]',
+        '#define DEFAULT_GW "[[~private_ip]]"',
+    ],
+    "go": [
+        'stripe.Key = "[[api_key]]"',
+        'os.Setenv("[[$key:UPPER]]", "[[api_key]]")',
+        '\t[[$key:Title]] string `default:"[[api_key]]"`',
+        'creds := credentials.NewStaticCredentials(id, "[[aws_secret]]", "")',
+        'cfg.Passwd = "[[password]]"',
+        'rdb := redis.NewClient(&redis.Options{Addr: addr, Password: "[[password]]"})',
+        'const [[$pass:camel]] = "[[password]]"',
+        'tok := &oauth2.Token{AccessToken: "[[token]]"}',
+        'bot, _ := tgbotapi.NewBotAPI("[[token]]")',
+        'var signKey = []byte(`[[private_key]]`)',
+        '// Authors: [[name]] <[[email]]>',
+        'conn, err := dialer.Dial("tcp", "[[ip]]:25")',
+        'var buildVersion = "[[~version]]"',
+        'const emptySHA = "[[~hash]]"',
+        'img := "golang@[[~digest]]"',
+        'id := "[[~uuid]]" // fixture',
+        'conn, _ := net.Dial("tcp", "[[~private_ip]]:9000")',
+    ],
+    "rust": [
+        'let client = Client::new("[[api_key]]");',
+        'std::env::set_var("[[$key:UPPER]]", "[[api_key]]");',
+        'const [[$key:UPPER]]: &[u8] = b"[[api_key]]";',
+        '    .secret_access_key("[[aws_secret]]")',
+        'let opts = PgConnectOptions::new().password("[[password]]");',
+        'let [[$pass:snake]]: String = "[[password]]".into();',
+        '    .bearer_auth("[[token]]")',
+        'const [[$tok:UPPER]]: &str = "[[token]]";',
+        'let pem = r#"[[private_key]]"#;',
+        '//! Maintainer: [[name]] <[[email]]>',
+        'let peer = "[[ip]]".parse::<IpAddr>()?;',
+        'const MSRV: &str = "[[~version]]";',
+        'let sha = "[[~hash]]";',
+        'let id = Uuid::parse_str("[[~uuid]]")?;',
+        'let image = "rust@[[~digest]]";',
+    ],
+    "shell": [
+        "export [[$key:UPPER]]='[[api_key]]'",
+        'curl -H "X-Api-Key: [[api_key]]" https://api.[[host]]/v1/items',
+        'docker run -e [[$key:UPPER]]=[[api_key]] app:latest',
+        'AWS_SECRET_ACCESS_KEY="[[aws_secret]]" terraform apply',
+        'sshpass -p "[[password]]" ssh ops@bastion',
+        'mysqladmin -uroot --password=[[password]] status',
+        'echo "[[$pass:UPPER]]=[[password]]" >> .env',
+        'gh auth login --with-token <<< "[[token]]"',
+        'git clone https://oauth2:[[token]]@gitlab.[[host]]/team/app.git',
+        "cat > ~/.ssh/id_ed25519 <<EOF\n[[private_key]]\nEOF",
+        '# Maintainer: [[name]] <[[email]]>',
+        'iptables -A INPUT -s [[ip]] -j ACCEPT',
+        'nc -zv [[ip]] 22',
+        'pip install "urllib3==[[~version]]"',
+        'docker pull nginx@[[~digest]]',
+        'echo "[[~hash]]  app.tar.gz" > SHA256SUMS',
+        'export DB_HOST=[[~private_ip]]',
+        'PASSWORD="$(cat /run/secrets/db_password)"',
+    ],
+    "config/yaml": [
+        '  [[$key:camel]]: [[api_key]]',
+        '      - [[$key:UPPER]]=[[api_key]]',
+        '    secretKey: [[aws_secret]]',
+        '    POSTGRES_PASSWORD: [[password]]',
+        "  [[$pass:camel]]: '[[password]]'",
+        '    [[$tok:camel]]: [[token]]',
+        '  stringData:\n    token: [[token]]',
+        '  signing_key: |\n    [[private_key|indent4]]',
+        '  author: [[name]] <[[email]]>',
+        '  email: [[email]]',
+        '    - [[ip]]/32',
+        '  upstream: [[ip]]:8080',
+        '  tag: "[[~version]]"',
+        '    image: postgres@[[~digest]]',
+        '  - [[~private_ip]]',
+        '  token: ${{ secrets.GITHUB_TOKEN }}',
+    ],
+    "config/toml": [
+        '[[$key:camel]] = "[[api_key]]"',
+        "aws_secret_access_key = '[[aws_secret]]'",
+        "[[$pass:snake]] = '[[password]]'",
+        '[registry.auth]\ntoken = "[[token]]"',
+        'authors = [{ name = "[[name]]", email = "[[email]]" }]',
+        'listen = "[[ip]]:443"',
+        'rust-version = "[[~version]]"',
+        'sha256 = "[[~hash]]"',
+        'id = "[[~uuid]]"',
+    ],
+    "config/ini": [
+        '[[$key:snake]]: [[api_key]]',
+        'secret_key = [[aws_secret]]',
+        'spring.datasource.password=[[password]]',
+        'PASSWORD = [[password]]',
+        '[[$tok:snake]] = [[token]]',
+        'maintainer = [[name]] <[[email]]>',
+        'server_ip = [[ip]]',
+        'app.version=[[~version]]',
+        'listen = [[~private_ip]]:5432',
+        'password = ${DB_PASSWORD}',
+    ],
+    "config/json": [
+        '  "X-Api-Key": "[[api_key]]",',
+        '{"[[$key:UPPER]]": "[[api_key]]"}',
+        '  "secretAccessKey": "[[aws_secret]]",',
+        '    "PGPASSWORD": "[[password]]",',
+        '    "[[$pass:snake]]": "[[password]]"',
+        '  "headers": {"Authorization": "Bearer [[token]]"},',
+        '  "privateKeyPem": "[[private_key|json]]",',
+        '  "author": {"name": "[[name]]", "email": "[[email]]"},',
+        '  "dns": ["[[ip]]"],',
+        '  "engines": {"node": ">=[[~version]]"},',
+        '  "digest": "[[~digest]]",',
+        '  "icon": "[[~data_uri]]",',
+        '  "sha1": "[[~hash]]",',
+    ],
+    "html_css": [
+        '<script>const API_KEY = "[[api_key]]";</script>',
+        '<iframe src="https://maps.[[host]]/embed?key=[[api_key]]"></iframe>',
+        '<!-- [[$key:words]]: [[api_key]] -->',
+        '<input name="aws_secret" value="[[aws_secret]]">',
+        '<!-- staging creds: admin / [[password]] -->',
+        '<!-- [[$pass:words]]: [[password]] -->',
+        '<script>fetch(u, {headers: {Authorization: "token [[token]]"}})</script>',
+        '<address>[[name]] &lt;<a href="mailto:[[email]]">[[email]]</a>&gt;</address>',
+        '<footer>&copy; [[year]] [[name]]</footer>',
+        '<!-- backend: http://[[ip]]:8000 -->',
+        '<link rel="icon" href="[[~data_uri]]">',
+        '<script src="https://unpkg.com/[[~pkg_spec]]/dist/index.js"></script>',
+        '<span class="version">[[~version]]</span>',
+        '<p>Write to <a href="mailto:[[~placeholder_email]]">us</a></p>',
+    ],
+    "html_css/css": [
+        '/* [[$key:snake]] = [[api_key]] */',
+        '// [[$key:UPPER]]: [[api_key]]',
+        '/* aws_secret_access_key=[[aws_secret]] */',
+        '/* password for the staging CDN: [[password]] */',
+        '/* [[$tok:snake]]: [[token]] */',
+        '/*! @author [[name]] <[[email]]> */',
+        '/* cdn edge [[ip]] */',
+        '/*! [[~pkg_spec]] | MIT License */',
+        '.logo { background: url("[[~data_uri]]"); }',
+        '$version: "[[~version]]";',
+        '/* hash [[~hash]] */',
+    ],
+    "markdown": [
+        '```python\nclient = Client(api_key="[[api_key]]")\n```',
+        '```env\n[[$key:UPPER]]=[[api_key]]\n```',
+        'Then paste your key (`[[api_key]]`) into the settings page.',
+        '| `AWS_SECRET_ACCESS_KEY` | `[[aws_secret]]` |',
+        '```ini\naws_secret_access_key = [[aws_secret]]\n```',
+        'Default credentials: **admin** / **[[password]]**',
+        '```yaml\npassword: [[password]]\n```',
+        '```sh\ncurl -u admin:[[password]] http://localhost:9200\n```',
+        'Use this token to try it: `[[token]]`',
+        '```\nAuthorization: Bearer [[token]]\n```',
+        '```pem\n[[private_key]]\n```',
+        'Thanks to [[name]] (<[[email]]>) for the fix.',
+        '* [[name]] — maintainer',
+        'Our resolver is `[[ip]]`.',
+        '## v[[~version]] — 2023-06-01',
+        '`docker pull app@[[~digest]]`',
+        '![badge]([[~data_uri]])',
+        'Send questions to <[[~placeholder_email]]>.',
+        'Install: `pip install pkg==[[~version]]`',
+    ],
+    "rst": [
+        '.. code-block:: python\n\n    API_KEY = "[[api_key]]"',
+        ':api_key: ``[[api_key]]``',
+        'Set the environment variable ``AWS_SECRET_ACCESS_KEY=[[aws_secret]]``.',
+        '.. code-block:: bash\n\n    export [[$pass:UPPER]]=[[password]]',
+        'The default password is ``[[password]]`` (change it).',
+        '::\n\n    [[$tok:snake]] = "[[token]]"',
+        '.. code-block:: text\n\n    [[private_key|indent4]]',
+        ':copyright: [[year]] [[name]]',
+        '* [[name]] <[[email]]>',
+        'The proxy listens on ``[[ip]]:3128``.',
+        '.. versionchanged:: [[~version]]',
+        'Release [[~version]]\n' + '=' * 16,
+        '    pip install pkg==[[~version]]',
+        'Digest: ``[[~digest]]``',
+    ],
+    "text": [
+        'api key = [[api_key]]',
+        '[[$key:words]]: [[api_key]]',
+        'AWS secret access key: [[aws_secret]]',
+        'user: deploy\npass: [[password]]',
+        'The [[$pass:words]] is [[password]]',
+        'token=[[token]]',
+        'Key file contents:\n[[private_key]]',
+        '[[name]] <[[email]]>',
+        'Contributors: [[name]], [[name]]',
+        'Ping [[ip]] from the jump host.',
+        'Version: [[~version]]',
+        'Changes in [[~version]]',
+        'sha1: [[~hash]]',
+        'Build [[~uuid]]',
+    ],
+}
+TEMPLATES = {"tune": TUNE_TEMPLATES, "dev": DEV_TEMPLATES, "holdout": HOLDOUT_TEMPLATES}
 # notebooks: Python templates of the split, written as JSON source lines of a code cell
-for _t in (TUNE_TEMPLATES, HOLDOUT_TEMPLATES):
+for _t in TEMPLATES.values():
     _t["notebook"] = list(_t["python"])
 
 
 def templates_for(split: str, family: str, ext: str) -> tuple[str, list[str]]:
-    table = TUNE_TEMPLATES if split == "tune" else HOLDOUT_TEMPLATES
+    table = TEMPLATES[split]
     syntax = CONFIG_SYNTAX.get(ext) if family == "config" else STYLE_SYNTAX.get(ext) if family == "html_css" else None
     key = f"{family}/{syntax}" if syntax else family
     return key, table[key]
@@ -844,12 +1224,20 @@ def _escape(value: str, how: str | None) -> str:
         return json.dumps(value)[1:-1]
     if how == "indent4":
         return value.replace("\n", "\n    ")
+    if how == "pylines":  # one string literal per line, joined by the compiler: "...\n" "...\n"
+        return '\\n"\n    "'.join(value.split("\n"))
     return value
+
+
+PLACEHOLDER_SECRETS = {
+    "tune": ["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"],
+    "dev": ["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"],
+    "holdout": ["replace-with-your-key", "TODO", "${API_KEY}", "****************", "not-a-real-key"]}
 
 
 def render(template: str, split: str, r: random.Random) -> tuple[str, list[tuple[int, int, str, bool]]]:
     """Template → (text, [(start, end, kind, labelled)])."""
-    pools = TUNE_POOLS if split == "tune" else HOLDOUT_POOLS
+    pools = POOLS[split]
     parts = []
 
     def value(m):
@@ -864,7 +1252,7 @@ def render(template: str, split: str, r: random.Random) -> tuple[str, list[tuple
             elif name == "org_name":
                 v = r.choice(pools.orgs)
             elif name == "placeholder_secret":
-                v = r.choice(["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"])
+                v = r.choice(PLACEHOLDER_SECRETS[split])
             else:
                 v = gen_lookalike(name, r, pools)
             return f"{_OPEN}~{name}{_SEP}{_escape(v, how)}{_CLOSE}"
@@ -1099,8 +1487,8 @@ def plant(lines: list[str], family: str, ext: str, split: str, r: random.Random,
 def build_split(split: str, source: Path, n_records: int = 1500, seed: int = SEED,
                 per_file: int = 1, lookalike_share: float = 0.25) -> tuple[list[dict], dict]:
     """Records of one split from the real files under `source` (deterministic for a seed)."""
-    assert split in ("tune", "holdout")
-    r = random.Random(f"{seed}:{split}")
+    assert split in SPLITS
+    r = random.Random(f"{seed}:{SPLIT_SEED_NAME[split]}")
     files = list_files(source)
     stats = SplitStats()
     fams = [f for f in FAMILIES if files[f]]
@@ -1144,10 +1532,10 @@ def write_jsonl(records: list[dict], out: Path) -> None:
 
 
 def corpus_source(split: str) -> Path:
-    """The real corpus of a split: benchmarks/real_corpus.py's `main` (tune) or `holdout`."""
+    """The real corpus of a split (SPLIT_CORPUS): benchmarks/real_corpus.py's `main`, `holdout` or `holdout2`."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import real_corpus  # noqa: E402  (another module of benchmarks/)
-    return Path(real_corpus.build("main" if split == "tune" else "holdout", fmt="repos"))
+    return Path(real_corpus.build(SPLIT_CORPUS[split], fmt="repos"))
 
 
 def fingerprint(*parts) -> str:
@@ -1160,19 +1548,19 @@ def fingerprint(*parts) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", choices=("tune", "holdout"), default="holdout")
+    ap.add_argument("--split", choices=SPLITS, default="holdout")
     ap.add_argument("--source", help="folder of real files (default: the split's real corpus)")
     ap.add_argument("--records", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--out", help="JSONL to write")
     ap.add_argument("--sample", action="store_true",
-                    help=f"write the committed sample ({SAMPLE.relative_to(ROOT)}): 65 records of each split")
+                    help=f"write the committed sample ({SAMPLE.relative_to(ROOT)}): 52 records of each split")
     args = ap.parse_args(argv)
     if args.sample:
         recs = []
-        for split in ("tune", "holdout"):
+        for split in SPLITS:
             src = Path(args.source) if args.source else corpus_source(split)
-            recs += build_split(split, src, 130, args.seed)[0][::2][:65]  # 5 of every family
+            recs += build_split(split, src, 104, args.seed)[0][::2][:52]  # 4 of every family
         write_jsonl(recs, SAMPLE)
         print(f"{len(recs)} records written to {SAMPLE} ({SAMPLE.stat().st_size // 1024} KB)")
         return 0

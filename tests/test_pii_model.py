@@ -25,7 +25,8 @@ def build_tiny_model(folder, force_label: str = "O", max_positions: int = 64):
     vocab = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(letters) + [f"##{c}" for c in letters]
              + list(".,:;=\"'()[]{}<>@#/-_*+!?$%&|\\") + ["ada", "love", "##lace", "def", "return"])
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokenizer = BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True)
+    assert tokenizer.vocab_size == len(vocab)  # transformers 5 ignores `vocab_file=`
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=max_positions, num_labels=len(STARPII_LABELS),
                         id2label=dict(enumerate(STARPII_LABELS)),

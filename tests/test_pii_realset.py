@@ -1,7 +1,7 @@
 """The real-file PII evaluation set (benchmarks/pii_evalset.py, issue 20) and its scoring
 (jobs/tools/pii_eval.py). Fast tests use the committed sample and a tiny folder of files written
-here; the slow test generates the held-out split from the real `holdout` corpus and checks
-the issue's targets on it. No Spark."""
+here; the slow tests generate the held-out split from the real `holdout2` corpus and check
+the issue's targets on it, and the dev split (the former held-out split) from `holdout`. No Spark."""
 from __future__ import annotations
 
 import ipaddress
@@ -58,7 +58,7 @@ def source(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(source):
-    return {split: E.build_split(split, source, 40, seed=5) for split in ("tune", "holdout")}
+    return {split: E.build_split(split, source, 40, seed=5) for split in E.SPLITS}
 
 
 def test_generation_is_deterministic(source, built):
@@ -95,18 +95,32 @@ def test_screening_drops_real_secrets(built):
 
 
 def test_splits_share_no_template_or_pool():
-    for key, templates in E.HOLDOUT_TEMPLATES.items():
-        if key != "notebook":  # notebooks reuse their split's Python templates
-            assert not set(templates) & set(E.TUNE_TEMPLATES.get(key, [])), key
-    for attr in ("first", "last", "domains", "words", "key_names", "token_names", "pass_names", "orgs"):
-        assert not set(getattr(E.TUNE_POOLS, attr)) & set(getattr(E.HOLDOUT_POOLS, attr)), attr
+    for a, b in (("tune", "dev"), ("tune", "holdout"), ("dev", "holdout")):
+        for key, templates in E.TEMPLATES[b].items():
+            if key != "notebook":  # notebooks reuse their split's Python templates
+                assert not set(templates) & set(E.TEMPLATES[a].get(key, [])), (a, b, key)
+        for attr in ("first", "last", "domains", "words", "key_names", "token_names", "pass_names", "orgs"):
+            assert not set(getattr(E.POOLS[a], attr)) & set(getattr(E.POOLS[b], attr)), (a, b, attr)
+        if b == "holdout":  # value shapes too (tune and dev share the plain JWT)
+            for attr in ("token_vendors", "password_styles"):
+                assert not set(getattr(E.POOLS[a], attr)) & set(getattr(E.POOLS[b], attr)), (a, b, attr)
+            assert not set(E.API_KEY_STYLES[a]) & set(E.API_KEY_STYLES[b]), (a, b)
+
+
+def test_splits_come_from_disjoint_package_lists():
+    import real_corpus as rc
+    key = lambda pkg: (pkg.ecosystem, pkg.name)  # noqa: E731
+    lists = {split: {key(p) for p in rc.CORPORA[corpus]} for split, corpus in E.SPLIT_CORPUS.items()}
+    tuned = lists["tune"] | lists["dev"] | {key(p) for p in rc.CORPORA["large"]}
+    assert not tuned & lists["holdout"]
+    assert not lists["tune"] & lists["dev"]
 
 
 # ---- the committed sample ---------------------------------------------------------------------
 def test_sample_is_small_and_covers_every_family():
     records = load(SAMPLE)
     assert SAMPLE.stat().st_size < 400_000
-    assert {r["split"] for r in records} == {"tune", "holdout"}
+    assert {r["split"] for r in records} == set(E.SPLITS)
     assert len({r["family"] for r in records}) >= 12
     kinds = {s["kind"] for r in records for s in r["spans"]}
     assert set(E.SECRET_KINDS) <= kinds and {"email", "ip", "name"} <= kinds
@@ -126,10 +140,10 @@ def test_sample_has_no_pii_but_the_planted(tmp_path):
             assert any(s.start < m["end"] and m["start"] < s.end for m in marks), rec["id"]
 
 
-# Regression floors on the sample: the tuning part is what the rules were tuned on; the
-# held-out part sits below the issue's targets (docs/pii.md: measured 0.68-1.00 by type on the
-# full held-out split), so its floors guard against losing ground, not the targets.
-SAMPLE_FLOORS = {"tune": (0.95, 0.95), "holdout": (0.5, 0.75)}
+# Regression floors on the sample (52 records a split, a few values of each type): the tuning
+# and dev parts are what the rules were tuned on; the held-out part's floors guard against
+# losing ground, not the targets (those are read on the full split, docs/pii.md).
+SAMPLE_FLOORS = {"tune": (0.95, 0.95), "dev": (0.9, 0.95), "holdout": (0.5, 0.75)}
 
 
 def test_rules_on_the_sample():
@@ -161,43 +175,58 @@ def test_format_real_counts_only():
     assert "title" in text and not any(r["content"][s["start"]:s["end"]] in text for r in records for s in r["spans"])
 
 
-# ---- the held-out split from the real corpus ------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.xfail(reason="held-out api_key recall 0.969 is below the 0.97 target (aws_secret 1.000, password "
-                          "0.991, name 1.000, versions kept 1.000; docs/pii.md); strict, so meeting it fails this marker",
-                   strict=True)
-def test_holdout_targets():
-    """The issue's targets for the rules tier on the held-out split (real files of the
-    `holdout` corpus, held-out templates): secrets >= 0.97 per type, emails and IPs >= 0.99,
-    look-alikes kept >= 0.98."""
+# ---- the held-out and dev splits from the real corpora -------------------------------------------
+def _rules_scores(split: str):
     try:
-        source = E.corpus_source("holdout")
+        source = E.corpus_source(split)
     except Exception as err:  # no registry reachable: nothing to measure on
-        pytest.skip(f"holdout corpus unavailable: {type(err).__name__}")
-    records, stats = E.build_split("holdout", source, 1500)
+        pytest.skip(f"{E.SPLIT_CORPUS[split]} corpus unavailable: {type(err).__name__}")
+    records, _ = E.build_split(split, source, 1500)
     assert len({r["family"] for r in records}) == len(E.FAMILIES)
     sc = score_real("rules", records, [pii.detect_rules(r["content"], r["path"]) for r in records])
+    kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
+    return sc, kept
+
+
+# Measured on the fresh held-out split (docs/pii.md, third round): rules api_key 0.804,
+# aws_secret 0.923, password 0.702, private_key 0.770, token 0.894, email 1.000, ip 1.000,
+# name 0.504, look-alikes kept 0.959 (versions 0.864).
+HOLDOUT_FLOORS = {"api_key": 0.78, "aws_secret": 0.90, "password": 0.68, "private_key": 0.75, "token": 0.87,
+                  "email": 0.99, "ip": 0.99, "name": 0.48}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="fresh held-out split: every secret type is below 0.97 (api_key 0.804, aws_secret 0.923, "
+                          "password 0.702, private_key 0.770, token 0.894) and look-alikes kept 0.959 < 0.98 "
+                          "(docs/pii.md); strict, so meeting the targets fails this marker", strict=True)
+def test_holdout_targets():
+    """The issue's targets for the rules tier on the held-out split (real files of the
+    `holdout2` corpus, HOLDOUT_* templates, never tuned on): secrets >= 0.97 per type, emails
+    and IPs >= 0.99, look-alikes kept >= 0.98."""
+    sc, kept = _rules_scores("holdout")
     for kind in E.SECRET_KINDS:
         assert sc.kinds[kind].recall >= SECRET_RECALL, (kind, sc.kinds[kind])
     for kind in ("email", "ip"):
         assert sc.kinds[kind].recall >= OTHER_RECALL, (kind, sc.kinds[kind])
-    kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
     assert kept >= LOOKALIKES_KEPT
     assert sum(c.partial for c in sc.kinds.values()) == 0
 
 
+# What the rules reach today (docs/pii.md), as regression guards. `dev` was tuned on (1.000 on
+# every type), so its floors are the targets; the held-out floors sit a little under the
+# measured figures.
+FLOORS = {
+    "dev": ({k: SECRET_RECALL for k in E.SECRET_KINDS} | {"email": OTHER_RECALL, "ip": OTHER_RECALL, "name": 0.97},
+            LOOKALIKES_KEPT),
+    "holdout": (HOLDOUT_FLOORS, 0.94),
+}
+
+
 @pytest.mark.slow
-def test_holdout_floors():
-    """What the rules reach today on the held-out split (docs/pii.md), as a regression guard."""
-    try:
-        source = E.corpus_source("holdout")
-    except Exception as err:
-        pytest.skip(f"holdout corpus unavailable: {type(err).__name__}")
-    records, _ = E.build_split("holdout", source, 1500)
-    sc = score_real("rules", records, [pii.detect_rules(r["content"], r["path"]) for r in records])
-    floors = {"api_key": 0.95, "aws_secret": 0.97, "password": 0.97, "private_key": 0.97, "token": 0.97,
-              "email": 0.99, "ip": 0.99, "name": 0.97}
+@pytest.mark.parametrize("split", sorted(FLOORS))
+def test_split_floors(split):
+    sc, kept = _rules_scores(split)
+    floors, kept_floor = FLOORS[split]
     for kind, floor in floors.items():
-        assert sc.kinds[kind].recall >= floor, (kind, sc.kinds[kind])
-    kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
-    assert kept >= 0.98
+        assert sc.kinds[kind].recall >= floor, (split, kind, sc.kinds[kind])
+    assert kept >= kept_floor, (split, kept)

@@ -242,10 +242,12 @@ def detect_ips(text: str) -> list[Span]:
             spans.append(Span(start, end, IP_ADDRESS, "ipv4"))
     if "::" in text or text.count(":") >= 7:
         for m in _IPV6_RE.finditer(text):
-            value = m.group()
+            value, end = m.group(), m.end()
             if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in ":._"):
                 continue
-            if m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] in "_"):
+            if value.endswith(":") and not value.endswith("::") and text.startswith(("/", "~"), end):
+                value, end = value[:-1], end - 1  # scp host:path, rsync host:~/dir
+            if end < len(text) and (text[end].isalnum() or text[end] in "_"):
                 continue
             groups = [g for g in value.split(":") if g]
             if len(groups) < 2 or not any(c.isdigit() for c in value):
@@ -253,7 +255,7 @@ def detect_ips(text: str) -> list[Span]:
             if "::" not in value and value.count(":") != 7:
                 continue  # times, MAC addresses, ratios
             if _is_public_ip(value):
-                spans.append(Span(m.start(), m.end(), IP_ADDRESS, "ipv6"))
+                spans.append(Span(m.start(), end, IP_ADDRESS, "ipv6"))
     return spans
 
 
@@ -278,6 +280,7 @@ _VENDOR_KEYS = [
     ("stripe_key", ("sk_live_", "rk_live_"), re.compile(r"(?<![A-Za-z0-9])[sr]k_live_[0-9A-Za-z]{20,247}(?![A-Za-z0-9])")),
     ("google_api_key", ("AIza",), re.compile(r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])")),
     ("npm_token", ("npm_",), re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
+    ("sendgrid_key", ("SG.",), re.compile(r"(?<![A-Za-z0-9_\-.])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")),
     ("jwt", ("eyJ",), re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}")),
     ("pem_private_key", ("PRIVATE KEY-----",),
      re.compile(r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----(.*?)-----END \1PRIVATE KEY(?: BLOCK)?-----",
@@ -414,6 +417,21 @@ def _wordy(value: str) -> bool:
 _NON_LITERAL = re.compile(
     r"""^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$]|[\[(]|->|::)|process\.env|os\.|getenv|environ|None$|null$|nil$|undefined$|
         true$|false$|True$|False$|self\.|this\.|\$|%|\{|\(|\[|<|\\|&)""", re.X)
+_DOTTED = re.compile(r"[\w\-]+(?:\.[\w\-]+)+")
+
+
+def _is_reference(value: str, entropy_threshold: float = 3.0) -> bool:
+    """A bare value that names something (`settings.API_KEY`, `os.environ`, `${X}`) rather than
+    being a literal. A dotted value with a random segment (`SG.<22>.<43>`, `<id>.<secret>`) is
+    a literal: attribute chains are made of identifiers, not of keys."""
+    if not _NON_LITERAL.match(value):
+        return False
+    if _DOTTED.fullmatch(value) and any(len(seg) >= 16 and looks_like_secret(seg, "", entropy_threshold)
+                                        for seg in value.split(".")):
+        return False
+    return True
+
+
 _URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{0,64}):([^\s@/'\"`<>]{1,128})@(?=[\w\-\[])")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -651,7 +669,7 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         quoted = vm.group("qv") is not None
         value = vm.group("qv") if quoted else vm.group("uv")
         vstart = vm.start("qv") if quoted else vm.start("uv")
-        if not quoted and _NON_LITERAL.match(value):
+        if not quoted and _is_reference(value, entropy_threshold):
             fb = _FALLBACK.match(text, vm.start("uv") + len(value))
             if fb:  # a literal default behind a reference
                 g = "v" if fb.group("v") is not None else "v2"
@@ -662,7 +680,7 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
             value = value.rstrip(".")
         if not value or "://" in value:
             continue  # URLs: detect_url_passwords looks inside them
-        if not quoted and " " in after.group("op") and not _NON_LITERAL.match(value) and not (
+        if not quoted and " " in after.group("op") and not _is_reference(value, entropy_threshold) and not (
                 looks_like_secret(value, "", entropy_threshold) or kind == PASSWORD):
             spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue  # "API key used by the demo (v)": the value comes later on the line
@@ -689,7 +707,7 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
             spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue  # "password reset", "pass through"; "root password for the box: v" is read on  # "password reset", "pass through": no bare value after a plain space
         if not quoted:
-            if _NON_LITERAL.match(value) or not _bare_allowed(prefix, text, start):
+            if _is_reference(value, entropy_threshold) or not _bare_allowed(prefix, text, start):
                 continue
             if _SNAKE_IDENT.fullmatch(value):
                 continue  # a constant or variable (FP32_FLAT_GROUPS, default_token), not a literal
@@ -709,7 +727,39 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
             detector = "aws_secret_key" if "aws" in name.lower() else "secret_assignment"
             spans.append(Span(vstart, vstart + len(value), KEY, detector))
     return (spans + _detect_login_pairs(text, low) + _detect_table_secrets(text, entropy_threshold)
-            + _detect_nested_config(text, path, entropy_threshold))
+            + _detect_nested_config(text, path, entropy_threshold) + _detect_name_value_pairs(text, entropy_threshold)
+            + _detect_password_stdin(text))
+
+
+# Environment lists that name the variable and the value apart: Kubernetes / Compose YAML
+# (`- name: API_KEY` then `value: "v"`) and ECS-style JSON (`{"name": "API_KEY", "value": "v"}`).
+_NAME_VALUE_YAML = re.compile(r"""-?[ \t]*name:[ \t]*(["']?)([\w.\-]{2,80})\1[ \t]*\n[ \t]*value:[ \t]*(["']?)([^\s"'#]{5,400})\3[ \t]*(?:#.*)?(?:\n|$)""")
+_NAME_VALUE_JSON = re.compile(r'"name"[ \t]*:[ \t]*"([\w.\-]{2,80})"[ \t]*,[ \t]*"value"[ \t]*:[ \t]*"([^"\n]{5,400})"')
+
+
+def _detect_name_value_pairs(text: str, entropy_threshold: float) -> list[Span]:
+    if "value" not in text or "name" not in text:
+        return []
+    spans = []
+    for rx, ng, vg in ((_NAME_VALUE_YAML, 2, 4), (_NAME_VALUE_JSON, 1, 2)):
+        for m in rx.finditer(text):
+            kind, value = secret_name_kind(m.group(ng)), m.group(vg)
+            if kind is None or _is_placeholder(value) or value.startswith(("$", "{", "%")):
+                continue
+            if looks_like_secret(value, "", entropy_threshold) or (kind == PASSWORD and _looks_like_password(value)):
+                spans.append(Span(m.start(vg), m.end(vg), kind, "name_value_pair"))
+    return spans
+
+
+# `echo "pw" | docker login -u ci --password-stdin` (and printf, podman, helm registry login…)
+_PASSWORD_STDIN = re.compile(r"""\b(?:echo|printf)[ \t]+(?:-n[ \t]+)?(["']?)([^\s"'|]{5,128})\1[ \t]*\|[^\n|]{0,200}?--password-stdin\b""")
+
+
+def _detect_password_stdin(text: str) -> list[Span]:
+    if "--password-stdin" not in text:
+        return []
+    return [Span(m.start(2), m.end(2), PASSWORD, "password_stdin") for m in _PASSWORD_STDIN.finditer(text)
+            if not m.group(2).startswith(("$", "%", "{")) and _looks_like_password(m.group(2))]
 
 
 _CELL_STRIP = " \t`'\"*"
@@ -769,7 +819,8 @@ def _detect_table_secrets(text: str, entropy_threshold: float) -> list[Span]:
     return spans
 
 
-_LINE_TOKEN = re.compile(r"""[^\s"'`()<>\[\]{},;|*]+""")
+# a word of a prose line; `*` only inside it (`**bold**`, a `*/` closer and `* ` bullets are no part of a value)
+_LINE_TOKEN = re.compile(r"""[^\s"'`()<>\[\]{},;|*]+(?:\*+[^\s"'`()<>\[\]{},;|*/]+)*""")
 
 
 def _line_value(text: str, start: int, pstart: int, end: int, kind: str, entropy_threshold: float) -> list[Span]:
@@ -860,7 +911,10 @@ def _detect_login_pairs(text: str, low: str) -> list[Span]:
                     if m:
                         g = 1 if m.group(1) else 2
                         v = m.group(g)
-                        if _looks_like_password(v, bare=True) and not _is_path(v):
+                        # a leading `=`/`:` is markup in `key: v` lines, not after "admin / "
+                        ok = _looks_like_password(v, bare=True) or (
+                            v[0] in "=:" and _looks_like_password(v) and any(c.isdigit() for c in v))
+                        if ok and not _is_path(v):
                             spans.append(Span(m.start(g), m.end(g), PASSWORD, "login_pair"))
                 i = low.find(anchor, i + len(anchor))
     for anchor in _CONNECT_ANCHORS:
