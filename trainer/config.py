@@ -67,7 +67,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """`optim:` AdamW with linear warmup and cosine decay (FACTS §10.1)."""
+    """`optim:` AdamW with linear warmup and cosine decay (docs/recipe.md §10.1)."""
     lr: float = field(metadata=bounds(0, lo_open=True))
     min_lr_ratio: float = field(metadata=bounds(0, 1))
     warmup_steps: int = field(metadata=bounds(0))
@@ -113,7 +113,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A GPTBigCode shape (transformers' GPTBigCodeConfig keys; FACTS §10.1 for the published ones)."""
+    """A GPTBigCode shape (transformers' GPTBigCodeConfig keys; docs/recipe.md §10.1 for the published ones)."""
     n_layer: int = field(metadata=bounds(1))
     n_embd: int = field(metadata=bounds(1))
     n_head: int = field(metadata=bounds(1))

@@ -1,4 +1,4 @@
-"""The model: transformers' GPTBigCode (StarCoder's architecture, FACTS §10.1) from a config file.
+"""The model: transformers' GPTBigCode (StarCoder's architecture, docs/recipe.md §10.1) from a config file.
 
 configs/models/<name>.yaml holds the shape (tiny/small for tests, 1b/3b/7b/15b as published),
 read into a typed ModelConfig by trainer/config.py (every key required, unknown keys refused).
@@ -16,7 +16,7 @@ def build_config(spec: ModelConfig | str | Path, vocab_size: int | None = None, 
     """GPTBigCodeConfig from a ModelConfig (or a model config name or path, loaded by
     trainer/config.py); vocab_size fills a null vocab_size in it.
 
-    `<|endoftext|>` (id 0 in the StarCoder tokenizer, FACTS §7.2) is BOS and EOS."""
+    `<|endoftext|>` (id 0 in the StarCoder tokenizer, docs/recipe.md §7.2) is BOS and EOS."""
     from transformers import GPTBigCodeConfig
     if not isinstance(spec, ModelConfig):
         spec = load_model_config(spec)

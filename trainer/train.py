@@ -127,7 +127,7 @@ def resolve_deepspeed(name, world: int, resumed_from: str | None = None) -> str:
 
 
 class WarmupCosine:
-    """LR multiplier: linear warmup, then cosine decay to `min_ratio` of peak (FACTS §10.1)."""
+    """LR multiplier: linear warmup, then cosine decay to `min_ratio` of peak (docs/recipe.md §10.1)."""
 
     def __init__(self, warmup: int, total: int, min_ratio: float):
         self.warmup, self.total, self.min_ratio = max(0, warmup), max(1, total), min_ratio
