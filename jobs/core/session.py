@@ -45,8 +45,6 @@ PACKAGES = CORE_PACKAGES + NLP_PACKAGES
 EXCLUDES = tuple(f"com.johnsnowlabs.nlp:{name}_{SCALA}" for name in
                  ("tensorflow-cpu", "jsl-llamacpp-cpu", "jsl-openvino-cpu")) + ("org.bytedeco:javacpp",)
 
-JVM_QUICK_START = "-XX:TieredStopAtLevel=1"
-
 # Sized for a 2-core / 24 GB laptop; every value can be overridden with --conf or
 # spark-defaults.conf on a real cluster (a value already set in the conf wins).
 LOCAL_DEFAULTS = {
@@ -68,14 +66,6 @@ LOCAL_DEFAULTS = {
     # cores, 2 halves the fixed cost of each Delta operation (median of 6, 16k–27k-row
     # tables: overwrite 1.94 → 1.00 s, replaceWhere 1.55 → 0.95 s, read + count 1.08 → 0.43 s).
     "spark.databricks.delta.snapshotPartitions": "2",
-    # The driver JVM compiles with C1 only. A stage's first Spark jobs in a fresh JVM are
-    # dominated by JIT and Janino warm-up (a first groupBy over an 11k-row Delta table: ~12 s
-    # of query planning before any task), and C2's compiler threads compete with the tasks
-    # for 2 cores. Cold `spark-submit jobs/submit.py dedup` on 10,986 real files: 122.9 s with
-    # C1 only against 171.0 s (same load); a trivial read + groupBy: 41/38 s against 69/55 s.
-    # Executors of a real cluster keep the JVM default. Written into spark-defaults.conf by
-    # `codemill setup`, so spark-submit's driver gets it too; --driver-java-options overrides.
-    "spark.driver.extraJavaOptions": JVM_QUICK_START,
 }
 REQUIRED = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -194,8 +184,7 @@ def spark_defaults_conf() -> str:
         raise RuntimeError("jars not resolved yet: run `codemill setup` first")
     lines = {**REQUIRED, "spark.jars": ",".join(jars),
              "spark.pyspark.python": sys.executable, "spark.pyspark.driver.python": sys.executable,
-             "spark.driver.memory": LOCAL_DEFAULTS["spark.driver.memory"],
-             "spark.driver.extraJavaOptions": LOCAL_DEFAULTS["spark.driver.extraJavaOptions"]}
+             "spark.driver.memory": LOCAL_DEFAULTS["spark.driver.memory"]}
     return "".join(f"{k} {v}\n" for k, v in lines.items())
 
 
