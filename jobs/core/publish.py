@@ -20,7 +20,7 @@ from jobs.core.delta_read import query
 PUBLISHED = "ops/published"
 
 
-def _table_path(lake_root: str | Path, name: str) -> str:
+def table_path(lake_root: str | Path, name: str) -> str:
     return f"{str(lake_root).rstrip('/')}/{name}"
 
 
@@ -28,7 +28,7 @@ def published_rows(lake_root: str | Path) -> list[dict]:
     """Every publication, oldest first ([] when nothing was ever published)."""
     from deltalake.exceptions import TableNotFoundError
     try:
-        table = query(_table_path(lake_root, PUBLISHED), "SELECT * FROM t")
+        table = query(table_path(lake_root, PUBLISHED), "SELECT * FROM t")
     except TableNotFoundError:
         return []
     return sorted(table.to_pylist(), key=lambda r: r["published_at"])
@@ -63,7 +63,7 @@ def publish(lake_root: str | Path, versions: dict[str, int], run_id: str, stage:
     rows = pa.table({"table_name": names, "version": [int(versions[n]) for n in names],
                      "run_id": [run_id] * len(names), "stage": [stage] * len(names),
                      "published_at": [now] * len(names), "note": [note or None] * len(names)}, schema=schema)
-    write_deltalake(_table_path(lake_root, PUBLISHED), rows, mode="append")
+    write_deltalake(table_path(lake_root, PUBLISHED), rows, mode="append")
 
 
 def still_seen(lake_root: str | Path, tables, version_of=None) -> str:
@@ -84,7 +84,7 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
     def literal(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
     try:
-        rows = query(_table_path(lake_root, "ops/dq_results"),
+        rows = query(table_path(lake_root, "ops/dq_results"),
                       f"SELECT checked_at, success FROM t WHERE run_id = {literal(run_id)} AND stage = {literal(stage)}")
     except TableNotFoundError:
         return False
@@ -97,7 +97,7 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
 def version_readable(lake_root: str | Path, table: str, version: int) -> bool:
     """Whether `table` can still be read at `version` (not vacuumed, not past the log)."""
     try:
-        query(_table_path(lake_root, table), "SELECT count(*) AS n FROM t", version=int(version))
+        query(table_path(lake_root, table), "SELECT count(*) AS n FROM t", version=int(version))
         return True
     except Exception:  # deltalake raises several kinds for a missing version or removed files
         return False

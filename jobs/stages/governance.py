@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from jobs.core.delta_read import query
 from jobs.core.errors import UserError
 from jobs.core.logs import get_logger
-from jobs.core.publish import publish, published_version
+from jobs.core.publish import current, publish, table_path
 from jobs.core.stage import StageContext
 from schemas import TABLES
 
@@ -65,7 +65,7 @@ def add_requests(lake_root, targets: list[str]) -> list[tuple[str, bool]]:
             rows.append({"request_id": rid, "kind": kind, "target": target, "requested_at": now, "applied_at": None})
         out.append((rid, new))
     if rows:
-        write_deltalake(_path(lake_root, OPTOUT_TABLE), pa.Table.from_pylist(rows, schema=_arrow_schema(OPTOUT_TABLE)),
+        write_deltalake(table_path(lake_root, OPTOUT_TABLE), pa.Table.from_pylist(rows, schema=_arrow_schema(OPTOUT_TABLE)),
                         mode="append")
     return out
 
@@ -74,7 +74,7 @@ def requests(lake_root) -> list[dict]:
     """Every recorded request, oldest first ([] when none was ever recorded)."""
     if not _exists(lake_root, OPTOUT_TABLE):
         return []
-    return sorted(query(_path(lake_root, OPTOUT_TABLE), "SELECT * FROM t").to_pylist(),
+    return sorted(query(table_path(lake_root, OPTOUT_TABLE), "SELECT * FROM t").to_pylist(),
                   key=lambda r: (r["requested_at"], r["request_id"]))
 
 
@@ -132,13 +132,9 @@ def _quote(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
 
 
-def _path(lake_root, name: str) -> str:
-    return f"{str(lake_root).rstrip('/')}/{name}"
-
-
 def _exists(lake_root, name: str) -> bool:
     from deltalake import DeltaTable
-    return DeltaTable.is_deltatable(_path(lake_root, name))
+    return DeltaTable.is_deltatable(table_path(lake_root, name))
 
 
 def _arrow_schema(name: str):
@@ -183,15 +179,16 @@ def apply_optouts(lake_root, run_id: str, vacuum: bool = True, log=None) -> Appl
         mark[0] = now
 
     existing = [n for n in TABLES if not n.startswith(("ops/", "governance/")) and _exists(lake_root, n)]
-    tables = {n: DeltaTable(_path(lake_root, n)) for n in existing}
+    tables = {n: DeltaTable(table_path(lake_root, n)) for n in existing}
     for name, table in tables.items():
         features = set(table.protocol().writer_features or [])
         if "deletionVectors" in features:
             raise UserError(f"{name} has deletion vectors enabled; codemill writes none. Purge them first "
-                            f"(Spark: REORG TABLE delta.`{_path(lake_root, name)}` APPLY (PURGE)) and disable "
+                            f"(Spark: REORG TABLE delta.`{table_path(lake_root, name)}` APPLY (PURGE)) and disable "
                             "delta.enableDeletionVectors, then rerun `codemill optout apply`")
     condition = _sql_condition(users, repos)
-    before = {n: (tables[n].version(), published_version(lake_root, n)) for n in existing}
+    seen = {n: int(row["version"]) for n, row in current(lake_root).items()}  # ops/published, read once
+    before = {n: (tables[n].version(), seen.get(n)) for n in existing}
 
     # 1. ids of what goes
     file_ids = _collect(lake_root, [n for n in ("bronze/files", "silver/redacted", "gold/files") if n in existing],
@@ -206,7 +203,7 @@ def apply_optouts(lake_root, run_id: str, vacuum: bool = True, log=None) -> Appl
         elif "file_id" in cols and file_ids:
             deletes[name] = f"file_id IN ({_quote(file_ids)})"
         elif "doc_ids" in cols and doc_ids:
-            seq_ids = query(_path(lake_root, name), f"SELECT seq_id FROM t WHERE array_has_any(doc_ids, "
+            seq_ids = query(table_path(lake_root, name), f"SELECT seq_id FROM t WHERE array_has_any(doc_ids, "
                             f"make_array({_quote(doc_ids)}))").column("seq_id").to_pylist()
             if seq_ids:
                 deletes[name] = f"seq_id IN ({', '.join(str(int(s)) for s in seq_ids)})"
@@ -228,13 +225,13 @@ def apply_optouts(lake_root, run_id: str, vacuum: bool = True, log=None) -> Appl
     # 4. no older version readable: vacuum every table that holds repository data
     if vacuum:
         for name in existing:
-            DeltaTable(_path(lake_root, name)).vacuum(retention_hours=0, dry_run=False,
+            DeltaTable(table_path(lake_root, name)).vacuum(retention_hours=0, dry_run=False,
                                                       enforce_retention_duration=False, full=True)
             report.vacuumed.append(name)
     phase("vacuum")
 
     # 5. publish what readers read now, record, mark applied
-    after = {n: DeltaTable(_path(lake_root, n)).version() for n in existing}
+    after = {n: DeltaTable(table_path(lake_root, n)).version() for n in existing}
     for name in existing:
         latest, published = before[name]
         if published is None or not (report.deleted.get(name) or name in report.vacuumed):
@@ -247,9 +244,9 @@ def apply_optouts(lake_root, run_id: str, vacuum: bool = True, log=None) -> Appl
     applied = dt.datetime.now(dt.timezone.utc)
     log_rows = _log_rows(applied, len(rows), report, before, after, lineage)
     if log_rows:
-        write_deltalake(_path(lake_root, OPTOUT_LOG), pa.Table.from_pylist(log_rows, schema=_arrow_schema(OPTOUT_LOG)),
+        write_deltalake(table_path(lake_root, OPTOUT_LOG), pa.Table.from_pylist(log_rows, schema=_arrow_schema(OPTOUT_LOG)),
                         mode="append")
-    DeltaTable(_path(lake_root, OPTOUT_TABLE)).update(new_values={"applied_at": applied},
+    DeltaTable(table_path(lake_root, OPTOUT_TABLE)).update(new_values={"applied_at": applied},
                                                       predicate="applied_at IS NULL")
     phase("publish")
     report.requests_applied = len(rows)
@@ -261,7 +258,7 @@ def _collect(lake_root, tables: list[str], condition: str, column: str) -> list[
     """Distinct values of `column` of the rows matching `condition`, over `tables`."""
     values: set[str] = set()
     for name in tables:
-        values.update(query(_path(lake_root, name), f"SELECT DISTINCT {column} FROM t WHERE {condition}"
+        values.update(query(table_path(lake_root, name), f"SELECT DISTINCT {column} FROM t WHERE {condition}"
                             ).column(column).to_pylist())
     return sorted(values)
 
@@ -285,7 +282,7 @@ def _versions_holding(lake_root, condition: str) -> dict[str, dict]:
     so tables written before gold/tokens had doc_ids are covered too. Versions not checked
     (vacuumed earlier) count as holding them (`affected`)."""
     from deltalake import DeltaTable
-    path = _path(lake_root, "gold/training_docs")
+    path = table_path(lake_root, "gold/training_docs")
     docs_latest = DeltaTable(path).version()
     checked, holding = [], []
     for v in range(docs_latest + 1):
@@ -301,7 +298,7 @@ def _versions_holding(lake_root, condition: str) -> dict[str, dict]:
             holding.append(v)
     out = {"gold/training_docs": {"checked": checked, "holding": holding}}
     if _exists(lake_root, "gold/tokens") and _exists(lake_root, "ops/runs"):
-        runs = query(_path(lake_root, "ops/runs"),
+        runs = query(table_path(lake_root, "ops/runs"),
                      "SELECT versions_read, versions_written FROM t WHERE stage = 'tokenize' AND status = 'succeeded'")
         t_checked, t_holding = [], []
         for r in runs.to_pylist():
