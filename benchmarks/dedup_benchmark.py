@@ -221,7 +221,7 @@ def codemill_dedup(spark, docs: list[dict], lake_dir: Path, run_id: str, dedup_o
     from jobs.stages import STAGES
     config = load_config(None, {"dedup": dict(dedup_overrides or {})})
     ctx = StageContext(spark=spark, lake=lake, config=config, run_id=run_id,
-                       args=ap.Namespace(incremental=False, verify=None, threshold=None), stages=tuple(STAGES))
+                       args=ap.Namespace(reuse_signatures=False, verify=None, threshold=None), stages=tuple(STAGES))
     # the files as the filter stage's output of this run (dedup reads silver/filtered by lineage)
     lake.overwrite(spark.createDataFrame(rows, table("bronze/files").schema).repartition(8), "silver/filtered")
     adopt_tables(ctx, get_stage("filter"), ("silver/filtered",))

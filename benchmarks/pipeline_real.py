@@ -40,11 +40,13 @@ STAGE_LINE = re.compile(r"^(\d\d:\d\d:\d\d) .* (\w+): started$")
 TARGETS = {"files_per_second_per_core": 150.0, "tokenize_ratio": 0.8, "gate_share": 0.15}
 
 
-def run_pipeline(corpus: Path, lake: Path, cores: int, run_id: str, log: Path) -> tuple[float, float, int]:
-    """`codemill run` in a new process; (wall seconds, seconds until the last gate ended, exit code)."""
+def run_pipeline(corpus: Path, lake: Path, cores: int, run_id: str, log: Path,
+                 extra: tuple[str, ...] = ()) -> tuple[float, float, int]:
+    """`codemill run` (with `extra` options) in a new process; (wall seconds, seconds until
+    the last gate ended, exit code)."""
     env = {**os.environ, "CODEMILL_SPARK_MASTER": f"local[{cores}]"}
     cmd = [str(Path(sys.executable).parent / "codemill"), "run", "--input", str(corpus), "--lake", str(lake),
-           "--run-id", run_id, "--train-steps", "0"]
+           "--run-id", run_id, "--train-steps", "0", *extra]
     started = time.time()
     last_gate = None
     with log.open("w") as sink:

@@ -34,8 +34,19 @@ def add_stage_options(parser: argparse.ArgumentParser, stage: Stage) -> None:
     add_wait_option(parser)
     parser.add_argument("--gate", action=argparse.BooleanOptionalAction, default=None,
                         help="run the stage's data-quality gate after it (default: quality.gate_after_each_stage)")
+    add_incremental_option(parser)
     if stage.add_arguments:
         stage.add_arguments(parser)
+
+
+def add_incremental_option(parser: argparse.ArgumentParser, whole_run: bool = False) -> None:
+    """--incremental of `codemill run` (whole_run) and of each stage command."""
+    parser.add_argument("--incremental", action="store_true", help=(
+        "process only the input's files that are new or changed since the published bronze/files (a vanished "
+        "file of an input repository is deleted), and merge each stage's result into its published output "
+        "(docs/operations.md: weekly runs)" if whole_run else
+        "process only this run's new and changed files and merge the result into the published output; the "
+        "run (--run-id) must have started with an incremental ingest (docs/operations.md)"))
 
 
 def make_context(args: argparse.Namespace, app_name: str, stages, overrides: dict | None = None,

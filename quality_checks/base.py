@@ -26,6 +26,11 @@ class Env:
     sample_n: int = 5
     cache: dict = field(default_factory=dict)
     content_df: object = None  # the table with its real content, for the checks that scan it
+    # An incremental stage run (jobs/core/incremental.py): df and content_df hold only the
+    # rows this run wrote (run_id = run); whole_df is the whole table (content stand-ins),
+    # for the checks whose rule spans old rows too (one survivor per duplicate cluster).
+    incremental: bool = False
+    whole_df: object = None
 
     @property
     def with_content(self):

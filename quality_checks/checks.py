@@ -109,7 +109,10 @@ def _accounting(env: Env) -> dict:
     found, input_label = _input_table(env), None
     if found is not None:
         name, version = found
-        frames.append(tagged(env.lake.read(name, version).select("file_id"), 1, 0, 0))
+        source = env.lake.read(name, version)
+        if env.incremental:  # the stage read this run's rows of its input
+            source = source.where(f"run_id = '{env.run_id}'")
+        frames.append(tagged(source.select("file_id"), 1, 0, 0))
         input_label = name + (f"@v{version}" if version is not None else " (current version)")
     union = functools.reduce(lambda a, b: a.unionByName(b), frames)
     per_file = union.groupBy("file_id").agg(F.max("s").alias("s"), F.max("k").alias("k"), F.max("r").alias("r"),
@@ -232,12 +235,15 @@ def filter_threshold_check(rule) -> AggregateCheck:
 def one_survivor_per_cluster(env: Env) -> CheckOutcome:
     from pyspark.sql import functions as F
 
-    per = (env.df.groupBy("cluster_id")
+    clusters = env.df
+    if env.incremental:  # every row of the clusters this run added to, old rows included
+        clusters = env.whole_df.join(env.df.select("cluster_id").distinct(), "cluster_id", "left_semi")
+    per = (clusters.groupBy("cluster_id")
            .agg(F.sum(F.col("kept").cast("int")).alias("kept_n")).where("kept_n != 1"))
     n = per.count()
     samples = []
     if n:
-        samples = env.ids(env.df.join(per.select("cluster_id").limit(env.sample_n), "cluster_id"))
+        samples = env.ids(clusters.join(per.select("cluster_id").limit(env.sample_n), "cluster_id"))
     return CheckOutcome(n, samples, f"{n} duplicate clusters do not keep exactly one file")
 
 

@@ -303,17 +303,22 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     with report.phase("gx context"):
         context = get_context(lake.root)
     cache = config.quality.cache_tables
+    incremental = _incremental(lake, stage.name, run_id)
     for table_name in tables:
         with report.phase("snapshot"):
             version = lake.version(table_name)
             full = lake.read(table_name, version)  # every expectation sees the same snapshot
-            df = without_content(full, lake.null_counts(table_name, version))
+            whole = without_content(full, lake.null_counts(table_name, version))
+            df = whole
+            if incremental and "run_id" in full.columns:
+                # the rows this run wrote; the rest was audited when it was published
+                full, df = full.where(f"run_id = '{run_id}'"), whole.where(f"run_id = '{run_id}'")
         if cache:
             from pyspark import StorageLevel
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             env = Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage,
-                      run_id=run_id, sample_n=sample_n, content_df=full)
+                      run_id=run_id, sample_n=sample_n, content_df=full, incremental=incremental, whole_df=whole)
             # The aggregate checks' Spark queries run in a second thread while GX validates
             # the native expectations: both are chains of small Spark jobs whose latency (job
             # scheduling, Delta log reads), not the cores, dominates on tables of this size.
@@ -345,6 +350,15 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     if raise_on_failure and not report.ok:
         raise GateFailed(f"{report.message()}\nnot published: {still_seen(lake.root, tables, lake.published_version)}")
     return report
+
+
+def _incremental(lake, stage: str, run_id: str | None) -> bool:
+    """Whether the stage's run was incremental (its ops/runs metrics say so)."""
+    from jobs.core.incremental import was_incremental
+    if run_id is None or not lake.exists("ops/runs"):
+        return False
+    rows = lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}'").select("metrics").collect()
+    return bool(rows) and was_incremental(rows[0])
 
 
 def _versions_written(lake, stage: str, run_id: str | None) -> dict[str, int]:

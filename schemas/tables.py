@@ -71,6 +71,17 @@ QUARANTINE = StructType(_fields(
     ("ingested_at", TimestampType()),
 ))
 
+# What an incremental ingest found changed (jobs/core/incremental.py): one row per file that
+# was added, changed (same file_id, new content_sha256) or deleted (its repository came
+# again without it) in the run. Unchanged files are not listed.
+CHANGES = StructType(FILE_KEY + _fields(
+    ("change", StringType(), False),          # added | changed | deleted
+    ("content_sha256", StringType()),         # the new content's hash (null when deleted)
+    ("previous_sha256", StringType()),        # the hash bronze held before (null when added)
+    ("run_id", StringType(), False),
+    ("recorded_at", TimestampType()),
+))
+
 REJECTIONS = StructType(FILE_KEY + _fields(
     ("stage", StringType(), False),
     ("reason", StringType(), False),
@@ -195,6 +206,7 @@ class Table:
 TABLES: dict[str, Table] = {t.name: t for t in [
     Table("bronze/files", BRONZE_FILES),
     Table("bronze/quarantine", QUARANTINE),
+    Table("bronze/changes", CHANGES),
     Table("silver/selected", SELECTED),
     Table("silver/filtered", FILTERED),
     Table("silver/deduped", FILTERED),

@@ -1,5 +1,5 @@
 """Dedup stage on real Delta tables (shared SparkSession): connected components, keep rule,
-determinism, incremental == full, verification, and the sample corpus's planted duplicates."""
+determinism, signature reuse == full, verification, and the sample corpus's planted duplicates."""
 from __future__ import annotations
 
 import datetime as dt
@@ -143,7 +143,7 @@ def test_connected_components_of_no_edges(spark):
 # ---- the stage on synthetic data -------------------------------------------------------------
 
 @pytest.mark.slow
-def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_path, capsys):
+def test_keep_rule_determinism_and_signature_reuse_equals_full(spark, make_ctx, tmp_path, capsys):
     from jobs.core.lake import Lake
     rows = _synthetic_rows()
     by_id = {r["file_id"]: r for r in rows}
@@ -226,7 +226,7 @@ def test_keep_rule_determinism_and_incremental_equals_full(spark, make_ctx, tmp_
     _dedup(make_ctx, inc_dir, "inc-1")
     stored_before = {r["file_id"] for r in inc_lake.read("silver/minhash_signatures").collect()}
     _write_input(make_ctx, inc_dir, rows, "inc-2")
-    ctx3, res3 = _dedup(make_ctx, inc_dir, "inc-2", incremental=True)
+    ctx3, res3 = _dedup(make_ctx, inc_dir, "inc-2", reuse_signatures=True)
     assert _state(ctx3, "inc-2") == (survivors, clusters, rejected)
     exact_survivors = {r["file_id"] for r in rows} - {f for f, reason, _ in rejected if reason == "exact_duplicate"}
     assert int(res3.metrics["signatures_computed"]) == len(exact_survivors - stored_before) > 0

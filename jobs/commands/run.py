@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from jobs.commands.common import add_lake_options, require_path
-from jobs.launch import add_wait_option
+from jobs.launch import add_incremental_option, add_wait_option
 from jobs.core.config import REPO_ROOT
 
 SAMPLE_CORPUS = REPO_ROOT / "tests" / "data" / "sample_corpus"
@@ -16,6 +16,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="run the whole pipeline (default input: the shipped sample corpus)")
     add_lake_options(p)
     add_wait_option(p)
+    add_incremental_option(p, whole_run=True)
     p.add_argument("--input", default=str(SAMPLE_CORPUS),
                    help="input file or folder: .jsonl/.jsonl.gz/.json/.parquet, a folder of them, one repository "
                         "or a folder of repositories (default: %(default)s)")

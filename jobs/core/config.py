@@ -93,7 +93,7 @@ class DedupConfig:
     verify: bool
     verify_margin: float | None = field(metadata=bounds(0))
     broadcast_max_rows: int = field(metadata=bounds(0))
-    incremental: bool
+    reuse_signatures: bool
     max_cc_iterations: int = field(metadata=bounds(1))
     minhash_chunk: int = field(metadata=bounds(1))
 

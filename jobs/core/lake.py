@@ -128,6 +128,27 @@ class Lake:
         self._writer(df, name, "append").save(self.path(name))
         return self.version(name)
 
+    def published_run_rows(self, name: str, run_id: str) -> bool:
+        """Whether some data file of the table's latest version may hold rows of `run_id`,
+        from the min/max statistics of run_id in the Delta log (no data file read)."""
+        import pyarrow as pa
+        from deltalake import DeltaTable
+        actions = pa.table(DeltaTable(self.path(name)).get_add_actions(flatten=True))
+        if "min.run_id" not in actions.column_names:
+            return actions.num_rows > 0
+        lows, highs = actions.column("min.run_id").to_pylist(), actions.column("max.run_id").to_pylist()
+        return any(lo is None or hi is None or lo <= run_id <= hi for lo, hi in zip(lows, highs))
+
+    def delete_keys(self, name: str, keys, key: str = "file_id") -> int:
+        """Delete the rows whose `key` is among `keys` (a frame with that column), in one MERGE
+        commit: only the data files holding such rows are rewritten."""
+        from pyspark.sql import functions as F
+        (self.delta_table(name).alias("t")
+            .merge(keys.select(F.col(key).alias("_key")).distinct().alias("s"), f"t.{key} = s._key")
+            .whenMatchedDelete()
+            .execute())
+        return self.version(name)
+
     def upsert(self, df, name: str, keys: tuple[str, ...]) -> int:
         """MERGE by key: an existing row is replaced, a new one inserted (idempotent re-ingest)."""
         self.ensure(name)

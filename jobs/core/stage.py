@@ -50,6 +50,8 @@ class Stage:
     rejections: str = REJECTIONS       # where the rows it drops go (ingest: bronze/quarantine)
     needs_spark_nlp: Callable[[PipelineConfig], bool] = lambda config: False
     checked: tuple[str, ...] | None = None   # tables its gate validates (default: all outputs)
+    # how it runs in an incremental run (jobs/core/incremental.py), when not `run` itself
+    run_incremental: Callable[["StageContext"], "StageResult"] | None = None
 
     @property
     def primary(self) -> str:
@@ -77,12 +79,16 @@ class StageContext:
         """Progress of the running stage (INFO, run id in the line)."""
         log.info(message, *args)
 
-    def read_input(self, name: str, columns: list[str] | None = None):
+    def read_input(self, name: str, columns: list[str] | None = None, whole: bool = False):
         """The DataFrame of input table `name` at the version lineage gives (see module
-        docstring); the version is recorded as read by this stage."""
+        docstring); the version is recorded as read by this stage. In an incremental run
+        (jobs/core/incremental.py) only this run's rows, unless `whole`."""
+        from jobs.core import incremental
         version = input_version(self, name)
         self.versions_read[name] = version
         df = self.lake.read(name, version)
+        if incremental.active(self) and not whole and "run_id" in df.columns:
+            df = incremental.run_rows(self, df)
         return df.select(*columns) if columns else df
 
 
@@ -212,6 +218,7 @@ def keep_or_reject(ctx: StageContext, stage: Stage, annotated, group_by: dict | 
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from jobs.core import incremental
     group_by = group_by or {}
     annotated = annotated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -219,7 +226,9 @@ def keep_or_reject(ctx: StageContext, stage: Stage, annotated, group_by: dict | 
         rejected = annotated.filter(~kept_cond).select(
             "file_id", "repo_name", "path", "reason", "detail", "size_bytes",
             *(["language"] if "language" in annotated.columns else []))
-        versions = {stage.primary: ctx.lake.overwrite(annotated.filter(kept_cond), stage.primary),
+        kept = annotated.filter(kept_cond)
+        write = incremental.replace_slice if incremental.active(ctx) else (lambda c, name, df: c.lake.overwrite(df, name))
+        versions = {stage.primary: write(ctx, stage.primary, kept),
                     REJECTIONS: write_rejections(ctx, stage.name, rejected)}
         rows = (annotated.groupBy("reason", *[expr.alias(name) for name, expr in group_by.items()])
                 .agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect())
@@ -230,10 +239,11 @@ def keep_or_reject(ctx: StageContext, stage: Stage, annotated, group_by: dict | 
         if r["reason"] is not None:
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + int(r["n"])
     kept = [r for r in rows if r["reason"] is None]
-    return StageResult(rows_in=sum(int(r["n"]) for r in rows), rows_kept=sum(int(r["n"]) for r in kept),
-                       rejected_by_reason=by_reason, bytes_in=sum(int(r["b"] or 0) for r in rows),
-                       bytes_kept=sum(int(r["b"] or 0) for r in kept), versions_written=versions,
-                       metrics=figures(rows) if figures else {})
+    result = StageResult(rows_in=sum(int(r["n"]) for r in rows), rows_kept=sum(int(r["n"]) for r in kept),
+                         rejected_by_reason=by_reason, bytes_in=sum(int(r["b"] or 0) for r in rows),
+                         bytes_kept=sum(int(r["b"] or 0) for r in kept), versions_written=versions,
+                         metrics=figures(rows) if figures else {})
+    return result
 
 
 def record_run(ctx: StageContext, stage: str, started: dt.datetime, seconds: float,
@@ -263,8 +273,12 @@ def execute_stage(ctx: StageContext, stage: Stage) -> StageResult:
     ctx.versions_read = {}
     ctx.log(f"{stage.name}: started")
     try:
-        result = stage.run(ctx)
+        from jobs.core import incremental
+        is_incremental = incremental.active(ctx)
+        result = (stage.run_incremental if is_incremental and stage.run_incremental else stage.run)(ctx)
         result.versions_read = {**ctx.versions_read, **result.versions_read}
+        if is_incremental:
+            incremental.record(result)
     except Exception:
         record_run(ctx, stage.name, started, time.perf_counter() - t0, None, "failed")
         raise

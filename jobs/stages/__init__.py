@@ -12,14 +12,17 @@ read the registry in Airflow's own environment.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from jobs.core.stage import Stage
-from jobs.stages import decontaminate, dedup, filter, format, ingest, pii, select, tokenize
+from jobs.stages import decontaminate, dedup, dedup_incremental, filter, format, ingest, pii, select, tokenize
 
 STAGES: tuple[Stage, ...] = (
     ingest.STAGE,
     select.STAGE,
     filter.STAGE,
-    dedup.STAGE,
+    # an incremental run matches its new files against the published survivors
+    replace(dedup.STAGE, run_incremental=dedup_incremental.run),
     pii.STAGE,
     decontaminate.STAGE,
     format.STAGE,

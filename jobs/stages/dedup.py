@@ -1,6 +1,6 @@
 """Dedup stage: exact (content hash) then near (MinHash LSH + connected components).
 
-    codemill dedup --lake DIR [--incremental] [--no-verify] [--threshold 0.7]
+    codemill dedup --lake DIR [--reuse-signatures] [--incremental] [--no-verify] [--threshold 0.7]
 
 Input: silver/filtered. Outputs:
 
@@ -32,9 +32,11 @@ checks the star edges, i.e. each member against its bucket's minimum: a member s
 another member but not to the minimum loses that edge (it may still join through another band)
 — the price of never listing a bucket's n² pairs.
 
-`--incremental` reuses stored signatures (same file_id, same content_sha256, same MinHash
+`--reuse-signatures` reuses stored signatures (same file_id, same content_sha256, same MinHash
 parameters) and computes only the missing ones; bucketing, components and the keep rule then
-run over the whole input, so the result equals a full run.
+run over the whole input, so the result equals a full run. `--incremental` (an incremental
+run, jobs/core/incremental.py) instead matches only this run's new files against the
+published survivors: jobs/stages/dedup_incremental.py.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ EXACT, NEAR = "exact_duplicate", "near_duplicate"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--incremental", action="store_true", default=None,
+    parser.add_argument("--reuse-signatures", action="store_true", default=None,
                         help="reuse stored MinHash signatures; compute only those of new or changed files")
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="drop LSH candidate pairs whose exact Jaccard is below the threshold "
@@ -64,7 +66,7 @@ def add_arguments(parser) -> None:
 
 def config_overrides(args) -> dict:
     given = {"threshold": getattr(args, "threshold", None), "verify": getattr(args, "verify", None),
-             "incremental": getattr(args, "incremental", None)}
+             "reuse_signatures": getattr(args, "reuse_signatures", None)}
     return {"dedup": {k: v for k, v in given.items() if v is not None}}
 
 
@@ -412,7 +414,7 @@ def run(ctx: StageContext) -> StageResult:
     files = src.withColumn("_rank", license_rank_col(src.columns))
     ctx.log(f"dedup: input {input_name}; threshold {cfg.threshold}, {params.num_perm} permutations, "
             f"{bands} bands × {rows} rows, {params.ngram}-grams"
-            f"{', verify' if cfg.verify else ''}{', incremental' if cfg.incremental else ''}")
+            f"{', verify' if cfg.verify else ''}{', reusing signatures' if cfg.reuse_signatures else ''}")
 
     # ---- exact: one survivor per content_sha256 ----
     ids = files.select("file_id", "repo_name", "path", "content_sha256", "_rank", "stars", "size_bytes",
@@ -433,7 +435,7 @@ def run(ctx: StageContext) -> StageResult:
     key = params.key()
     chunk = cfg.minhash_chunk
     wanted = survivors.select("file_id", "content_sha256")
-    if cfg.incremental and ctx.lake.exists(sig_name):
+    if cfg.reuse_signatures and ctx.lake.exists(sig_name):
         stored = (ctx.lake.read(sig_name).where(F.col("minhash_params") == key)
                   .select("file_id", "content_sha256"))
         todo = wanted.join(stored, ["file_id", "content_sha256"], "left_anti")
@@ -442,7 +444,7 @@ def run(ctx: StageContext) -> StageResult:
     todo_files = files.join(small_side(todo, rows_in, cfg), ["file_id", "content_sha256"], "left_semi")
     new_sigs = (compute_signatures(todo_files, params, chunk)
                 .withColumn("minhash_params", F.lit(key)).withColumn("run_id", F.lit(ctx.run_id)))
-    if cfg.incremental and ctx.lake.exists(sig_name):
+    if cfg.reuse_signatures and ctx.lake.exists(sig_name):
         sig_version = ctx.lake.upsert(new_sigs, sig_name, ("file_id",))
     else:
         sig_version = ctx.lake.overwrite(new_sigs, sig_name)
@@ -457,7 +459,7 @@ def run(ctx: StageContext) -> StageResult:
     # times, and a checkpoint (serialized rows) made each read decode every signature again.
     # The cache fills on node_ids' first pass; if evicted it is rebuilt from the Delta table.
     usable = sig_rows.where(F.size("signature") > 0).select("file_id", "signature").persist(StorageLevel.MEMORY_AND_DISK)
-    step(f"signatures ready ({computed} computed" + (", the rest reused)" if cfg.incremental else ")"))
+    step(f"signatures ready ({computed} computed" + (", the rest reused)" if cfg.reuse_signatures else ")"))
 
     # ---- LSH candidate edges ----
     checkpoint, ckpt_dir = _checkpointer(ctx)
@@ -473,7 +475,7 @@ def run(ctx: StageContext) -> StageResult:
         metrics = {"input_table": input_name, "threshold": cfg.threshold, "num_perm": params.num_perm,
                    "bands": bands, "rows": rows, "ngram_size": params.ngram,
                    "candidate_edges": n_candidates, "short_docs_skipped": short_docs,
-                   "incremental": cfg.incremental, "verify": cfg.verify}
+                   "reuse_signatures": cfg.reuse_signatures, "verify": cfg.verify}
         metrics["signatures_computed"] = computed
         if fallback_ids:
             metrics["node_id_fallback"] = True

@@ -52,7 +52,7 @@ def annotate(df, rules: FilterRules):
 def run(ctx: StageContext) -> StageResult:
     rules = ctx.config.filter
     result = keep_or_reject(ctx, STAGE, annotate(ctx.read_input(INPUT), rules))
-    result.metrics = {"per_extension_rules": str(len(rules.per_extension))}
+    result.metrics["per_extension_rules"] = str(len(rules.per_extension))
     return result
 
 

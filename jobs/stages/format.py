@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 
+from jobs.core import incremental
+from jobs.core.errors import UserError
 from jobs.core.stage import Stage, StageContext, StageResult, write_rejections
 from udfs import formatting as fmt
 
@@ -119,6 +121,10 @@ def run(ctx: StageContext) -> StageResult:
     from pyspark.sql import functions as F
 
     cfg = ctx.config.format
+    if incremental.active(ctx) and cfg.mode != "file":
+        raise UserError("an incremental run re-forms only its new files' documents: it supports format.mode file "
+                        "(one document per file); with format.mode repo run the whole pipeline (`codemill run` "
+                        "without --incremental)")
     files = ctx.read_input(INPUT, ["file_id", "repo_name", "path", "content", "stars", "language", "size_bytes"])
     is_nb = F.lower(F.col("path")).endswith(".ipynb")
     notebooks = files.filter(is_nb).mapInPandas(jupyter_docs_fn(), OUT_DDL)
@@ -134,7 +140,14 @@ def run(ctx: StageContext) -> StageResult:
                 .select("file_id", "repo_name", "path", F.lit(JUPYTER_UNRENDERABLE).alias("reason"),
                         "detail", "size_bytes", "language"))
     rejections = write_rejections(ctx, STAGE.name, rejected)
-    written = ctx.lake.overwrite(docs.withColumn("run_id", F.lit(ctx.run_id)), OUTPUT)
+    docs = docs.withColumn("run_id", F.lit(ctx.run_id))
+    if incremental.active(ctx):
+        # file mode: a document's doc_id is its file's file_id, so this run's changed files
+        # name the documents it replaces
+        written = incremental.replace_slice(ctx, OUTPUT, docs, key="doc_id",
+                                            remove=incremental.replaced_ids(ctx).withColumnRenamed("file_id", "doc_id"))
+    else:
+        written = ctx.lake.overwrite(docs, OUTPUT)
 
     stats = out.groupBy("kind", "format").agg(
         F.count("*").alias("docs"), F.sum("n_files").alias("files"), F.sum("bytes_in").alias("bytes"),

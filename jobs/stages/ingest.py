@@ -28,6 +28,7 @@ import gzip
 import io
 from pathlib import Path
 
+from jobs.core import incremental
 from jobs.core.arrow import stable_id
 from jobs.core.errors import UserError
 from jobs.core.stage import Stage, StageContext, StageResult, now_utc
@@ -374,11 +375,25 @@ def run(ctx: StageContext) -> StageResult:
                       .withColumn("ingested_at", F.lit(ingested_at)))
         counts = (records.groupBy("kind", "reason")
                   .agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect())
-        versions = {"bronze/files": _write(ctx, files, "bronze/files", "file_id"),
-                    "bronze/quarantine": _write(ctx, quarantine, "bronze/quarantine", "quarantine_id")}
+        if incremental.active(ctx):
+            versions, changed = _write_incremental(ctx, files, quarantine)
+        else:
+            versions = {"bronze/files": _write(ctx, files, "bronze/files", "file_id"),
+                        "bronze/quarantine": _write(ctx, quarantine, "bronze/quarantine", "quarantine_id")}
     finally:
         raw.unpersist()
     kept = [r for r in counts if r["kind"] == "file"]
+    metrics = {"input": str(input_path), "input_format": fmt}
+    if incremental.active(ctx):
+        # Only added and changed files are this run's rows; unchanged ones stay as they were.
+        n_files = sum(int(r["n"]) for r in kept)
+        metrics.update({f"files_{k}": str(changed.get(k, (0, 0))[0]) for k in (incremental.ADDED,
+                        incremental.CHANGED, incremental.DELETED)})
+        metrics["files_unchanged"] = str(n_files - changed.get(incremental.ADDED, (0, 0))[0]
+                                         - changed.get(incremental.CHANGED, (0, 0))[0])
+        kept = [{"n": changed.get(k, (0, 0))[0], "b": changed.get(k, (0, 0))[1]}
+                for k in (incremental.ADDED, incremental.CHANGED)]
+        ctx.log("ingest (incremental): " + ", ".join(f"{k[6:]} {v}" for k, v in metrics.items() if k.startswith("files_")))
     quarantined = [r for r in counts if r["kind"] == "quarantine"]
     reasons: dict[str, int] = {}
     for r in quarantined:
@@ -391,7 +406,7 @@ def run(ctx: StageContext) -> StageResult:
         bytes_in=kept_bytes + sum(int(r["b"] or 0) for r in quarantined),
         bytes_kept=kept_bytes,
         versions_written=versions,
-        metrics={"input": str(input_path), "input_format": fmt},
+        metrics=metrics,
     )
 
 
@@ -423,7 +438,64 @@ def _write(ctx: StageContext, df, name: str, key: str) -> int:
     return ctx.lake.overwrite(df, name)
 
 
+def _write_incremental(ctx: StageContext, files, quarantine) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """An incremental ingest (jobs/core/incremental.py): compare the input's files with
+    bronze's published version by file_id and content_sha256, record what was added,
+    changed or deleted in bronze/changes, remove the changed and deleted files and append
+    the added and changed ones (they carry this run's id; unchanged rows keep theirs).
+    Returns the versions written and {change: (files, bytes)}."""
+    from pyspark.sql import functions as F
+
+    bronze, changes_name = "bronze/files", incremental.CHANGES
+    for name in (bronze, "bronze/quarantine"):
+        incremental.start_from_published(ctx, name)
+    keys = files.select("file_id", "repo_name", "path", "content_sha256", "size_bytes")
+    recorded_at = now_utc()
+    columns = "file_id string, repo_name string, path string, previous_sha256 string, size_bytes long"
+    old = ctx.spark.createDataFrame([], columns)
+    if ctx.lake.exists(bronze):
+        # bronze as it was before this run: a re-run of the run's ingest compares with the
+        # same state as its first attempt (the run's own rows out, what they replaced back in)
+        old = (ctx.lake.read(bronze, ctx.lake.version(bronze)).where(F.col("run_id") != ctx.run_id)
+               .select("file_id", "repo_name", "path", F.col("content_sha256").alias("previous_sha256"), "size_bytes"))
+        if ctx.lake.exists(changes_name):
+            prior = (ctx.lake.read(changes_name).where((F.col("run_id") == ctx.run_id)
+                                                       & (F.col("change") != incremental.ADDED))
+                     .select("file_id", "repo_name", "path", "previous_sha256", F.lit(None).cast("long").alias("size_bytes")))
+            old = old.unionByName(prior)
+    seen = keys.join(old.select("file_id", "previous_sha256"), "file_id", "left")
+    change = F.when(F.col("previous_sha256").isNull(), F.lit(incremental.ADDED)).otherwise(F.lit(incremental.CHANGED))
+    new_or_changed = (seen.where(F.col("previous_sha256").isNull() | (F.col("previous_sha256") != F.col("content_sha256")))
+                      .withColumn("change", change))
+    # An input repository is its complete snapshot: its bronze files missing from the input are deleted.
+    repos = (keys.select("repo_name").unionByName(quarantine.where(F.col("repo_name").isNotNull()).select("repo_name"))
+             .distinct())
+    deleted = (old.join(repos, "repo_name", "left_semi").join(keys.select("file_id"), "file_id", "left_anti")
+               .select("file_id", "repo_name", "path", F.lit(None).cast("string").alias("content_sha256"),
+                       "previous_sha256", "size_bytes", F.lit(incremental.DELETED).alias("change")))
+    rows = (new_or_changed.unionByName(deleted)
+            .withColumn("run_id", F.lit(ctx.run_id)).withColumn("recorded_at", F.lit(recorded_at)))
+    versions = {changes_name: ctx.lake.replace_where(rows.drop("size_bytes"), changes_name,
+                                                     f"run_id = '{ctx.run_id}'")}
+    this_run = ctx.lake.read(changes_name).where(F.col("run_id") == ctx.run_id)
+    stats = {r["change"]: (int(r["n"]), 0) for r in this_run.groupBy("change").agg(F.count(F.lit(1)).alias("n")).collect()}
+    upserted = files.join(this_run.where(F.col("change") != incremental.DELETED).select("file_id"), "file_id", "left_semi")
+    byte_counts = (upserted.join(this_run.select("file_id", "change"), "file_id")
+                   .groupBy("change").agg(F.sum("size_bytes").alias("b")).collect())
+    for r in byte_counts:
+        stats[r["change"]] = (stats[r["change"]][0], int(r["b"] or 0))
+    # changed and deleted files leave (a MERGE, only when there are any), then the added and
+    # changed ones are appended: no MERGE over bronze for a run of new files only
+    if not ctx.lake.exists(bronze):
+        versions[bronze] = ctx.lake.overwrite(upserted, bronze)
+    else:
+        versions[bronze] = incremental.replace_slice(ctx, bronze, upserted)
+    versions["bronze/quarantine"] = _write(ctx, quarantine, "bronze/quarantine", "quarantine_id")
+    return versions, stats
+
+
 STAGE = Stage(
-    name="ingest", inputs=(), outputs=("bronze/files", "bronze/quarantine"), run=run,
+    name="ingest", inputs=(), outputs=("bronze/files", "bronze/quarantine", incremental.CHANGES), run=run,
     help="raw input (JSONL, Parquet, repository folders) → bronze/files; bad input → bronze/quarantine",
-    add_arguments=add_arguments, run_parameters=("input",), rejections="bronze/quarantine")
+    add_arguments=add_arguments, run_parameters=("input",), rejections="bronze/quarantine",
+    checked=("bronze/files", "bronze/quarantine"))

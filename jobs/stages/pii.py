@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.core import incremental
 from jobs.core.config import PiiConfig
 from jobs.core.errors import UserError
 from jobs.core.stage import Stage, StageContext, StageResult
@@ -167,7 +168,11 @@ def run(ctx: StageContext) -> StageResult:
                 .select("file_id", F.col("f.f_type").alias("type"), F.col("f.f_start").alias("start"),
                         F.col("f.f_end").alias("end"), F.col("f.f_detector").alias("detector"))
                 .withColumn("run_id", F.lit(ctx.run_id)))
-    versions = {OUTPUT: ctx.lake.overwrite(redacted, OUTPUT), FINDINGS: ctx.lake.overwrite(findings, FINDINGS)}
+    if incremental.active(ctx):  # this run's files replace their earlier rows (jobs/core/incremental.py)
+        versions = {OUTPUT: incremental.replace_slice(ctx, OUTPUT, redacted),
+                    FINDINGS: incremental.replace_slice(ctx, FINDINGS, findings)}
+    else:
+        versions = {OUTPUT: ctx.lake.overwrite(redacted, OUTPUT), FINDINGS: ctx.lake.overwrite(findings, FINDINGS)}
 
     # size_bytes still holds the input's sizes here (redacted recomputes it)
     stats = scanned.agg(F.count("*").alias("rows"), F.sum("size_bytes").alias("bytes_in"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from jobs.core import incremental
 from jobs.core.errors import UserError
 from jobs.core.stage import Stage, StageContext, StageResult
 from udfs import packing
@@ -147,6 +148,47 @@ def ensure_tokenizer(ctx: StageContext, docs_version: int) -> dict:
     return info
 
 
+def incremental_documents(ctx: StageContext, new_docs, docs_version: int):
+    """What an incremental tokenize packs, and where: (this run's documents plus the unchanged
+    documents to re-pack, the first seq_id of the new sequences, the seq_ids the new ones
+    replace, documents re-packed). A sequence holding a token of a document this run changed
+    or deleted is replaced; so is every sequence holding a token of an unchanged document
+    that such a sequence held (documents span sequences), and those unchanged documents are
+    packed again with the new ones. Pure additions therefore only append."""
+    from collections import defaultdict
+
+    from pyspark.sql import functions as F
+
+    incremental.start_from_published(ctx, OUTPUT)
+    if not ctx.lake.exists(OUTPUT):
+        return new_docs, 0, ctx.spark.createDataFrame([], "seq_id long"), 0
+    removed = {r[0] for r in incremental.changed_ids(ctx).collect()}  # file mode: doc_id = file_id
+    held = ctx.lake.read(OUTPUT).select("seq_id", "doc_ids").toPandas()
+    first_seq = int(held["seq_id"].max()) + 1 if len(held) else 0
+    seq_docs = {int(s): list(d) for s, d in zip(held["seq_id"], held["doc_ids"])}
+    doc_seqs: dict[str, list[int]] = defaultdict(list)
+    for seq, ids in seq_docs.items():
+        for d in ids:
+            doc_seqs[d].append(seq)
+    frontier = [d for d in removed if d in doc_seqs]
+    touched, replaced = set(frontier), set()
+    while frontier:
+        for seq in doc_seqs[frontier.pop()]:
+            if seq not in replaced:
+                replaced.add(seq)
+                fresh = [d for d in seq_docs[seq] if d not in touched]
+                touched.update(fresh)
+                frontier.extend(fresh)
+    repack = sorted(touched - removed)
+    docs = new_docs
+    if repack:
+        ids = ctx.spark.createDataFrame([(d,) for d in repack], "doc_id string")
+        docs = new_docs.unionByName(ctx.lake.read(INPUT, docs_version).join(F.broadcast(ids), "doc_id", "left_semi"))
+    ctx.log(f"tokenize (incremental): {len(replaced)} published sequences replaced, {len(repack)} unchanged "
+            f"documents re-packed, new sequences from seq_id {first_seq}")
+    return docs, first_seq, ctx.spark.createDataFrame([(s,) for s in sorted(replaced)], "seq_id long"), len(repack)
+
+
 def run(ctx: StageContext) -> StageResult:
     import pandas as pd
     from pyspark import StorageLevel
@@ -164,7 +206,9 @@ def run(ctx: StageContext) -> StageResult:
     if eod_id is None or pad_id is None:
         raise UserError(f"tokenizer in {tok_dir} lacks {EOD_TOKEN} or {PAD_TOKEN}")
     block = cfg.seq_len + 1
-
+    first_seq, replaced, repacked = 0, None, 0
+    if incremental.active(ctx):
+        docs, first_seq, replaced, repacked = incremental_documents(ctx, docs, version)
     docs = docs.select("doc_id", "language", F.size("file_ids").cast("long").alias("n_files"), "text")
     tokenizer_file = str(tok_dir / trainer_tok.TOKENIZER_FILE)
     # Tokenizing is the stage's CPU: spread the documents over several tasks per core, so one
@@ -187,14 +231,17 @@ def run(ctx: StageContext) -> StageResult:
                                                       "last_part": last.astype("int64")}),
                                         "doc_id string, start long, first_part long, last_part long")
     n_parts = max(1, -(-n_seq // seqs_per_part))
-    permutation = ctx.spark.sparkContext.broadcast(packing.shuffle_permutation(n_seq, cfg.seed))
+    permutation = ctx.spark.sparkContext.broadcast(first_seq + packing.shuffle_permutation(n_seq, cfg.seed))
     sequences = (encoded.join(F.broadcast(offsets), "doc_id")
                  .select(F.explode(F.sequence("first_part", "last_part")).alias("part"), "start", "doc_id", "input_ids")
                  .where(F.col("part") < n_parts)
                  .repartition(n_parts, "part").sortWithinPartitions("part", "start")
                  .mapInArrow(pack_fn(block, pad_id, n_seq, seqs_per_part, permutation), seq_schema())
                  .withColumn("run_id", F.lit(ctx.run_id)).orderBy("seq_id"))
-    written = ctx.lake.overwrite(sequences, OUTPUT)
+    if incremental.active(ctx):  # appended after the published sequences (jobs/core/incremental.py)
+        written = incremental.replace_slice(ctx, OUTPUT, sequences, key="seq_id", remove=replaced)
+    else:
+        written = ctx.lake.overwrite(sequences, OUTPUT)
 
     per_lang = (encoded.groupBy(F.coalesce("language", F.lit("unknown")).alias("language"))
                 .agg(F.sum("n_tokens").alias("tokens"), F.sum("n_files").alias("files"), F.count("*").alias("docs"),
@@ -215,6 +262,9 @@ def run(ctx: StageContext) -> StageResult:
         "tokenizer_vocab_size": str(tok.get_vocab_size(with_added_tokens=True)),
         "tokenizer_train_seconds": str(info.get("train_seconds", 0)),
     }
+    if incremental.active(ctx):
+        metrics.update(first_seq_id=str(first_seq), sequences_replaced=str(replaced.count()),
+                       docs_repacked=str(repacked))
     if info.get("delta_version") is not None and info.get("delta_version") != version:
         ctx.log(f"tokenize: note: tokenizer was trained on {INPUT} version {info.get('delta_version')}, "
                 f"tokenizing version {version}")
