@@ -227,8 +227,10 @@ def keep_or_reject(ctx: StageContext, stage: Stage, annotated, group_by: dict | 
             "file_id", "repo_name", "path", "reason", "detail", "size_bytes",
             *(["language"] if "language" in annotated.columns else []))
         kept = annotated.filter(kept_cond)
-        write = incremental.replace_slice if incremental.active(ctx) else (lambda c, name, df: c.lake.overwrite(df, name))
-        versions = {stage.primary: write(ctx, stage.primary, kept),
+        # an incremental run replaces its files' rows; a full run replaces the table
+        written = (incremental.replace_slice(ctx, stage.primary, kept) if incremental.active(ctx)
+                   else ctx.lake.overwrite(kept, stage.primary))
+        versions = {stage.primary: written,
                     REJECTIONS: write_rejections(ctx, stage.name, rejected)}
         rows = (annotated.groupBy("reason", *[expr.alias(name) for name, expr in group_by.items()])
                 .agg(F.count(F.lit(1)).alias("n"), F.sum("size_bytes").alias("b")).collect())
@@ -239,11 +241,10 @@ def keep_or_reject(ctx: StageContext, stage: Stage, annotated, group_by: dict | 
         if r["reason"] is not None:
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + int(r["n"])
     kept = [r for r in rows if r["reason"] is None]
-    result = StageResult(rows_in=sum(int(r["n"]) for r in rows), rows_kept=sum(int(r["n"]) for r in kept),
-                         rejected_by_reason=by_reason, bytes_in=sum(int(r["b"] or 0) for r in rows),
-                         bytes_kept=sum(int(r["b"] or 0) for r in kept), versions_written=versions,
-                         metrics=figures(rows) if figures else {})
-    return result
+    return StageResult(rows_in=sum(int(r["n"]) for r in rows), rows_kept=sum(int(r["n"]) for r in kept),
+                       rejected_by_reason=by_reason, bytes_in=sum(int(r["b"] or 0) for r in rows),
+                       bytes_kept=sum(int(r["b"] or 0) for r in kept), versions_written=versions,
+                       metrics=figures(rows) if figures else {})
 
 
 def record_run(ctx: StageContext, stage: str, started: dt.datetime, seconds: float,
