@@ -297,13 +297,15 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
                         f"(run `codemill run --until {stage.name}` or the stage first)")
     t0 = time.perf_counter()
     run_id = run_id or latest_run_id(lake, stage.name)
-    written = _versions_written(lake, stage.name, run_id)
+    record = _succeeded_run(lake, stage.name, run_id)
+    written = {t: int(v) for t, v in (record["versions_written"] or {}).items()} if record else {}
     sample_n = config.quality.sample_ids
     report = GateReport(stage=stage.name, run_id=run_id)
     with report.phase("gx context"):
         context = get_context(lake.root)
     cache = config.quality.cache_tables
-    incremental = _incremental(lake, stage.name, run_id)
+    from jobs.core.incremental import was_incremental
+    incremental = was_incremental(record)
     for table_name in tables:
         with report.phase("snapshot"):
             version = lake.version(table_name)
@@ -352,22 +354,13 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     return report
 
 
-def _incremental(lake, stage: str, run_id: str | None) -> bool:
-    """Whether the stage's run was incremental (its ops/runs metrics say so)."""
-    from jobs.core.incremental import was_incremental
+def _succeeded_run(lake, stage: str, run_id: str | None):
+    """The stage's succeeded ops/runs row of the run (versions_written, metrics), or None."""
     if run_id is None or not lake.exists("ops/runs"):
-        return False
-    rows = lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}'").select("metrics").collect()
-    return bool(rows) and was_incremental(rows[0])
-
-
-def _versions_written(lake, stage: str, run_id: str | None) -> dict[str, int]:
-    """{table: version} the stage wrote in the run, from its succeeded ops/runs row ({} if none)."""
-    if run_id is None or not lake.exists("ops/runs"):
-        return {}
+        return None
     rows = (lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}' AND status = 'succeeded'")
-            .select("versions_written").collect())
-    return {t: int(v) for t, v in (rows[0]["versions_written"] or {}).items()} if rows else {}
+            .select("versions_written", "metrics").collect())
+    return rows[0] if rows else None
 
 
 def gate_after_stage(ctx, stage, result=None) -> GateReport:

@@ -98,9 +98,9 @@ def replace_slice(ctx, name: str, kept, key: str = "file_id", remove=None) -> in
     remove = replaced_ids(ctx) if remove is None else remove
     if remove.limit(1).count():
         ctx.lake.delete_keys(name, remove, key)
-    table = ctx.lake.delta_table(name)
-    if "run_id" in table.toDF().columns and ctx.lake.published_run_rows(name, ctx.run_id):
-        table.delete(f"run_id = '{ctx.run_id}'")
+    from schemas import table as table_def
+    if "run_id" in table_def(name).schema.fieldNames() and ctx.lake.published_run_rows(name, ctx.run_id):
+        ctx.lake.delta_table(name).delete(f"run_id = '{ctx.run_id}'")
     return ctx.lake.append(kept, name)
 
 

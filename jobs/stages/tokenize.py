@@ -150,8 +150,8 @@ def ensure_tokenizer(ctx: StageContext, docs_version: int) -> dict:
 
 def incremental_documents(ctx: StageContext, new_docs, docs_version: int):
     """What an incremental tokenize packs, and where: (this run's documents plus the unchanged
-    documents to re-pack, the first seq_id of the new sequences, the seq_ids the new ones
-    replace, documents re-packed). A sequence holding a token of a document this run changed
+    documents to re-pack, the first seq_id of the new sequences, the sorted seq_ids the new
+    ones replace, documents re-packed). A sequence holding a token of a document this run changed
     or deleted is replaced; so is every sequence holding a token of an unchanged document
     that such a sequence held (documents span sequences), and those unchanged documents are
     packed again with the new ones. Pure additions therefore only append."""
@@ -161,7 +161,7 @@ def incremental_documents(ctx: StageContext, new_docs, docs_version: int):
 
     incremental.start_from_published(ctx, OUTPUT)
     if not ctx.lake.exists(OUTPUT):
-        return new_docs, 0, ctx.spark.createDataFrame([], "seq_id long"), 0
+        return new_docs, 0, [], 0
     removed = {r[0] for r in incremental.changed_ids(ctx).collect()}  # file mode: doc_id = file_id
     held = ctx.lake.read(OUTPUT).select("seq_id", "doc_ids").toPandas()
     first_seq = int(held["seq_id"].max()) + 1 if len(held) else 0
@@ -186,7 +186,7 @@ def incremental_documents(ctx: StageContext, new_docs, docs_version: int):
         docs = new_docs.unionByName(ctx.lake.read(INPUT, docs_version).join(F.broadcast(ids), "doc_id", "left_semi"))
     ctx.log(f"tokenize (incremental): {len(replaced)} published sequences replaced, {len(repack)} unchanged "
             f"documents re-packed, new sequences from seq_id {first_seq}")
-    return docs, first_seq, ctx.spark.createDataFrame([(s,) for s in sorted(replaced)], "seq_id long"), len(repack)
+    return docs, first_seq, sorted(replaced), len(repack)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -206,9 +206,10 @@ def run(ctx: StageContext) -> StageResult:
     if eod_id is None or pad_id is None:
         raise UserError(f"tokenizer in {tok_dir} lacks {EOD_TOKEN} or {PAD_TOKEN}")
     block = cfg.seq_len + 1
-    first_seq, replaced, repacked = 0, None, 0
+    first_seq, replaced, repacked = 0, [], 0
     if incremental.active(ctx):
         docs, first_seq, replaced, repacked = incremental_documents(ctx, docs, version)
+    n_replaced = len(replaced)
     docs = docs.select("doc_id", "language", F.size("file_ids").cast("long").alias("n_files"), "text")
     tokenizer_file = str(tok_dir / trainer_tok.TOKENIZER_FILE)
     # Tokenizing is the stage's CPU: spread the documents over several tasks per core, so one
@@ -239,7 +240,8 @@ def run(ctx: StageContext) -> StageResult:
                  .mapInArrow(pack_fn(block, pad_id, n_seq, seqs_per_part, permutation), seq_schema())
                  .withColumn("run_id", F.lit(ctx.run_id)).orderBy("seq_id"))
     if incremental.active(ctx):  # appended after the published sequences (jobs/core/incremental.py)
-        written = incremental.replace_slice(ctx, OUTPUT, sequences, key="seq_id", remove=replaced)
+        written = incremental.replace_slice(ctx, OUTPUT, sequences, key="seq_id",
+                                            remove=ctx.spark.createDataFrame([(s,) for s in replaced], "seq_id long"))
     else:
         written = ctx.lake.overwrite(sequences, OUTPUT)
 
@@ -263,7 +265,7 @@ def run(ctx: StageContext) -> StageResult:
         "tokenizer_train_seconds": str(info.get("train_seconds", 0)),
     }
     if incremental.active(ctx):
-        metrics.update(first_seq_id=str(first_seq), sequences_replaced=str(replaced.count()),
+        metrics.update(first_seq_id=str(first_seq), sequences_replaced=str(n_replaced),
                        docs_repacked=str(repacked))
     if info.get("delta_version") is not None and info.get("delta_version") != version:
         ctx.log(f"tokenize: note: tokenizer was trained on {INPUT} version {info.get('delta_version')}, "
