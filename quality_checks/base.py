@@ -45,3 +45,6 @@ class AggregateCheck:
     name: str
     description: str
     fn: Callable[[Env], CheckOutcome]
+    # A scan of the content (a pandas UDF over every byte it reads): a gate's longest check,
+    # started first, in a thread of its own (gates.py).
+    scans_content: bool = False

@@ -325,11 +325,11 @@ TABLE_CHECKS = {
         AggregateCheck("dropped_duplicates_absent", "dropped duplicates are not in silver/deduped",
                        dropped_duplicates_absent)],
     "silver/redacted": [AggregateCheck("no_remaining_pii", "no PII pattern left after redaction (udfs/pii detectors)",
-                                       scans.remaining_pii)],
+                                       scans.remaining_pii, scans_content=True)],
     "silver/pii_findings": [AggregateCheck("findings_reference_redacted_files",
                                            "every finding's file is in silver/redacted", findings_reference_redacted)],
     "gold/files": [AggregateCheck("no_benchmark_string", "no benchmark prompt or solution (udfs/decontam)",
-                                  scans.remaining_benchmarks)],
+                                  scans.remaining_benchmarks, scans_content=True)],
     "gold/tokens": [AggregateCheck("constant_sequence_length", "every packed sequence has the same length",
                                    constant_sequence_length)],
 }

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 
 from jobs.core.errors import UserError
 from jobs.core.stage import now_utc
@@ -187,9 +188,20 @@ def _validate_native(context, table_name: str, df, config: dict, sample_n: int, 
     return rows
 
 
-def evaluate_aggregates(env: Env) -> dict:
-    """Run the table's aggregate checks (Spark queries only, no GX): {name: (check, outcome)}."""
-    return {check.name: (check, check.fn(env)) for check in agg.aggregate_checks(env.table_name, env.stage)}
+def evaluate_aggregates(env: Env, pool: ThreadPoolExecutor) -> Callable[[], dict]:
+    """Start the table's aggregate checks (Spark queries only, no GX) on `pool` (two threads)
+    and return a function that waits for them: {name: (check, outcome)} in declared order.
+    The content scans start first, each in a thread of its own: they are the long pole (a
+    pandas UDF over the content), and the other checks' small queries run alongside them."""
+    checks = agg.aggregate_checks(env.table_name, env.stage)
+    scans = {c.name: pool.submit(c.fn, env) for c in checks if c.scans_content}
+    others = [c for c in checks if not c.scans_content]
+    rest = pool.submit(lambda: {c.name: c.fn(env) for c in others})
+
+    def wait() -> dict:
+        done = {**rest.result(), **{name: f.result() for name, f in scans.items()}}
+        return {c.name: (c, done[c.name]) for c in checks}
+    return wait
 
 
 def _validate_aggregates(context, table_name: str, outcomes: dict, version) -> list[ResultRow]:
@@ -297,7 +309,8 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
                         f"(run `codemill run --until {stage.name}` or the stage first)")
     t0 = time.perf_counter()
     run_id = run_id or latest_run_id(lake, stage.name)
-    record = _succeeded_run(lake, stage.name, run_id)
+    run_row = _run_row(lake, stage.name, run_id)
+    record = run_row if run_row is not None and run_row["status"] == "succeeded" else None
     written = {t: int(v) for t, v in (record["versions_written"] or {}).items()} if record else {}
     sample_n = config.quality.sample_ids
     report = GateReport(stage=stage.name, run_id=run_id)
@@ -320,14 +333,15 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
             df = df.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             env = Env(lake=lake, table_name=table_name, df=df, config=config, stage=stage,
-                      run_id=run_id, sample_n=sample_n, content_df=full, incremental=incremental, whole_df=whole)
-            # The aggregate checks' Spark queries run in a second thread while GX validates
+                      run_id=run_id, sample_n=sample_n, content_df=full, incremental=incremental, whole_df=whole,
+                      cache={"run_record": run_row})
+            # The aggregate checks' Spark queries run in other threads while GX validates
             # the native expectations: both are chains of small Spark jobs whose latency (job
             # scheduling, Delta log reads), not the cores, dominates on tables of this size.
-            with report.phase("expectations + aggregate checks"), ThreadPoolExecutor(1) as pool:
-                pending = pool.submit(evaluate_aggregates, env)
+            with report.phase("expectations + aggregate checks"), ThreadPoolExecutor(2) as pool:
+                outcomes_of = evaluate_aggregates(env, pool)
                 report.rows += _validate_native(context, table_name, df, config, sample_n, version)
-                outcomes = pending.result()
+                outcomes = outcomes_of()
             with report.phase("aggregate results"):
                 report.rows += _validate_aggregates(context, table_name, outcomes, version)
         finally:
@@ -354,12 +368,12 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     return report
 
 
-def _succeeded_run(lake, stage: str, run_id: str | None):
-    """The stage's succeeded ops/runs row of the run (versions_written, metrics), or None."""
+def _run_row(lake, stage: str, run_id: str | None):
+    """The stage's ops/runs row of the run (one per stage and run: a re-run replaces it), or
+    None. Read once per gate: the accounting checks get it through Env.cache."""
     if run_id is None or not lake.exists("ops/runs"):
         return None
-    rows = (lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}' AND status = 'succeeded'")
-            .select("versions_written", "metrics").collect())
+    rows = lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}'").collect()
     return rows[0] if rows else None
 
 

@@ -109,6 +109,32 @@ def test_tokenizer_train_command(tmp_path):
     assert main(["tokenizer", "train", "--lake", str(tmp_path / "nowhere")]) == 2
 
 
+
+def test_tokenizer_trains_on_a_seeded_sample_of_the_text(tmp_path):
+    """tokenizer.train_sample_bytes: about that many bytes of text, the documents chosen by
+    doc_id hash (the same table gives the same sample), every document when it is 0."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from trainer import tokenizer as trainer_tok
+
+    table = tmp_path / "training_docs"
+    docs = [f"{c}\n# variant {i}\n" + fmt.EOD for i in range(40) for c in CODE]
+    write_deltalake(str(table), pa.table({"doc_id": [f"doc-{i}" for i in range(len(docs))], "text": docs}))
+    total = sum(len(d.encode()) for d in docs)
+    whole = trainer_tok.train_from_delta(table, tmp_path / "all", vocab_size=400, sample_bytes=0)
+    assert whole["documents"] == len(docs) and whole["text_bytes"] == whole["table_text_bytes"] == total
+    runs = [trainer_tok.train_from_delta(table, tmp_path / f"s{k}", vocab_size=400, sample_bytes=total // 4)
+            for k in range(2)]
+    first = runs[0]
+    assert 0.15 * len(docs) < first["documents"] < 0.35 * len(docs)
+    assert 0.15 * total < first["text_bytes"] < 0.35 * total
+    assert runs[1]["documents"] == first["documents"] and runs[1]["text_bytes"] == first["text_bytes"]
+    assert (tmp_path / "s0" / "tokenizer.json").read_text() == (tmp_path / "s1" / "tokenizer.json").read_text()
+    # a cap above the table's size trains on everything
+    assert trainer_tok.train_from_delta(table, tmp_path / "big", vocab_size=400,
+                                        sample_bytes=10 * total)["documents"] == len(docs)
+
 # ---- format + tokenize on Spark ----------------------------------------------------------
 
 def _gold_files(spark, ctx):

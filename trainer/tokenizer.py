@@ -124,6 +124,30 @@ def iter_delta_texts(table_path: str | Path, version: int | None = None, column:
                 yield value
 
 
+def iter_delta_docs(table_path: str | Path, version: int | None = None) -> Iterator[tuple[str, str]]:
+    """Stream (doc_id, text) of gold/training_docs batch by batch, non-empty texts only."""
+    from jobs.core.delta_read import query_batches
+
+    for batch in query_batches(str(table_path), 'SELECT "doc_id", "text" FROM t', version):
+        for doc_id, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+            if text:
+                yield doc_id, text
+
+
+def _text_bytes(table_path: str | Path, version: int) -> int:
+    from jobs.core.delta_read import query
+
+    value = query(str(table_path), 'SELECT sum(octet_length("text")) AS n FROM t', version).column(0)[0].as_py()
+    return int(value or 0)
+
+
+def in_sample(doc_id: str, fraction: float) -> bool:
+    """Whether a document belongs to the seeded training sample of `fraction` of documents."""
+    import zlib
+
+    return zlib.crc32(doc_id.encode("utf-8")) < fraction * 2**32
+
+
 def delta_version(table_path: str | Path) -> int:
     from deltalake import DeltaTable
 
@@ -131,22 +155,31 @@ def delta_version(table_path: str | Path) -> int:
 
 
 def train_from_delta(table_path: str | Path, out_dir: str | Path, vocab_size: int = 49152,
-                     min_frequency: int = 2, version: int | None = None) -> dict:
+                     min_frequency: int = 2, version: int | None = None, sample_bytes: int = 0) -> dict:
     """Train on the `text` column of gold/training_docs at a pinned version and save.
-    Returns the provenance written."""
+    `sample_bytes` > 0 trains on a seeded sample of about that many bytes of text (documents
+    chosen by a hash of their doc_id, so the same table version gives the same sample); 0
+    trains on every document. Returns the provenance written."""
     pinned = delta_version(table_path) if version is None else int(version)
-    count = 0
+    total = _text_bytes(table_path, pinned)
+    fraction = 1.0 if sample_bytes <= 0 or total <= sample_bytes else sample_bytes / total
+    count = used = 0
 
     def texts():
-        nonlocal count
-        for text in iter_delta_texts(table_path, pinned):
+        nonlocal count, used
+        for doc_id, text in iter_delta_docs(table_path, pinned):
+            if fraction < 1.0 and not in_sample(doc_id, fraction):
+                continue
             count += 1
+            used += len(text.encode("utf-8"))
             yield text
 
     tok = train_bpe(texts(), vocab_size=vocab_size, min_frequency=min_frequency)
     if count == 0:
         raise ValueError(f"{table_path} (version {pinned}) has no training documents")
     info = {"trained_on": str(table_path), "table": "gold/training_docs", "delta_version": pinned,
-            "documents": count, "requested_vocab_size": int(vocab_size), "min_frequency": int(min_frequency)}
+            "documents": count, "text_bytes": used, "table_text_bytes": total,
+            "sample_bytes": int(sample_bytes), "requested_vocab_size": int(vocab_size),
+            "min_frequency": int(min_frequency)}
     save(tok, out_dir, info)
     return provenance(out_dir)

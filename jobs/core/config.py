@@ -68,6 +68,7 @@ class FormatConfig:
 class TokenizerConfig:
     vocab_size: int = field(metadata=bounds(300))
     min_frequency: int = field(metadata=bounds(1))
+    train_sample_bytes: int = field(metadata=bounds(0))
     dir: str
 
 

@@ -142,7 +142,8 @@ def ensure_tokenizer(ctx: StageContext, docs_version: int) -> dict:
             f"{INPUT} version {docs_version}")
     started = time.perf_counter()
     info = trainer_tok.train_from_delta(ctx.lake.path(INPUT), tok_dir, vocab_size=cfg.vocab_size,
-                                        min_frequency=cfg.min_frequency, version=docs_version)
+                                        min_frequency=cfg.min_frequency, version=docs_version,
+                                        sample_bytes=cfg.train_sample_bytes)
     info["train_seconds"] = round(time.perf_counter() - started, 1)
     ctx.log(f"tokenize: tokenizer trained in {info['train_seconds']}s")
     return info
