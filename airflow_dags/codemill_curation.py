@@ -11,7 +11,7 @@ this file only wires tasks. Every task is a command a person could run by hand (
 command is in the task's "Rendered Template" tab):
 
     <repo>/.venv/bin/spark-submit --master <spark_default> <repo>/jobs/submit.py <stage> --no-gate \
-        --lake L --run-id R --config C
+        --lake L --run-id R --config C --incremental false|true
     <repo>/.venv/bin/codemill check <stage> --lake L --run-id R --config C    (publishes on pass)
 
 Reading the registry imports no Spark session machinery (only codemill's config and stage
@@ -60,7 +60,7 @@ def stage_args(stage) -> list[str]:
     """The spark-submit arguments of one stage: its name, the run's lake/run id/config, the
     run-level parameters it declares (ingest: --input), and --no-gate (the gate is its own task)."""
     extra = [arg for name in stage.run_parameters for arg in (f"--{name}", f"{{{{ {PLAN}['{name}'] }}}}")]
-    return [stage.name, "--no-gate"] + RUN_ARGS + extra
+    return [stage.name, "--no-gate"] + RUN_ARGS + extra + ["--incremental", f"{{{{ {PLAN}['incremental'] }}}}"]
 
 
 @task(task_id="preflight")
@@ -84,6 +84,7 @@ def preflight(params: dict | None = None, run_id: str | None = None) -> dict:
         # Airflow run ids hold ':' and '+': keep codemill's run id to [A-Za-z0-9_.-].
         "run_id": re.sub(r"[^A-Za-z0-9_.-]+", "-", params.get("run_id") or run_id or "").strip("-"),
         "docs": bool(params.get("data_docs", True)),
+        "incremental": "true" if params.get("incremental") else "false",
     }
     problems = [f"{what} not found: {path}" for what, path in (
         ("input", plan["input"]), ("pipeline config", plan["config"]),
@@ -152,6 +153,8 @@ with DAG(
         "driver_memory": Param(None, type=["null", "string"], description="Spark driver memory (default: Variable codemill_driver_memory or airflow.driver_memory)"),
         "run_id": Param(None, type=["null", "string"], description="codemill run id (default: the Airflow run id, sanitized)"),
         "data_docs": Param(True, type="boolean", description="rebuild Great Expectations Data Docs at every gate"),
+        "incremental": Param(False, type="boolean", description="process only new and changed files of the input "
+                             "and merge them into the published tables (docs/operations.md: a weekly run)"),
     },
     default_args={
         "owner": "codemill",

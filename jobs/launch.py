@@ -39,9 +39,21 @@ def add_stage_options(parser: argparse.ArgumentParser, stage: Stage) -> None:
         stage.add_arguments(parser)
 
 
+def true_or_false(value: str) -> bool:
+    """A flag's optional value: `--incremental` alone is true; `--incremental false` lets a
+    scheduler that always passes the flag (the curation DAG's templated arguments) turn it off."""
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
 def add_incremental_option(parser: argparse.ArgumentParser, whole_run: bool = False) -> None:
     """--incremental of `codemill run` (whole_run) and of each stage command."""
-    parser.add_argument("--incremental", action="store_true", help=(
+    parser.add_argument("--incremental", nargs="?", const=True, default=False, type=true_or_false,
+                        metavar="true|false", help=(
         "process only the input's files that are new or changed since the published bronze/files (a vanished "
         "file of an input repository is deleted), and merge each stage's result into its published output "
         "(docs/operations.md: weekly runs)" if whole_run else

@@ -171,6 +171,8 @@ def test_spark_tasks_submit_every_stage_through_the_one_entry_point_with_the_mai
         for flag in ("--lake", "--run-id", "--config"):
             assert flag in args
         assert ("--input" in args) == (stage == "ingest")
+        # always passed, with the run's value (a templated argument cannot vanish when false)
+        assert args[args.index("--incremental") + 1] == "{{ ti.xcom_pull(task_ids='preflight')['incremental'] }}"
         assert t["env_vars"]["PATH"].split(os.pathsep)[0] == venv_bin  # spark-submit from the main venv
         assert t["env_vars"]["PYSPARK_PYTHON"] == f"{venv_bin}/python"
 

@@ -47,6 +47,43 @@ def test_publication_rows_and_rollback_without_spark(tmp_path):
         assert (out.returncode, out.stdout.split()) == (0, ["0", "True", "False"]), out.stderr[-2000:]
 
 
+
+def test_incremental_ingest_refused_while_the_run_that_published_bronze_is_unfinished(tmp_path):
+    """A run whose ingest gate published bronze/files but whose last gate never passed leaves
+    files no later stage processed; an incremental run on top would take them as unchanged
+    and lose them downstream, so it is refused (ops/published alone, no Spark)."""
+    from types import SimpleNamespace
+
+    from jobs.core.errors import UserError
+    from jobs.core.incremental import refuse_after_unfinished_run
+    from jobs.core.publish import publish
+    from jobs.stages import STAGES
+    lake = tmp_path / "lake"
+
+    def ctx(run_id):
+        return SimpleNamespace(lake=SimpleNamespace(root=lake), run_id=run_id)
+
+    refuse_after_unfinished_run(ctx("first"))  # nothing published yet
+    for stage in STAGES:  # run-a went all the way
+        publish(lake, {stage.primary: 0}, "run-a", stage.name)
+    refuse_after_unfinished_run(ctx("run-b"))
+    for stage in STAGES[:4]:  # run-b stopped at a gate after dedup
+        publish(lake, {stage.primary: 1}, "run-b", stage.name)
+    with pytest.raises(UserError) as err:
+        refuse_after_unfinished_run(ctx("run-c"))
+    message = str(err.value)
+    assert "run run-b is unfinished" in message and f"codemill {STAGES[4].name} --run-id run-b" in message
+    refuse_after_unfinished_run(ctx("run-b"))  # continuing run-b itself is allowed
+    # rolled back to run-a's bronze: the published files are run-a's, which finished
+    publish(lake, {STAGES[0].primary: 0}, "rollback", "rollback")
+    refuse_after_unfinished_run(ctx("run-c"))
+    publish(lake, {STAGES[0].primary: 1}, "rollback", "rollback")
+    with pytest.raises(UserError):
+        refuse_after_unfinished_run(ctx("run-c"))
+    for stage in STAGES[4:]:  # run-b finished
+        publish(lake, {stage.primary: 1}, "run-b", stage.name)
+    refuse_after_unfinished_run(ctx("run-c"))
+
 def _gold_files(spark, ctx):
     """36 small files of four languages as gold/files of ctx's run."""
     from conftest import write_gold_files

@@ -130,3 +130,16 @@ def test_a_new_stage_appears_in_the_curation_dag(toy_checkout, tmp_path):
     assert tasks["toy"]["upstream"] == ["gate_tokenize"] and tasks["toy"]["args"][:2] == ["toy", "--no-gate"]
     assert tasks["gate_toy"]["upstream"] == ["toy"]
     assert "gate_toy" in tasks["publish_gold_tokens"]["upstream"]
+
+
+def test_incremental_flag_takes_an_optional_true_or_false():
+    """`--incremental` alone turns it on; `--incremental false` (what the curation DAG passes
+    when its `incremental` param is off) leaves it off; anything else is a usage error."""
+    from jobs.cli import build_parser
+    parser = build_parser()
+    assert parser.parse_args(["run", "--incremental", "--input", "x"]).incremental is True
+    assert parser.parse_args(["run", "--input", "x"]).incremental is False
+    assert parser.parse_args(["dedup", "--incremental", "False"]).incremental is False
+    assert parser.parse_args(["ingest", "--input", "x", "--incremental", "true"]).incremental is True
+    with pytest.raises(SystemExit):
+        parser.parse_args(["select", "--incremental", "maybe"])

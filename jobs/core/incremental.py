@@ -85,6 +85,41 @@ def start_from_published(ctx, name: str) -> None:
         ctx.lake.delta_table(name).restoreToVersion(published)
 
 
+def refuse_after_unfinished_run(ctx) -> None:
+    """Refuse an incremental ingest while the run that published bronze/files has not
+    published the pipeline's last table. That run's files are in the published bronze, so
+    this ingest would count them as unchanged and no later stage would ever process them:
+    they would be lost downstream. The run is found by the published bronze/files version
+    (a rollback points at an older run's version; an opt-out rewrites every table and
+    finishes nothing that is missing). Continuing the same run (--run-id) is allowed."""
+    from jobs.core import publish
+    from jobs.stages import STAGES
+
+    rows = publish.published_rows(ctx.lake.root)
+    bronze, last = STAGES[0].primary, STAGES[-1]
+    version = publish.published_version(ctx.lake.root, bronze)
+    if version is None:
+        return
+    ingests = [r for r in rows if r["table_name"] == bronze and int(r["version"]) == version
+               and r["stage"] == STAGES[0].name]
+    if not ingests or ingests[-1]["run_id"] == ctx.run_id:
+        return
+    run = ingests[-1]["run_id"]
+    done = {r["stage"] for r in rows if r["run_id"] == run}
+    if last.name in done:
+        return
+    names = [s.name for s in STAGES]
+    reached = [n for n in names if n in done]
+    nxt = names[names.index(reached[-1]) + 1] if reached else names[0]
+    raise UserError(
+        f"run {run} is unfinished: its files are in the published {bronze} (version {version}) but its gates "
+        f"published nothing after stage {reached[-1] if reached else '(none)'}, so no stage after that has "
+        f"processed them. An incremental run now would take them as unchanged and never process them. "
+        f"Finish run {run} first: for each stage from {nxt} on, `codemill {nxt} --run-id {run}` (add "
+        f"--incremental if it was an incremental run) then `codemill check {nxt} --run-id {run}`; or run a full "
+        f"`codemill run` on the whole input")
+
+
 def replace_slice(ctx, name: str, kept, key: str = "file_id", remove=None) -> int:
     """Replace, in table `name`, the rows of this run's changed and deleted files (`remove`:
     a frame of `key` values, default replaced_ids) and any rows an earlier attempt of this

@@ -354,6 +354,8 @@ def run(ctx: StageContext) -> StageResult:
     input_path = Path(ctx.args.input)
     if not input_path.exists():
         raise UserError(f"input not found: {input_path}")
+    if incremental.active(ctx):
+        incremental.refuse_after_unfinished_run(ctx)  # before any work: nothing to undo
     listed = list_input_files(input_path, None)
     fmt = getattr(ctx.args, "input_format", None) or detect_format(input_path, listed)
     if fmt == "repo" and input_path.is_file():
