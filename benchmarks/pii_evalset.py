@@ -7,15 +7,18 @@ package specs) that must stay.
     .venv/bin/python benchmarks/pii_evalset.py --split holdout --out /tmp/holdout.jsonl
     .venv/bin/python benchmarks/pii_evalset.py --sample      # rewrites tests/data/pii_real_sample.jsonl
 
-Three splits, disjoint in files (package lists of benchmarks/real_corpus.py), templates, key
+Four splits, disjoint in files (package lists of benchmarks/real_corpus.py), templates, key
 names, person names, mail domains and value shapes:
 
 * `tune`: corpus `main`, TUNE_* templates and pools; the rules were tuned on it.
 * `dev`: corpus `holdout`, DEV_* templates and pools. It was the held-out split until the rules
   had been looked at on it; from then on it is a second tuning split (its records are drawn
   with the old held-out seed, so they are the records the earlier held-out figures came from).
-* `holdout`: corpus `holdout2`, HOLDOUT_* templates and pools, written before any rules result
-  on it was seen. The split the issue's targets are reported against; never tuned on.
+* `dev2`: corpus `holdout2`, DEV2_* templates and pools: the second held-out split, rotated into
+  tuning the same way once its figures had been read (drawn with its old seed name `holdout2`).
+* `holdout`: corpus `holdout3`, HOLDOUT_* templates and pools, written before any rules result
+  on it was seen and not changed after. The split the issue's targets are reported against;
+  never tuned on (its misses are never printed).
 
 `--source DIR` takes any folder with one sub-folder per package release instead (e.g. a
 site-packages folder).
@@ -55,11 +58,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SEED = 20250120
-SPLITS = ("tune", "dev", "holdout")
+SPLITS = ("tune", "dev", "dev2", "holdout")
 # the real corpus of each split (benchmarks/real_corpus.py CORPORA)
-SPLIT_CORPUS = {"tune": "main", "dev": "holdout", "holdout": "holdout2"}
-# the name a split's random draws are seeded with: `dev` keeps the seed it had as the held-out split
-SPLIT_SEED_NAME = {"tune": "tune", "dev": "holdout", "holdout": "holdout2"}
+SPLIT_CORPUS = {"tune": "main", "dev": "holdout", "dev2": "holdout2", "holdout": "holdout3"}
+# the name a split's random draws are seeded with: `dev` and `dev2` keep the seeds they had as
+# the held-out split (so their records are the ones the earlier held-out figures came from)
+SPLIT_SEED_NAME = {"tune": "tune", "dev": "holdout", "dev2": "holdout2", "holdout": "holdout3"}
 SAMPLE = ROOT / "tests" / "data" / "pii_real_sample.jsonl"
 
 # ---------------------------------------------------------------------------------------
@@ -113,6 +117,9 @@ class Pools:
     token_vendors: tuple  # vendor token formats drawn for `token`
     password_styles: tuple
     orgs: tuple
+    # look-alike values of the split's own (empty: the shared lists of gen_lookalike)
+    placeholder_emails: tuple = ()
+    pkg_specs: tuple = ()       # "name@{a}.{b}": {a} 0-20, {b} 0-9
 
 
 TUNE_POOLS = Pools(
@@ -156,7 +163,7 @@ DEV_POOLS = Pools(
     orgs=("Mozilla Foundation", "Meta Platforms Inc", "The Rust Project Developers", "Free Software Foundation",
           "Example Systems Ltd"),
 )
-HOLDOUT_POOLS = Pools(
+DEV2_POOLS = Pools(
     first=("siobhan", "thandiwe", "björn", "ngozi", "kaito", "zoë", "rohan", "ayesha", "dmitri", "camille", "oskar",
            "noor", "tomás", "mei", "aleksander", "ifeoma", "javier", "saanvi", "henrik", "leilani"),
     last=("mcallister", "nakamura", "okonkwo", "bergström", "abdullah", "kowalczyk", "fitzgerald", "ramírez",
@@ -177,7 +184,35 @@ HOLDOUT_POOLS = Pools(
     orgs=("Canonical Ltd", "Red Hat, Inc.", "The Linux Foundation", "Oracle and/or its affiliates",
           "Northwind Traders GmbH"),
 )
-POOLS = {"tune": TUNE_POOLS, "dev": DEV_POOLS, "holdout": HOLDOUT_POOLS}
+# Written for the third held-out split (corpus `holdout3`) before any rules result on it was
+# seen; disjoint from TUNE_*, DEV_* and DEV2_* in every field.
+HOLDOUT_POOLS = Pools(
+    first=("anneliese", "chidi", "wojciech", "sunita", "ragnar", "itzel", "kofi", "margaux", "hamid", "yerlan",
+           "valentina", "tuan", "bronwyn", "ismail", "paulina", "keanu", "svetlana", "søren", "florian", "anaïs"),
+    last=("achterberg", "onyango", "grünewald", "castellanos", "kristiansen", "nwachukwu", "papadopoulos",
+          "d'angelo", "al-masri", "van den heuvel", "le tallec", "wiśniewska", "hoang", "marchetti", "ekström",
+          "quispe", "zieliński", "thorsdóttir", "okoro", "villanueva"),
+    domains=("t-online.de", "orange.fr", "virgilio.it", "wp.pl", "abv.bg", "bol.com.br", "qq.com", "ukr.net",
+             "dept.ox-science.ac.uk", "platform.kuberhost.dev"),
+    words=("saguaro", "fjord", "obsidian", "lichen", "monsoon", "tamarind", "quasar", "heron", "cinder", "glimmer"),
+    key_names=(("brevo", "api", "key"), ("cloudinary", "api", "secret"), ("paystack", "secret", "key"),
+               ("plaid", "secret"), ("mixpanel", "api", "secret"), ("postmark", "server", "key"),
+               ("elastic", "cloud", "apikey"), ("vonage", "api", "secret"), ("sumo", "access", "key"),
+               ("imgur", "client", "secret")),
+    token_names=(("notion", "integration", "token"), ("linear", "api", "token"), ("square", "access", "token"),
+                 ("databricks", "token"), ("google", "oauth", "token"), ("runner", "registration", "token")),
+    pass_names=(("keycloak", "admin", "password"), ("mssql", "sa", "pwd"), ("smb", "passwd"),
+                ("mongo", "initdb", "root", "password"), ("truststore", "password"), ("mqtt", "pass"),
+                ("ssh", "passphrase"), ("snmp", "auth", "pass")),
+    token_vendors=("ya29", "sq0atp", "dapi", "lin_api", "glrt", "jwt_rs512"),
+    password_styles=("random14_sym", "word_symbol_word", "mixed8"),
+    orgs=("Hashicorp, Inc.", "Elastic N.V.", "Zalando SE", "Spotify AB", "Wikimedia Deutschland e.V."),
+    placeholder_emails=("alice@example.org", "bob@example.net", "first.last@example.com", "dev@localhost",
+                        "ops@example.invalid", "jdoe@example.edu", "name@company.com"),
+    pkg_specs=("vite@5.{a}.{b}", "@nestjs/cli@10.{a}.{b}", "eslint-plugin-react@7.{a}.{b}", "esbuild@0.{a}.{b}",
+               "@types/react@18.{a}.{b}", "pnpm@8.{a}.{b}"),
+)
+POOLS = {"tune": TUNE_POOLS, "dev": DEV_POOLS, "dev2": DEV2_POOLS, "holdout": HOLDOUT_POOLS}
 
 
 def _rand(r: random.Random, alphabet: str, n: int) -> str:
@@ -196,13 +231,24 @@ def _ensure_mixed(r: random.Random, value: str) -> str:
 
 API_KEY_STYLES = {"tune": ("b62_32", "b62_40", "hex_32", "hex_40", "b64_44"),
                   "dev": ("b62_36", "hex_48", "key_hex", "b64url_43", "sg"),
-                  "holdout": ("b62_24", "b62_56", "HEX_40", "b64_32", "dop", "shpat", "mailchimp")}
+                  "dev2": ("b62_24", "b62_56", "HEX_40", "b64_32", "dop", "shpat", "mailchimp"),
+                  "holdout": ("b62_30", "b62_50", "b64url_48", "HEX_32", "sk_proj", "xkeysib", "sk_ant")}
 
 
 def gen_api_key(r: random.Random, split: str) -> str:
     s = r.choice(API_KEY_STYLES[split])
     if s == "HEX_40":
         return _ensure_mixed(r, _rand(r, HEXL.upper(), 40))
+    if s == "HEX_32":
+        return _ensure_mixed(r, _rand(r, HEXL.upper(), 32))
+    if s == "b64url_48":
+        return _ensure_mixed(r, _rand(r, ALNUM + "-_", 48))
+    if s == "sk_proj":  # OpenAI project keys: T3BlbkFJ is base64 of "OpenAI"
+        return "sk-proj-" + _ensure_mixed(r, _rand(r, ALNUM + "-_", 74)) + "T3BlbkFJ" + _rand(r, ALNUM + "-_", 74)
+    if s == "xkeysib":  # Brevo (Sendinblue)
+        return "xkeysib-" + _ensure_mixed(r, _rand(r, HEXL, 64)) + "-" + _ensure_mixed(r, _rand(r, ALNUM, 16))
+    if s == "sk_ant":
+        return "sk-ant-api03-" + _ensure_mixed(r, _rand(r, ALNUM + "-_", 93)) + "AA"
     if s == "b64_32":  # 22 random bytes, base64 with its padding
         return base64.b64encode(bytes(r.getrandbits(8) for _ in range(22))).decode()
     if s == "dop":
@@ -268,6 +314,23 @@ def gen_token(r: random.Random, split: str, pools: Pools) -> str:
         return f"{head}.{body}." + _rand(r, ALNUM + "-_", 86)
     if v == "glptt":
         return "glptt-" + _ensure_mixed(r, _rand(r, HEXL, 40))
+    if v == "ya29":  # Google OAuth 2.0 access tokens
+        return "ya29.a0" + _ensure_mixed(r, _rand(r, ALNUM + "-_", r.choice([140, 180, 220])))
+    if v == "sq0atp":  # Square access tokens
+        return "sq0atp-" + _ensure_mixed(r, _rand(r, ALNUM + "-_", 22))
+    if v == "dapi":  # Databricks personal access tokens
+        return "dapi" + _ensure_mixed(r, _rand(r, HEXL, 32)) + r.choice(["", "-2", "-3"])
+    if v == "lin_api":  # Linear
+        return "lin_api_" + _ensure_mixed(r, _rand(r, ALNUM, 40))
+    if v == "glrt":  # GitLab runner authentication tokens
+        return "glrt-" + _ensure_mixed(r, _rand(r, ALNUM + "_-", 20))
+    if v == "jwt_rs512":
+        def part(obj):
+            return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+        head = part({"typ": "JWT", "alg": "RS512"})
+        body = part({"aud": r.choice(pools.words), "nbf": r.randint(1.6e9, 1.8e9), "jti": _rand(r, HEXL, 16),
+                     "roles": r.sample(["read", "write", "admin", "ops"], 2)})
+        return f"{head}.{body}." + _rand(r, ALNUM + "-_", 342)
     raise ValueError(v)
 
 
@@ -298,6 +361,15 @@ def gen_password(r: random.Random, split: str, pools: Pools) -> str:
         return _ensure_mixed(r, _rand(r, ALNUM + "@#$%&*!", 10))
     if s == "word_year_symbol":
         return r.choice(pools.words).capitalize() + str(r.randint(1990, 2025)) + r.choice("!@#$.")
+    if s == "random14_sym":
+        return _ensure_mixed(r, _rand(r, ALNUM + "!$%^*_+-=~.", 14))
+    if s == "word_symbol_word":
+        a, b = r.sample(pools.words, 2)
+        return a.capitalize() + r.choice("$%&*+.") + b.capitalize() + str(r.randint(0, 9))
+    if s == "mixed8":
+        return "".join(r.choice(c) for c in r.sample([string.ascii_lowercase, string.ascii_uppercase, string.digits,
+                                                       "!#$%&*?", string.ascii_lowercase, string.digits,
+                                                       string.ascii_uppercase, "!#$%&*?"], 8))
     raise ValueError(s)
 
 
@@ -305,7 +377,29 @@ def gen_private_key(r: random.Random, split: str) -> str:
     label = r.choice({"tune": ["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"],
                       "dev": ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "DSA PRIVATE KEY",
                               "OPENSSH PRIVATE KEY"],
-                      "holdout": ["EC PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK"]}[split])
+                      "dev2": ["EC PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK"],
+                      "holdout": ["OPENSSH70", "RSA_DEKINFO", "ENCRYPTED76", "EC_SHORT", "PKCS8_CRLF"]}[split])
+    if label == "OPENSSH70":  # ssh-keygen wraps at 70 columns
+        body = "b3BlbnNzaC1rZXktdjEAAAAA" + _rand(r, B64, 70 * r.randint(5, 38) - 24 - r.randint(0, 40))
+        lines = [body[i:i + 70] for i in range(0, len(body), 70)]
+        return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----"
+    if label == "RSA_DEKINFO":  # legacy encrypted PEM: headers, a blank line, the body
+        body = "MII" + r.choice("EJ") + _rand(r, B64, 64 * r.randint(14, 26) - 4 - r.randint(0, 40))
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return ("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,"
+                + _rand(r, HEXL.upper(), 32) + "\n\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----")
+    if label == "ENCRYPTED76":  # MIME base64 (76 columns), as Java's encoders write it
+        body = "MIIF" + r.choice("DHL") + "TBXBgkqhkiG9w0BBQ0wSjAp" + _rand(r, B64, 76 * r.randint(6, 20) - 29 - r.randint(0, 40))
+        lines = [body[i:i + 76] for i in range(0, len(body), 76)]
+        return "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----"
+    if label == "EC_SHORT":  # a P-256 key: three lines
+        body = "MHcCAQEEI" + _rand(r, B64, 155) + "=="
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN EC PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END EC PRIVATE KEY-----"
+    if label == "PKCS8_CRLF":  # written on Windows: CRLF line ends
+        body = "MIIE" + r.choice("vu") + "QIBADANBgkqhkiG9w0BAQEFAASC" + _rand(r, B64, 64 * r.randint(8, 26) - 32)
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN PRIVATE KEY-----\r\n" + "\r\n".join(lines) + "\r\n-----END PRIVATE KEY-----"
     if label == "PGP PRIVATE KEY BLOCK":  # ASCII armor: a header line, a blank line, the body, a checksum
         body = "lQ" + _rand(r, B64, 64 * r.randint(6, 14) - 2)
         lines = [body[i:i + 64] for i in range(0, len(body), 64)]
@@ -320,7 +414,7 @@ def gen_private_key(r: random.Random, split: str) -> str:
 
 def gen_name(r: random.Random, pools: Pools) -> str:
     def cap(w):
-        return " ".join(p if p in ("van", "der", "de", "la") else
+        return " ".join(p if p in ("van", "der", "den", "de", "la", "le") else
                         re.sub(r"(^|['\-])(\w)", lambda m: m.group(1) + m.group(2).upper(), p) for p in w.split())
     return cap(r.choice(pools.first)) + " " + cap(r.choice(pools.last))
 
@@ -381,6 +475,18 @@ def gen_lookalike(kind: str, r: random.Random, pools: Pools) -> str:
         return f"sha{r.choice([256, 384, 512])}-" + _rand(r, B64, 64) + "=="
     if kind == "uuid":
         return str(uuid.UUID(int=r.getrandbits(128), version=4))
+    if kind == "placeholder_email" and pools.placeholder_emails:
+        return r.choice(pools.placeholder_emails)
+    if kind == "pkg_spec" and pools.pkg_specs:
+        return r.choice(pools.pkg_specs).format(a=r.randint(0, 20), b=r.randint(0, 9))
+    if kind == "public_key":  # public halves: ssh authorized_keys lines and PEM public keys
+        if r.random() < 0.5:
+            algo, lead, n = r.choice([("ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAI", 43),
+                                      ("ssh-rsa", "AAAAB3NzaC1yc2EAAAADAQABAAABgQ", 514)])
+            return f"{algo} {lead}{_rand(r, B64, n)} {r.choice(pools.words)}-deploy"
+        body = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + _rand(r, B64, 64 * 6 - 44 + 8) + "IDAQAB"
+        return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(body[i:i + 64] for i in range(0, len(body), 64)) \
+            + "\n-----END PUBLIC KEY-----"
     if kind == "placeholder_email":
         return r.choice(["user@example.com", "jane.doe@example.org", "you@example.com", "admin@example.net",
                          "noreply@github.com", "your.name@example.com", "someone@example.test"])
@@ -882,9 +988,10 @@ DEV_TEMPLATES: dict[str, list[str]] = {
         'md5 [[~hash]]',
     ],
 }
-# Written for the split that replaced `dev` as the held-out split, before any rules result on it
-# was seen: syntaxes, key names and value shapes that neither TUNE_* nor DEV_* use.
-HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+# Written for the split that replaced `dev` as the held-out split (then `holdout`, now the tuning
+# split `dev2`), before any rules result on it was seen: syntaxes, key names and value shapes
+# that neither TUNE_* nor DEV_* use.
+DEV2_TEMPLATES: dict[str, list[str]] = {
     "python": [
         'requests.post(url, headers={"X-API-Key": "[[api_key]]"})',
         '[[$key:snake]] = os.getenv("[[$key:UPPER]]", "[[api_key]]")',
@@ -1183,7 +1290,465 @@ HOLDOUT_TEMPLATES: dict[str, list[str]] = {
         'Build [[~uuid]]',
     ],
 }
-TEMPLATES = {"tune": TUNE_TEMPLATES, "dev": DEV_TEMPLATES, "holdout": HOLDOUT_TEMPLATES}
+# Written for the third held-out split (corpus `holdout3`) before any rules result on it was seen,
+# and not changed after: syntaxes, comment styles, key names and value shapes that no other
+# split uses (disjoint template strings, pools, API key, token, password and PEM styles).
+HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+    "python": [
+        'app.config["[[$key:UPPER]]"] = "[[api_key]]"',
+        '[[$key:snake]]: Final[str] = "[[api_key]]"',
+        '    "[[$key:snake]]": os.environ.get("[[$key:UPPER]]") or "[[api_key]]",',
+        '# [[$key:words]] (sandbox): [[api_key]]',
+        'headers = {"Authorization": f"Api-Key [[api_key]]"}',
+        'SETTINGS = dict([[$key:snake]]=r"[[api_key]]")',
+        'aws = {"access_key": key_id, "secret_key": "[[aws_secret]]"}',
+        'client = boto3.resource("dynamodb", aws_access_key_id=akid,\n                        aws_secret_access_key=os.getenv("AWS_SK", "[[aws_secret]]"))',
+        "    # aws_secret_access_key='[[aws_secret]]'",
+        '[[$pass:snake]] = "[[password]]"  # noqa: S105',
+        'ftp.login("backup", "[[password]]")',
+        'smtp.login(user=SMTP_USER, password="[[password]]")',
+        'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "PASSWORD": "[[password]]", "HOST": "db"}}',
+        'uri = "mongodb://root:[[password]]@mongo-0.[[host]]:27017/?authSource=admin"',
+        'keyring.set_password("svc", "bot", "[[password]]")',
+        '[[$tok:UPPER]]: str = "[[token]]"',
+        'client = WebClient(token=os.environ.get("SLACK_BOT_TOKEN", "[[token]]"))',
+        'resp = httpx.get(url, headers={"Authorization": "Bearer " + "[[token]]"})',
+        '    token="[[token]]",',
+        'PRIVATE_KEY_PEM = b"""[[private_key]]"""',
+        'key = serialization.load_pem_private_key(b"[[private_key|json]]", password=None)',
+        '__credits__ = ["[[name]]", "[[name]]"]',
+        '# Maintained by [[name]] <[[email]]>',
+        '    author_email="[[email]]",',
+        '    author="[[name]]",',
+        '# bug reports go to [[email]]',
+        '"""Utilities.\n\n.. codeauthor:: [[name]] <[[email]]>\n"""',
+        '# SPDX-FileCopyrightText: [[year]] [[name]] <[[email]]>',
+        'UPSTREAM_DNS = "[[ip]]"',
+        'client = Redis(host="[[ip]]", port=6380)',
+        '    ("[[ip]]", 443),',
+        'logger.info("connected to %s", "[[ip]]")',
+        'min_version = "[[~version]]"',
+        '    "setuptools_scm>=[[~version]]",',
+        'if parse(lib.__version__) < Version("[[~version]]"):',
+        '# Deprecated since [[~version]], removed in 5.0',
+        'NTP_SERVER = "[[~private_ip]]"',
+        'EXAMPLE_PEER = "[[~doc_ip]]"  # RFC 5737',
+        'digest = hashlib.sha256(data).hexdigest()  # e.g. [[~hash]]',
+        'GIT_COMMIT = "[[~hash]]"',
+        'SESSION_ID = uuid.UUID("[[~uuid]]")',
+        'DEFAULT_FROM_EMAIL = "[[~placeholder_email]]"',
+        '[[~decorator=@dataclass(frozen=True, slots=True)]]',
+        '[[~decorator=@router.get("/items/{item_id}")]]',
+        'API_TOKEN = "[[~placeholder_secret]]"',
+        'SSH_PUBKEY = "[[~public_key|json]]"',
+        '# the frontend needs [[~pkg_spec]]',
+        'password = input("Password: ")',
+        'secret = os.environ["APP_SECRET"]',
+        '# SPDX-FileCopyrightText: [[year]] [[~org_name]]',
+    ],
+    "js_ts": [
+        'const stripe = require("stripe")("[[api_key]]");',
+        'export const environment = { production: false, [[$key:camel]]: "[[api_key]]" };',
+        'const [[$key:UPPER]] = import.meta.env.VITE_KEY ?? "[[api_key]]";',
+        '  headers: { "X-Api-Key": `[[api_key]]` },',
+        '// [[$key:words]] for local testing: [[api_key]]',
+        "/** @type {string} */ const [[$key:camel]] = '[[api_key]]';",
+        "const s3 = new S3Client({ region, credentials: { accessKeyId: akid, secretAccessKey: '[[aws_secret]]' } });",
+        "process.env.AWS_SECRET_ACCESS_KEY ||= '[[aws_secret]]';",
+        '    secret_access_key: "[[aws_secret]]",',
+        "const sequelize = new Sequelize('shop', 'shop', '[[password]]', { dialect: 'postgres' });",
+        "const db = knex({ client: 'pg', connection: { user: 'app', password: '[[password]]' } });",
+        '  [[$pass:camel]]: "[[password]]",  // dev only',
+        "await redis.auth('[[password]]');",
+        'const url = `amqps://worker:[[password]]@[[host]]/vhost`;',
+        "const octokit = new Octokit({ auth: '[[token]]' });",
+        "    'Authorization': 'Bearer [[token]]',",
+        "export const [[$tok:UPPER]] = '[[token]]' as const;",
+        'const privateKey = `[[private_key]]`.trim();',
+        "jwt.sign(payload, \"[[private_key|json]]\", { algorithm: 'RS256' });",
+        ' * Originally written by [[name]] ([[email]])',
+        "  author: { name: '[[name]]', url: 'https://[[host]]' },",
+        '// reach me at [[email]]',
+        "const REPLICA = '[[ip]]';",
+        "const ws = new WebSocket('wss://[[ip]]:8443/feed');",
+        "  trustedProxies: ['[[ip]]', 'loopback'],",
+        "if (semver.lt(process.version, '[[~version]]')) {",
+        "export const VERSION = '[[~version]]'; // x-release-please-version",
+        '/*! lib v[[~version]] | MIT */',
+        "fetch('http://[[~private_ip]]:8080/metrics');",
+        "const TEST_NET = '[[~doc_ip]]'; // RFC 5737",
+        "const head = '[[~hash]]'; // git rev-parse HEAD",
+        "import conf from 'https://cdn.jsdelivr.net/npm/[[~pkg_spec]]/+esm';",
+        "const integrity = '[[~integrity]]';",
+        "const requestId = '[[~uuid]]';",
+        "[[~decorator=@Controller('users')]]",
+        "[[~decorator=@Column({ type: 'varchar', length: 255 })]]",
+        "const token = req.headers['x-auth-token'];",
+        "const apiKey = core.getInput('api-key');",
+        '// contact: [[~placeholder_email]]',
+        'const pub = `[[~public_key]]`;',
+        "const STRIPE_KEY = '[[~placeholder_secret]]';",
+    ],
+    "java": [
+        'public static final String [[$key:UPPER]] =\n        "[[api_key]]";',
+        'headers.put("X-API-KEY", "[[api_key]]");',
+        '@Value("${[[$key:kebab]]:[[api_key]]}") private String apiKey;',
+        '    .apiKey("[[api_key]]")',
+        'System.setProperty("aws.secretAccessKey", "[[aws_secret]]");',
+        'new AWSStaticCredentialsProvider(new BasicSessionCredentials(id, "[[aws_secret]]", sessionToken))',
+        'props.put("mail.smtp.password", "[[password]]");',
+        'new PasswordAuthentication("mailer", "[[password]]".toCharArray())',
+        'char[] [[$pass:camel]] = "[[password]]".toCharArray();',
+        'val [[$pass:camel]] = "[[password]]" // Kotlin',
+        '    .header(HttpHeaders.AUTHORIZATION, "Bearer [[token]]")',
+        'private static final String [[$tok:UPPER]] =\n        "[[token]]";',
+        'String pem = "[[private_key|json]]";',
+        'private static final String KEY = """\n    [[private_key|indent4]]\n    """;',
+        ' * @author <a href="mailto:[[email]]">[[name]]</a>',
+        ' * Contributors: [[name]], [[name]]',
+        '// Ported by [[name]]',
+        'private static final String DNS = "[[ip]]";',
+        'socket.connect(new InetSocketAddress("[[ip]]", 9092), 5000);',
+        '    .baseUrl("http://[[ip]]:8500")',
+        'implementation("com.squareup.okio:okio:[[~version]]")',
+        '@Deprecated(since = "[[~version]]", forRemoval = true)',
+        'public static final String BUILD_VERSION = "[[~version]]";',
+        'private static final String CONSUL = "[[~private_ip]]:8500";',
+        'assertEquals("[[~uuid]]", id.toString());',
+        'String etag = "\\"[[~hash]]\\"";',
+        '[[~decorator=@JsonProperty("access_token")]]',
+        '[[~decorator=@Transactional(readOnly = true)]]',
+        'String password = new String(console.readPassword());',
+        ' * SPDX-FileCopyrightText: [[year]] [[~org_name]]',
+        'String sample = "[[~doc_ip]]"; // TEST-NET-2',
+    ],
+    "c_cpp": [
+        '#define [[$key:UPPER]] "[[api_key]]"  /* sandbox */',
+        'static const std::string kApiKey{"[[api_key]]"};',
+        'const char *[[$key:snake]] = getenv("K") ? getenv("K") : "[[api_key]]";',
+        'cfg.[[$key:snake]] = "[[api_key]]";',
+        '// [[$key:words]]=[[api_key]]',
+        'Aws::Auth::AWSCredentials creds("AKIDEXAMPLE", "[[aws_secret]]");',
+        '#define AWS_SECRET_KEY "[[aws_secret]]"',
+        'snprintf(conninfo, sizeof conninfo, "host=%s user=%s password=[[password]]", h, u);',
+        'static char [[$pass:snake]][] = "[[password]]";',
+        'ssh_userauth_password(session, NULL, "[[password]]");',
+        'curl_easy_setopt(curl, CURLOPT_USERPWD, "admin:[[password]]");',
+        'headers = curl_slist_append(headers, "Authorization: Bearer [[token]]");',
+        'constexpr char [[$tok:snake]][] = "[[token]]";',
+        'const char *kKey = R"PEM([[private_key]])PEM";',
+        ' * \\author [[name]] <[[email]]>',
+        '/* Patch by [[name]] */',
+        ' *   [[name]] ([[email]])',
+        '#define FALLBACK_NTP "[[ip]]"',
+        'inet_aton("[[ip]]", &sa.sin_addr);',
+        '#define VERSION_STRING "[[~version]]"',
+        '    {"zlib", "[[~version]]"},',
+        'static const char *gateway = "[[~private_ip]]";',
+        '/* see RFC 5737: [[~doc_ip]] */',
+        'static const char sha256_expected[] = "[[~hash]]";',
+        '#define UUID_STR "[[~uuid]]"',
+        '// questions: [[~placeholder_email]]',
+    ],
+    "go": [
+        'var apiKey = flag.String("api-key", "[[api_key]]", "service API key")',
+        '\t\tSecret: "[[api_key]]",',
+        'const [[$key:camel]] = `[[api_key]]`',
+        '// [[$key:UPPER]]: [[api_key]] (rotate quarterly)',
+        'cfg.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(akid, "[[aws_secret]]", ""))',
+        '\tAWSSecretKey string `env:"AWS_SECRET_KEY" envDefault:"[[aws_secret]]"`',
+        'pool, err := pgxpool.New(ctx, "postgres://api:[[password]]@[[host]]:5432/api?sslmode=require")',
+        'db, err := sql.Open("mysql", "root:[[password]]@tcp(127.0.0.1:3306)/shop")',
+        '\t[[$pass:Title]]: "[[password]]",',
+        'auth := smtp.PlainAuth("", "mailer", "[[password]]", host)',
+        'req.SetBasicAuth("admin", "[[password]]")',
+        'client := github.NewClient(nil).WithAuthToken("[[token]]")',
+        '\t"Authorization": {"Bearer [[token]]"},',
+        '[[$tok:camel]] := "[[token]]"',
+        'block, _ := pem.Decode([]byte("[[private_key|json]]"))',
+        '// Package cache was written by [[name]].',
+        '//   [[name]] <[[email]]>',
+        '\tEmail: "[[email]]",',
+        'ln, err := net.Listen("tcp", "[[ip]]:7946")',
+        '\tPeers: []string{"[[ip]]:2380", "[[ip]]:2380"},',
+        'const MinVersion = "[[~version]]"',
+        '\tgithub.com/acme/lib v[[~version]] // indirect',
+        '\tDNS: "[[~private_ip]]",',
+        'var docAddr = netip.MustParseAddr("[[~doc_ip]]")',
+        'const wantSum = "[[~hash]]"',
+        '\tID: uuid.MustParse("[[~uuid]]"),',
+        '\tImage: "redis@[[~digest]]",',
+        '\tKey: os.Getenv("API_KEY"),',
+    ],
+    "rust": [
+        'let api = Api::builder().api_key("[[api_key]]").build()?;',
+        'let [[$key:snake]] = option_env!("[[$key:UPPER]]").unwrap_or("[[api_key]]");',
+        '    [[$key:snake]]: String::from("[[api_key]]"),',
+        '/* [[$key:snake]] = "[[api_key]]" */',
+        '    .credentials_provider(Credentials::new(akid, "[[aws_secret]]", None, None, "static"))',
+        'static AWS_SECRET_ACCESS_KEY: &str = "[[aws_secret]]";',
+        'let url = format!("postgres://svc:[[password]]@{}/db", host);',
+        'let [[$pass:snake]] = SecretString::new("[[password]]".into());',
+        '    .basic_auth("admin", Some("[[password]]"))',
+        'headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer [[token]]"));',
+        '    token: "[[token]]".to_owned(),',
+        'const PKCS8: &str = "[[private_key|json]]";',
+        'const TEST_KEY: &[u8] = b"[[private_key|json]]";',
+        '/// Maintained by [[name]] ([[email]]).',
+        '//! Contributed by [[name]]',
+        'let peer: IpAddr = "[[ip]]".parse().expect("ip");',
+        'let stream = TcpStream::connect(("[[ip]]", 5672)).await?;',
+        '#[deprecated(since = "[[~version]]", note = "use new_api")]',
+        'let local = "[[~private_ip]]";',
+        'assert_eq!(digest, "[[~hash]]");',
+        'const NS: Uuid = uuid!("[[~uuid]]");',
+        'let doc = "[[~doc_ip]]"; // TEST-NET',
+        '// see [[~placeholder_email]]',
+        'let key = std::env::var("API_KEY")?;',
+    ],
+    "shell": [
+        'export [[$key:UPPER]]=[[api_key]] # added by setup.sh',
+        'curl -sS -u "api:[[api_key]]" https://api.[[host]]/v3/messages',
+        'http POST https://api.[[host]]/jobs "X-API-Key:[[api_key]]"',
+        'heroku config:set [[$key:UPPER]]=[[api_key]]',
+        'cat >> ~/.aws/credentials <<EOF\n[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = [[aws_secret]]\nEOF',
+        'env AWS_SECRET_ACCESS_KEY=[[aws_secret]] aws s3 sync . s3://bucket',
+        'psql "postgresql://admin:[[password]]@[[host]]:5432/app" -c "select 1"',
+        "export [[$pass:UPPER]]='[[password]]'",
+        'docker run -e POSTGRES_PASSWORD=[[password]] -d postgres',
+        'htpasswd -b .htpasswd admin [[password]]',
+        'smbclient //nas/share -U backup%[[password]]',
+        'npm config set //registry.npmjs.org/:_authToken=[[token]]',
+        'git remote set-url origin https://x-access-token:[[token]]@github.com/org/repo.git',
+        'curl -H "Authorization: Bearer [[token]]" "https://api.[[host]]/v2/me"',
+        "read -r -d '' KEY <<'PEM'\n[[private_key]]\nPEM",
+        "printf '%b' \"[[private_key|json]]\" > /tmp/deploy.key",
+        '# Contributed by [[name]] <[[email]]>',
+        'git config user.email "[[email]]"',
+        'git config --global user.name "[[name]]"',
+        'ufw allow from [[ip]] to any port 22',
+        'dig @[[ip]] example.com +short',
+        'rsync -az ./dist/ www@[[ip]]:/var/www/',
+        'nvm install [[~version]]',
+        'curl -LO https://releases.[[host]]/tool-[[~version]].tar.gz',
+        'VERSION="${VERSION:-[[~version]]}"',
+        'curl http://[[~private_ip]]:8500/v1/status/leader',
+        'echo "[[~hash]] *pkg.tgz" | shasum -a 256 -c',
+        'docker pull alpine@[[~digest]]',
+        'echo "[[~public_key]]" >> ~/.ssh/authorized_keys',
+        'export API_KEY="[[~placeholder_secret]]"',
+        'read -rsp "Password: " DB_PASSWORD',
+        'TOKEN=$(vault kv get -field=token secret/ci)',
+    ],
+    "config/yaml": [
+        '    [[$key:kebab]]: [[api_key]]',
+        '  - name: [[$key:UPPER]]\n    value: [[api_key]]',
+        '      [[$key:UPPER]]: "[[api_key]]"',
+        'api:\n  keys:\n    live: [[api_key]]',
+        '  AWS_SECRET_ACCESS_KEY: "[[aws_secret]]"',
+        '      secret_key: [[aws_secret]]',
+        '  password: "[[password]]"  # change me',
+        '    - MYSQL_ROOT_PASSWORD=[[password]]',
+        '  dsn: "postgresql://grafana:[[password]]@db:5432/grafana"',
+        '  [[$pass:snake]]: [[password]]',
+        '    [[$tok:kebab]]: "[[token]]"',
+        '  authToken: [[token]]',
+        '    Authorization: "Bearer [[token]]"',
+        '    key.pem: |-\n      [[private_key|indent6]]',
+        '  key: "[[private_key|json]]"',
+        'maintainers:\n  - name: [[name]]\n    email: [[email]]',
+        '  contact: [[email]]',
+        '  - host: [[ip]]\n    port: 9200',
+        '      - "[[ip]]:53"',
+        '  loadBalancerIP: [[ip]]',
+        'appVersion: "[[~version]]"',
+        '      node-version: [[~version]]',
+        '    image: "grafana/grafana:[[~version]]"',
+        'kubeVersion: ">=[[~version]]"',
+        '  clusterIP: [[~private_ip]]',
+        '  nameservers: ["[[~doc_ip]]"]',
+        '    checksum/config: [[~hash]]',
+        '  uid: [[~uuid]]',
+        '    token: ${{ secrets.NPM_TOKEN }}',
+        '  password: "[[~placeholder_secret]]"',
+        '  ssh_authorized_key: "[[~public_key|json]]"',
+    ],
+    "config/toml": [
+        '[[$key:kebab]] = "[[api_key]]"',
+        '[api]\nkey = "[[api_key]]"',
+        '[s3]\naccess_key = "AKIDEXAMPLE"\nsecret_key = "[[aws_secret]]"',
+        '[database]\nurl = "mysql://app:[[password]]@localhost/app"',
+        '[[$pass:kebab]] = "[[password]]"',
+        '[tool.poetry.http-basic.private]\nusername = "ci"\npassword = "[[password]]"',
+        'token = { value = "[[token]]" }',
+        '[registries.internal]\ntoken = "Bearer [[token]]"',
+        "private_key = '''\n[[private_key]]\n'''",
+        'maintainers = [\n  { name = "[[name]]", email = "[[email]]" },\n]',
+        'peers = ["[[ip]]:7000"]',
+        'requires-python = ">=[[~version]]"',
+        'tag = "v[[~version]]"',
+        'bind = "[[~private_ip]]:8080"',
+        'blake3 = "[[~hash]]"',
+        'run-id = "[[~uuid]]"',
+    ],
+    "config/ini": [
+        '[[$key:kebab]]=[[api_key]]',
+        '[api]\nkey = [[api_key]]',
+        '[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = [[aws_secret]]',
+        'fs.s3a.secret.key=[[aws_secret]]',
+        'spring.mail.password=[[password]]',
+        '[client]\nuser = root\npassword = "[[password]]"',
+        '[[$pass:UPPER]] = [[password]]',
+        'bot.token = [[token]]',
+        '[[$tok:kebab]] = [[token]]',
+        ';; contact [[email]]',
+        'allowed_hosts = [[ip]], localhost',
+        'ntp_server = [[ip]]',
+        'Bundle-Version: [[~version]]',
+        'min_version = [[~version]]',
+        'bind = [[~private_ip]]',
+        'sha256 = [[~hash]]',
+        'token = %(ENV_TOKEN)s',
+    ],
+    "config/json": [
+        '  "[[$key:kebab]]": "[[api_key]]",',
+        '  "credentials": {"key": "[[api_key]]"},',
+        '    "awsSecretAccessKey": "[[aws_secret]]",',
+        '  "aws": {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "[[aws_secret]]"},',
+        '  "ConnectionStrings": {"Default": "Server=db;User Id=sa;Password=[[password]];"},',
+        '  "[[$pass:kebab]]": "[[password]]",',
+        '  "auth": {"username": "ci", "password": "[[password]]"},',
+        '  "//registry.npmjs.org/:_authToken": "[[token]]",',
+        '  "access_token": "[[token]]", "token_type": "Bearer",',
+        '  "private_key_id": "[[~hash]]", "private_key": "[[private_key|json]]",',
+        '  "author": {"name": "[[name]]", "email": "[[email]]", "url": "https://[[host]]"},',
+        '  "bugs": {"email": "[[email]]"},',
+        '  "ip": "[[ip]]",',
+        '  "peers": [{"address": "[[ip]]", "port": 30303}],',
+        '  "packageManager": "[[~pkg_spec]]",',
+        '  "minimumVersion": "[[~version]]",',
+        '      "integrity": "[[~integrity]]",\n      "dev": true',
+        '  "uuid": "[[~uuid]]",',
+        '  "dns": ["[[~private_ip]]"],',
+        '  "publicKey": "[[~public_key|json]]",',
+    ],
+    "html_css": [
+        '<script src="https://maps.[[host]]/api/js?key=[[api_key]]&callback=init"></script>',
+        '<!-- [[$key:snake]]=[[api_key]] -->',
+        '<input type="hidden" name="api_key" value="[[api_key]]">',
+        '<!-- AWS_SECRET_ACCESS_KEY: [[aws_secret]] -->',
+        '<pre>aws_secret_access_key = [[aws_secret]]</pre>',
+        '<!-- test account: qa / [[password]] -->',
+        '<input type="password" name="pw" value="[[password]]" autocomplete="off">',
+        '<code>export [[$pass:UPPER]]=[[password]]</code>',
+        '<div data-token="[[token]]"></div>',
+        '<script>window.__ENV__ = { [[$tok:camel]]: "[[token]]" };</script>',
+        '<pre><code>[[private_key]]</code></pre>',
+        '<p>Maintained by <a href="mailto:[[email]]">[[name]]</a></p>',
+        '<meta name="author" content="[[name]] &lt;[[email]]&gt;">',
+        '<!-- node: [[ip]] -->',
+        '<td>[[ip]]</td>',
+        '<meta name="generator" content="Hugo [[~version]]">',
+        '<small>v[[~version]]</small>',
+        '<!-- local api at http://[[~private_ip]]:3000 -->',
+        '<code>[[~doc_ip]]</code>',
+        '<link rel="stylesheet" href="https://cdn.[[host]]/x.css" integrity="[[~integrity]]">',
+        '<img alt="logo" src="[[~data_uri]]">',
+        '<a href="mailto:[[~placeholder_email]]">email us</a>',
+        '<p>Build [[~hash]]</p>',
+    ],
+    "html_css/css": [
+        '/* [[$key:kebab]]: [[api_key]] */',
+        '/* api key for the fonts CDN: [[api_key]] */',
+        '/* aws secret key: [[aws_secret]] */',
+        '/* basic auth for the preview: preview / [[password]] */',
+        '// [[$pass:snake]] = [[password]]',
+        '/* bearer [[token]] */',
+        '/*! Theme by [[name]] <[[email]]> */',
+        '/* edge node [[ip]] */',
+        '/*! theme [[~version]] | MIT */',
+        '@font-face { font-family: "Icons"; src: url("[[~data_uri]]"); }',
+        '/* built from [[~hash]] */',
+        '[[~decorator=@supports (display: grid)]] {',
+        '[[~decorator=@keyframes fade-in]] {',
+    ],
+    "markdown": [
+        '```js\nconst client = new Client("[[api_key]]");\n```',
+        '1. Copy your key: `[[api_key]]`',
+        '> **Note:** the demo key `[[api_key]]` is rate-limited.',
+        'Set `[[$key:UPPER]]` to `[[api_key]]` in your `.env` file.',
+        '```toml\n[aws]\nsecret_access_key = "[[aws_secret]]"\n```',
+        '- `AWS_SECRET_ACCESS_KEY=[[aws_secret]]`',
+        'The staging password is **[[password]]**.',
+        '```bash\ndocker login -u deploy -p [[password]] registry.[[host]]\n```',
+        '| user | `admin` |\n| password | `[[password]]` |',
+        'Login: `demo` Password: `[[password]]`',
+        '```http\nGET /v1/me HTTP/1.1\nAuthorization: Bearer [[token]]\n```',
+        'Your personal token: **[[token]]**',
+        '```json\n{"token": "[[token]]"}\n```',
+        '<details><summary>key</summary>\n\n```\n[[private_key]]\n```\n</details>',
+        '- [[name]] <[[email]]>',
+        'Written by [[name]].',
+        'Questions? Email [[email]].',
+        'The cluster is reachable at `[[ip]]:6443`.',
+        '| api-1 | [[ip]] | up |',
+        '- Bump `esbuild` from [[~version]] to [[~version]]',
+        '| [[~version]] | 2024-02-11 | stable |',
+        '![version](https://img.shields.io/badge/version-[[~version]]-blue)',
+        'Tested on Ubuntu [[~version]].',
+        'Use `[[~private_ip]]` inside the VPN.',
+        '`[[~doc_ip]]` is a documentation address.',
+        'Verify with `sha256sum`: `[[~hash]]`',
+        '`npx [[~pkg_spec]] init`',
+        'Replace `[[~placeholder_secret]]` with your key.',
+        'Mail <[[~placeholder_email]]>.',
+        '`[[~uuid]]` is the tenant ID.',
+    ],
+    "rst": [
+        '.. code-block:: yaml\n\n    [[$key:snake]]: [[api_key]]',
+        'Pass ``api_key="[[api_key]]"`` to the client.',
+        'The sandbox key is ``[[api_key]]``.',
+        '.. code-block:: shell\n\n    export AWS_SECRET_ACCESS_KEY=[[aws_secret]]',
+        '``aws_secret_access_key``: ``[[aws_secret]]``',
+        '.. code-block:: python\n\n    conn = connect(user="scott", password="[[password]]")',
+        'The password for the ``demo`` account is ``[[password]]``.',
+        '* **password**: ``[[password]]``',
+        '.. code-block:: console\n\n    $ curl -H "Authorization: Bearer [[token]]" https://api.[[host]]/',
+        'Set ``[[$tok:UPPER]]`` to ``[[token]]``.',
+        '.. code-block:: none\n\n    [[private_key|indent4]]',
+        ':Maintainer: [[name]] <[[email]]>',
+        '.. codeauthor:: [[name]] <[[email]]>',
+        'Thanks to [[name]] for the review.',
+        'The test server is ``[[ip]]``.',
+        '.. deprecated:: [[~version]]',
+        'Changes in version [[~version]]\n' + '-' * 25,
+        ':version: [[~version]]',
+        'Requires libfoo [[~version]] or later.',
+        'Use ``[[~private_ip]]`` for the internal mirror.',
+        'The tenant is ``[[~uuid]]``.',
+        '.. |digest| replace:: ``[[~digest]]``',
+    ],
+    "text": [
+        'Sandbox API key:  [[api_key]]',
+        '[[$key:UPPER]] = [[api_key]]',
+        'aws_secret_access_key: [[aws_secret]]',
+        'Secret access key ... [[aws_secret]]',
+        'Password for the admin UI: [[password]]',
+        '  user=deploy password=[[password]]',
+        'Access token (expires in 90 days): [[token]]',
+        'Paste this into ~/.ssh/id_rsa:\n\n[[private_key]]',
+        'Maintainer: [[name]] <[[email]]>',
+        'Send bug reports to [[email]].',
+        'Original author: [[name]]',
+        'Servers: [[ip]], [[ip]]',
+        'Version history\n[[~version]] - bug fixes',
+        'Upgrade to [[~version]] or newer.',
+        'Internal host: [[~private_ip]]',
+        'checksum: [[~hash]]',
+        'Request ID: [[~uuid]]',
+    ],
+}
+TEMPLATES = {"tune": TUNE_TEMPLATES, "dev": DEV_TEMPLATES, "dev2": DEV2_TEMPLATES, "holdout": HOLDOUT_TEMPLATES}
 # notebooks: Python templates of the split, written as JSON source lines of a code cell
 for _t in TEMPLATES.values():
     _t["notebook"] = list(_t["python"])
@@ -1222,8 +1787,8 @@ def _style(words: tuple, style: str, r: random.Random) -> str:
 def _escape(value: str, how: str | None) -> str:
     if how == "json":
         return json.dumps(value)[1:-1]
-    if how == "indent4":
-        return value.replace("\n", "\n    ")
+    if how and how.startswith("indent"):  # indent4, indent6: a block under a YAML/rst key
+        return value.replace("\n", "\n" + " " * int(how[6:]))
     if how == "pylines":  # one string literal per line, joined by the compiler: "...\n" "...\n"
         return '\\n"\n    "'.join(value.split("\n"))
     return value
@@ -1232,7 +1797,10 @@ def _escape(value: str, how: str | None) -> str:
 PLACEHOLDER_SECRETS = {
     "tune": ["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"],
     "dev": ["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"],
-    "holdout": ["replace-with-your-key", "TODO", "${API_KEY}", "****************", "not-a-real-key"]}
+    "dev2": ["replace-with-your-key", "TODO", "${API_KEY}", "****************", "not-a-real-key"],
+    "holdout": ["<insert-token-here>", "{{ api_key }}", "REDACTED", "0000000000000000", "%API_KEY%",
+                "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AKIAIOSFODNN7EXAMPLE",
+                "your_api_key_goes_here"]}
 
 
 def render(template: str, split: str, r: random.Random) -> tuple[str, list[tuple[int, int, str, bool]]]:

@@ -243,8 +243,31 @@ HOLDOUT2 = _pins("""
     maven:org.yaml:snakeyaml==2.3 maven:org.jsoup:jsoup==1.18.1 maven:com.zaxxer:HikariCP==5.1.0
     maven:org.apache.logging.log4j:log4j-api==2.24.0 maven:com.squareup.okhttp3:okhttp==4.12.0
 """)
+# `holdout3` (~12,000 files): the third held-out list for the PII evaluation (issue 20), made once
+# `holdout2` had been tuned on: no package of main, large, holdout or holdout2, nor one they vendor
+# (orjson's crates, pip's and setuptools' vendored modules, npm's bundled tree). statsmodels
+# carries example notebooks and reST docs, Cython .pyx and C utility code, regex/simplejson/
+# coverage C extensions (coverage its HTML report templates), libmimalloc-sys the mimalloc C
+# sources; spaceship-prompt, pure-prompt and bats-support are Zsh/Bash; leaflet,
+# foundation-sites, purecss, animate.css and reveal.js HTML/(S)CSS; mockito and httpclient5 Java.
+HOLDOUT3 = _pins("""
+    pypi:statsmodels==0.14.4 pypi:pytest==8.3.3 pypi:jinja2==3.1.4 pypi:click==8.1.7 pypi:paramiko==3.5.0
+    pypi:alembic==1.13.3 pypi:marshmallow==3.22.0 pypi:simplejson==3.19.3 pypi:regex==2024.9.11
+    pypi:coverage==7.6.1 pypi:cython==3.0.11
+    npm:leaflet==1.9.4 npm:jszip==3.10.1 npm:knex==3.1.0 npm:sequelize==6.37.3 npm:pg==8.13.0
+    npm:@nestjs/core==10.4.4 npm:ioredis==5.4.1 npm:markdown-it==14.1.0 npm:quill==2.0.2 npm:alpinejs==3.14.1
+    npm:htmx.org==2.0.2 npm:foundation-sites==6.8.1 npm:animate.css==4.1.1 npm:purecss==3.0.0
+    npm:reveal.js==5.1.0 npm:spaceship-prompt==4.22.5 npm:pure-prompt==1.23.0 npm:bats-support==0.3.0
+    crate:actix-web==4.9.0 crate:tera==1.20.0 crate:nix==0.29.0 crate:uuid==1.10.0 crate:image==0.25.2
+    crate:ripgrep==14.1.1 crate:sqlx-core==0.8.2 crate:warp==0.3.7 crate:libmimalloc-sys==0.1.39
+    crate:globset==0.4.15
+    go:github.com/redis/go-redis/v9==v9.6.1 go:github.com/jackc/pgx/v5==v5.7.1 go:github.com/gofiber/fiber/v2==v2.52.5
+    go:github.com/pelletier/go-toml/v2==v2.2.3 go:github.com/go-playground/validator/v10==v10.22.1
+    maven:org.apache.httpcomponents.client5:httpclient5==5.4 maven:org.mockito:mockito-core==5.14.1
+    maven:com.github.ben-manes.caffeine:caffeine==3.1.8
+""")
 CORPORA: dict[str, list[Package]] = {"main": MAIN, "large": MAIN + LARGE_EXTRA, "holdout": HOLDOUT,
-                                     "holdout2": HOLDOUT2}
+                                     "holdout2": HOLDOUT2, "holdout3": HOLDOUT3}
 
 # Go's checksum database is not reachable here, so the `h1:` hash of each module zip (the value
 # go.sum holds: Go's dirhash of the zip's files) is pinned with the version. Computed from the
@@ -282,6 +305,12 @@ GO_SUMS: dict[str, str] = {
     "go:github.com/labstack/echo/v4==v4.12.0": "h1:IKpw49IMryVB2p1a4dzwlhP1O2Tf2E0Ir/450lH+kI0=",
     "go:github.com/go-chi/chi/v5==v5.1.0": "h1:acVI1TYaD+hhedDJ3r54HyA6sExp3HfXq7QWEEY/xMw=",
     "go:github.com/mattn/go-sqlite3==v1.14.23": "h1:gbShiuAP1W5j9UOksQ06aiiqPMxYecovVGwmTxWtuw0=",
+    # holdout3
+    "go:github.com/redis/go-redis/v9==v9.6.1": "h1:HHDteefn6ZkTtY5fGUE8tj8uy85AHk6zP7CpzIAM0y4=",
+    "go:github.com/jackc/pgx/v5==v5.7.1": "h1:x7SYsPBYDkHDksogeSmZZ5xzThcTgRz++I5E+ePFUcs=",
+    "go:github.com/gofiber/fiber/v2==v2.52.5": "h1:tWoP1MJQjGEe4GB5TUGOi7P2E0ZMMRx5ZTG4rT+yGMo=",
+    "go:github.com/pelletier/go-toml/v2==v2.2.3": "h1:YmeHyLY8mFWbdkNWwpr+qIL2bEqT0o95WSdkNHvL12M=",
+    "go:github.com/go-playground/validator/v10==v10.22.1": "h1:40JcKH+bBNGFczGuoBYgX4I6m/i27HYW8P9FDk5PbgA=",
 }
 
 

@@ -1,7 +1,8 @@
 """The real-file PII evaluation set (benchmarks/pii_evalset.py, issue 20) and its scoring
 (jobs/tools/pii_eval.py). Fast tests use the committed sample and a tiny folder of files written
-here; the slow tests generate the held-out split from the real `holdout2` corpus and check
-the issue's targets on it, and the dev split (the former held-out split) from `holdout`. No Spark."""
+here; the slow tests generate the held-out split from the real `holdout3` corpus and check
+the issue's targets on it, and the dev and dev2 splits (the two former held-out splits) from
+`holdout` and `holdout2`. No Spark."""
 from __future__ import annotations
 
 import ipaddress
@@ -95,25 +96,28 @@ def test_screening_drops_real_secrets(built):
 
 
 def test_splits_share_no_template_or_pool():
-    for a, b in (("tune", "dev"), ("tune", "holdout"), ("dev", "holdout")):
+    import itertools
+    for a, b in itertools.combinations(E.SPLITS, 2):
         for key, templates in E.TEMPLATES[b].items():
             if key != "notebook":  # notebooks reuse their split's Python templates
                 assert not set(templates) & set(E.TEMPLATES[a].get(key, [])), (a, b, key)
         for attr in ("first", "last", "domains", "words", "key_names", "token_names", "pass_names", "orgs"):
             assert not set(getattr(E.POOLS[a], attr)) & set(getattr(E.POOLS[b], attr)), (a, b, attr)
-        if b == "holdout":  # value shapes too (tune and dev share the plain JWT)
-            for attr in ("token_vendors", "password_styles"):
+        if (a, b) != ("tune", "dev"):  # value shapes too (tune and dev share the plain JWT and placeholders)
+            for attr in ("token_vendors", "password_styles", "placeholder_emails", "pkg_specs"):
                 assert not set(getattr(E.POOLS[a], attr)) & set(getattr(E.POOLS[b], attr)), (a, b, attr)
             assert not set(E.API_KEY_STYLES[a]) & set(E.API_KEY_STYLES[b]), (a, b)
+            assert not set(E.PLACEHOLDER_SECRETS[a]) & set(E.PLACEHOLDER_SECRETS[b]), (a, b)
 
 
 def test_splits_come_from_disjoint_package_lists():
     import real_corpus as rc
     key = lambda pkg: (pkg.ecosystem, pkg.name)  # noqa: E731
     lists = {split: {key(p) for p in rc.CORPORA[corpus]} for split, corpus in E.SPLIT_CORPUS.items()}
-    tuned = lists["tune"] | lists["dev"] | {key(p) for p in rc.CORPORA["large"]}
+    tuned = lists["tune"] | lists["dev"] | lists["dev2"] | {key(p) for p in rc.CORPORA["large"]}
     assert not tuned & lists["holdout"]
-    assert not lists["tune"] & lists["dev"]
+    assert not (lists["tune"] | {key(p) for p in rc.CORPORA["large"]}) & (lists["dev"] | lists["dev2"])
+    assert not lists["dev"] & lists["dev2"]
 
 
 # ---- the committed sample ---------------------------------------------------------------------
@@ -140,10 +144,10 @@ def test_sample_has_no_pii_but_the_planted(tmp_path):
             assert any(s.start < m["end"] and m["start"] < s.end for m in marks), rec["id"]
 
 
-# Regression floors on the sample (52 records a split, a few values of each type): the tuning
-# and dev parts are what the rules were tuned on; the held-out part's floors guard against
+# Regression floors on the sample (52 records a split, a few values of each type): the tuning,
+# dev and dev2 parts are what the rules were tuned on; the held-out part's floors guard against
 # losing ground, not the targets (those are read on the full split, docs/pii.md).
-SAMPLE_FLOORS = {"tune": (0.95, 0.95), "dev": (0.9, 0.95), "holdout": (0.5, 0.75)}
+SAMPLE_FLOORS = {"tune": (0.95, 0.95), "dev": (0.9, 0.95), "dev2": (0.9, 0.95), "holdout": (0.6, 0.85)}
 
 
 def test_rules_on_the_sample():
@@ -188,20 +192,20 @@ def _rules_scores(split: str):
     return sc, kept
 
 
-# Measured on the fresh held-out split (docs/pii.md, third round): rules api_key 0.804,
-# aws_secret 0.923, password 0.702, private_key 0.770, token 0.894, email 1.000, ip 1.000,
-# name 0.504, look-alikes kept 0.959 (versions 0.864).
-HOLDOUT_FLOORS = {"api_key": 0.78, "aws_secret": 0.90, "password": 0.68, "private_key": 0.75, "token": 0.87,
-                  "email": 0.99, "ip": 0.99, "name": 0.48}
+# Measured on the fresh held-out split (docs/pii.md, fourth round: corpus holdout3): rules
+# api_key 0.937, aws_secret 0.968, password 0.677, private_key 1.000, token 0.937, email 1.000,
+# ip 0.927, name 0.890, look-alikes kept 0.913 (versions 0.742).
+HOLDOUT_FLOORS = {"api_key": 0.91, "aws_secret": 0.94, "password": 0.65, "private_key": 0.97, "token": 0.91,
+                  "email": 0.99, "ip": 0.90, "name": 0.86}
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fresh held-out split: every secret type is below 0.97 (api_key 0.804, aws_secret 0.923, "
-                          "password 0.702, private_key 0.770, token 0.894) and look-alikes kept 0.959 < 0.98 "
-                          "(docs/pii.md); strict, so meeting the targets fails this marker", strict=True)
+@pytest.mark.xfail(reason="fresh held-out split (holdout3): api_key 0.937, aws_secret 0.968, password 0.677, "
+                          "token 0.937 < 0.97, ip 0.927 < 0.99 and look-alikes kept 0.913 < 0.98 (docs/pii.md); "
+                          "strict, so meeting the targets fails this marker", strict=True)
 def test_holdout_targets():
     """The issue's targets for the rules tier on the held-out split (real files of the
-    `holdout2` corpus, HOLDOUT_* templates, never tuned on): secrets >= 0.97 per type, emails
+    `holdout3` corpus, HOLDOUT_* templates, never tuned on): secrets >= 0.97 per type, emails
     and IPs >= 0.99, look-alikes kept >= 0.98."""
     sc, kept = _rules_scores("holdout")
     for kind in E.SECRET_KINDS:
@@ -212,13 +216,15 @@ def test_holdout_targets():
     assert sum(c.partial for c in sc.kinds.values()) == 0
 
 
-# What the rules reach today (docs/pii.md), as regression guards. `dev` was tuned on (1.000 on
-# every type), so its floors are the targets; the held-out floors sit a little under the
-# measured figures.
+# What the rules reach today (docs/pii.md), as regression guards. `dev` and `dev2` were tuned on
+# (1.000 on every secret type), so their floors are the targets (names: dev 1.000, dev2 0.958);
+# the held-out floors sit a little under the measured figures.
 FLOORS = {
     "dev": ({k: SECRET_RECALL for k in E.SECRET_KINDS} | {"email": OTHER_RECALL, "ip": OTHER_RECALL, "name": 0.97},
             LOOKALIKES_KEPT),
-    "holdout": (HOLDOUT_FLOORS, 0.94),
+    "dev2": ({k: SECRET_RECALL for k in E.SECRET_KINDS} | {"email": OTHER_RECALL, "ip": OTHER_RECALL, "name": 0.93},
+             LOOKALIKES_KEPT),
+    "holdout": (HOLDOUT_FLOORS, 0.89),
 }
 
 

@@ -131,7 +131,10 @@ IPV6_REPLACEMENTS = ("fd00:c2b6:b24b:be67:2827:688d:e6a1:6a3b", "fd00:a516:7c1b:
 _VERSION_CONTEXT = re.compile(
     r"(?i)version|release|\bver\b|\brev\b|\bbuild\b|\btag\b|\bbump|\bupgrade|\bupdate[ds]? to\b|\bsince\b|"
     r"\boid\b|objectidentifier|section|chapter|\brfc\b|§|\bfigure\b|\btable\b|\bfirmware\b|\bsdk\b|"
-    r"\bchangelog\b|\bpatch\b|\bhotfix\b|\bder\b|\basn\.?1\b|x\.?509|whatwg|\bw3c\b|\becma|\bieee\b|\biso\b")
+    r"\bchangelog\b|\bpatch\b|\bhotfix\b|\bder\b|\basn\.?1\b|x\.?509|whatwg|\bw3c\b|\becma|\bieee\b|\biso\b|"
+    # release prose ("Changes in", "New in", "Fixed since") and version names (MSRV, semver, vsn)
+    r"\b(?:changes|changed|new|fixed|added|removed|deprecated|introduced|available|backported|released)[ \t]+"
+    r"(?:in|since)\b|msrv|semver|\bvsn\b")
 # SVG path data and other runs of decimals: "1.08.58 1.23.82.72 1.21"
 _NUMERIC_RUN = re.compile(r"(?:-?\d*\.\d+[ ,\-]){2}$")
 _VERSION_QUERY = re.compile(r"(?i)[?&;](?:v|ver|version|rev|build|_)=$")
@@ -282,7 +285,7 @@ _VENDOR_KEYS = [
     ("npm_token", ("npm_",), re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
     ("sendgrid_key", ("SG.",), re.compile(r"(?<![A-Za-z0-9_\-.])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")),
     ("jwt", ("eyJ",), re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}")),
-    ("pem_private_key", ("PRIVATE KEY-----",),
+    ("pem_private_key", ("PRIVATE KEY",),
      re.compile(r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----(.*?)-----END \1PRIVATE KEY(?: BLOCK)?-----",
                 re.S)),
 ]
@@ -348,7 +351,8 @@ _PLAIN_KEY_QUALIFIERS = frozenset({
     "keyboard", "press", "up", "down", "enter", "escape", "tab", "ctrl", "alt", "shift", "music", "piano",
     "sub", "parent", "child", "cluster", "shard", "bucket", "s3", "file", "path", "name", "type", "lock",
     "mutex", "redis", "db", "table", "task", "job", "queue", "metric", "counter", "media", "entry", "default",
-    "host", "ssh", "gpg", "pgp", "pem", "rsa", "ecdsa", "x509", "cert", "certificate", "verify", "verification"})
+    "host", "ssh", "gpg", "pgp", "pem", "rsa", "ecdsa", "x509", "cert", "certificate", "verify", "verification",
+    "in", "or", "and", "not", "if", "is", "for", "with", "as", "return", "else"})
 _NON_SECRET_LAST = frozenset({
     "type", "types", "url", "uri", "endpoint", "count", "len", "length", "size", "max", "min", "expiry", "expires",
     "expire", "expiration", "ttl", "timeout", "file", "files", "path", "paths", "dir", "name", "names", "id", "ids",
@@ -394,7 +398,8 @@ def secret_name_kind(name: str) -> str | None:
     return None
 
 
-_REGEX_LIKE = re.compile(r"\(\?|\\[dwsSbB]|\[[a-zA-Z0-9]-|\{\d+(?:,\d*)?\}")
+_REGEX_LIKE = re.compile(r"\(\?|\\[dwsSbB]|\[[a-zA-Z0-9]-|\{\d+(?:,\d*)?\}|a-zA-Z|A-Za-z|a-z0-9|A-Z0-9|0-9a-z")
+_ESCAPED_BYTES = re.compile(r"\\x[0-9a-fA-F]{2}")
 _WORD_RUN = re.compile(r"[A-Z]?[a-z]{4,}")
 
 
@@ -416,7 +421,7 @@ def _wordy(value: str) -> bool:
 
 _NON_LITERAL = re.compile(
     r"""^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$]|[\[(]|->|::)|process\.env|os\.|getenv|environ|None$|null$|nil$|undefined$|
-        true$|false$|True$|False$|self\.|this\.|\$|%|\{|\(|\[|<|\\|&)""", re.X)
+        true$|false$|True$|False$|self\.|this\.|\$[{(]|\$\w+$|%\(|%\w+%$|%[sdr]$|\{|\(|\[|<|\\|&)""", re.X)
 _DOTTED = re.compile(r"[\w\-]+(?:\.[\w\-]+)+")
 
 
@@ -432,7 +437,7 @@ def _is_reference(value: str, entropy_threshold: float = 3.0) -> bool:
     return True
 
 
-_URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{0,64}):([^\s@/'\"`<>]{1,128})@(?=[\w\-\[])")
+_URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{0,64}):([^\s/'\"`<>]{1,400}?)@(?=[\w\-\[])")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HASH_CONTEXT = re.compile(r"(?i)sha|md5|hash|byte|checksum|digest|commit|integrity|revision|\brev\b")
@@ -440,6 +445,7 @@ _LOCK_FILES = ("package-lock.json", "yarn.lock", "pnpm-lock.yaml", "cargo.lock",
                "composer.lock", "gemfile.lock", "go.sum", "packages.lock.json", "podfile.lock", "mix.lock",
                "flake.lock", "pubspec.lock", "gradle.lockfile", "uv.lock", "bun.lock")
 _PATH_SEGMENT = re.compile(r"[a-z][a-z0-9_\-]{2,}|[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
+_JOINED_PARTS = re.compile(r"[A-Za-z0-9]{1,12}(?:[\-_.][A-Za-z0-9]{1,12})+")
 _FILE_EXT = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
 
 
@@ -460,7 +466,10 @@ def _is_path(value: str) -> bool:
         return True
     if _FILE_EXT.search(value) and (len(segments) >= 2 or value.startswith(("/", "./", "../", "~/"))):
         return True
-    words = sum(1 for s in segments if _PATH_SEGMENT.fullmatch(s))
+    # a word segment: a plain name, or parts joined by `-` `_` `.` (`Meta-Llama-3-8B-Instruct`),
+    # which standard base64 (`+`, `/` and letters only) never has
+    words = sum(1 for s in segments if _PATH_SEGMENT.fullmatch(s) or len(s) >= 8 and _wordy(s)
+                or _JOINED_PARTS.fullmatch(s))
     return words * 2 > len(segments)
 
 
@@ -475,8 +484,8 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     must reach `entropy_threshold`, any other value that + 0.5 (pii.entropy_threshold)."""
     if len(value) < min_length or " " in value or "," in value or _is_placeholder(value) or _is_sequential(value):
         return False
-    if _REGEX_LIKE.search(value) or _wordy(value):
-        return False
+    if _REGEX_LIKE.search(value) or _wordy(value) or _ESCAPED_BYTES.search(value):
+        return False  # regexes, words, escaped binary (serialized descriptors: `\n\x11Name\x12`)
     if _UUID_RE.match(value) or value.startswith(("sha1-", "sha256-", "sha384-", "sha512-")):
         return False
     is_hex = all(c in _HEX for c in value)
@@ -489,7 +498,10 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
     if not (has_digit and has_alpha):
-        return False  # words_joined_by_underscores, long numbers
+        # words_joined_by_underscores and long numbers are not; base64 without a digit (mixed
+        # case, `+` `/` or `=` padding, no words) still is
+        if has_digit or not (value.endswith("=") or "+" in value) or value.islower() or value.isupper():
+            return False
     if _UPPER_SNAKE.fullmatch(value):
         return False  # a constant's name (UNIQUE_GROUP21_A, TLS1_3_VERSION), not a random literal
     threshold = entropy_threshold if is_hex else entropy_threshold + 0.5
@@ -545,18 +557,18 @@ def _line_bounds(text: str, pos: int) -> tuple[int, int]:
     return start, (len(text) if end < 0 else end)
 
 
-_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "bearer", "api")
+_KEYWORDS = ("pass", "pwd", "pw", "secret", "token", "key", "auth", "credential", "bearer", "api")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$")
 _IDENT_TAIL = re.compile(r"[\w.\-$]*")
 # "API key", "client secret", "access token": one word before a bare keyword word, in prose
-_PHRASE_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]{1,20})[ \t]+$")
+_PHRASE_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]{1,20})[ \t]+\Z")  # \Z: `$` would match before a newline
 # What follows the NAME: closing quotes of a quoted name, C array brackets, a type annotation
 # (Rust/TS/Go/Python: `: &'static str`, `: Option<String>`), then an operator or a connector.
 _AFTER_NAME = re.compile(
     r"""(?P<nq>\\?["'`]{0,2})(?:\]|\[\d*\])?[ \t]*
-        (?P<ann>:[ \t]*[&*]?(?:'static[ \t]+)?(?:mut[ \t]+)?[A-Za-z_][\w\[\], .|<>:]{0,40}?(?=[ \t]*=[ \t]*(?:[\w:]+\([ \t]*)?[rbuf]{0,2}\\?["'`]))?
+        (?P<ann>:[ \t]*[&*]?(?:'static[ \t]+)?(?:mut[ \t]+)?[A-Za-z_\[][\w\[\], .|<>:;&']{0,40}?(?=[ \t]*=[ \t]*(?:[\w:]+\([ \t]*)?[rbuf]{0,2}\\?["'`]))?
         (?P<op>(?<=["'])[ \t]*,?[ \t]+(?:content|value|default[_\-]?[vV]alue|default)[ \t]*=|[ \t]*(?::=|=>|==|=|:|,)|\((?=[ \t]*[rbuf]{0,2}\\?["'`])|[ \t]+\((?![ \t]*["'`])|[ \t]+(?:is|to|as|are)[ \t]+
-          |[ \t]*\|(?=[ \t])|[ \t]+)""",
+          |[ \t]*\|(?=[ \t])|[ \t]*<<<|[ \t]+)""",
     re.X)
 _VALUE = re.compile(
     r"""[ \t]*(?:(?:String::from|String|Some|SecretStr|SecretString|Secret|str|new[ \t]+String)\([ \t]*)?
@@ -581,18 +593,24 @@ _PROSE_WORDS = re.compile(r"(?i)\b(?:set|use|export|the|your|default|is|with|log
                           r"postgres|ldap|mail|app|service|user|root|api)[ \t]*$")
 # user / password pairs in prose and comments: "login with admin / pw", "`admin` / `pw`"
 # Both are matched only at the anchor words, found with str.find (never scanned over a file).
-_LOGIN_PAIR = re.compile(r"(?i)(?:log[ \t-]?in|sign[ \t-]?in|credentials?|account|user(?:name)?)\b[^\n/]{0,30}?"
+_LOGIN_PAIR = re.compile(r"(?i)(?:log[ \t-]?in|sign[ \t-]?in|credentials?|creds|account|user(?:name)?)\b[^\n/]{0,30}?"
                          r"(?:`[\w.\-]{2,32}`[ \t]*/[ \t]*`([^\s`'\"]{5,64})`|"
+                         r"(?:\*\*|__)[\w.\-]{2,32}(?:\*\*|__)[ \t]*/[ \t]*(?:\*\*|__)([^\s`'\"*]{5,64}?)(?:\*\*|__)|"
                          r"\b[\w.\-]{2,32}[ \t]+/[ \t]+([^\s`'\"/]{5,64}?))(?=[\s.,;)]|$)")
-_LOGIN_ANCHORS = ("login", "log in", "log-in", "sign", "credential", "account", "user")
+_LOGIN_ANCHORS = ("login", "log in", "log-in", "sign", "credential", "creds", "account", "user")
 # connection calls whose positional arguments are (…, "user", "password", …): JDBC's
 # getConnection(url, user, password), MySQL's mysql_real_connect(conn, host, user, password, …)
-_CONNECT_CALL = re.compile(r"(?i)(?:connect\w*|login|logon|authenticate|credentials?)[ \t]*\(")
-_CONNECT_ANCHORS = ("connect", "login", "logon", "authenticate", "credential")
-_STRING_PAIR = re.compile(r"""(["'])([\w.\-@]{1,32})\1[ \t]*,[ \t]*(["'])([^"'\n]{5,128}?)\3""")
+_CONNECT_CALL = re.compile(r"(?i)(?:connect\w*|login|logon|auth\w*|credentials?)[ \t]*\(")
+_CONNECT_ANCHORS = ("connect", "login", "logon", "auth", "credential")
+_STRING_PAIR = re.compile(r"""\\?(["'])([\w.\-@]{1,32})\\?\1[ \t]*,[ \t]*\\?(["'])([^"'\n\\]{5,128}?)\\?\3""")
 
 
-_IDENT_BACK = re.compile(r"[\w.\-$]{1,80}$")
+_IDENT_BACK = re.compile(r"[\w.\-$]{1,80}\Z")  # \Z, not `$`: a name at a line start is no part of the line above
+
+
+def _random_segment(value: str, entropy_threshold: float) -> bool:
+    """Does an identifier-shaped value hold a long random segment (`shpat_<32 hex>`)?"""
+    return any(len(seg) >= 16 and looks_like_secret(seg, "", entropy_threshold) for seg in value.split("_"))
 # after a NAME, a character that can start an operator, a connector or a value; anything else
 # (a newline, `)`, `;`, `.`…) ends the check at once: most keyword hits in code are `pass`
 # statements, `key)` arguments and `token.` attributes
@@ -605,6 +623,12 @@ def _identifier_at(text: str, pos: int) -> tuple[int, int]:
     return start, _IDENT_TAIL.match(text, pos).end()
 
 
+# a line that starts with a few plain words (prose), a CLI option before NAME=v, key=value pairs
+_PROSE_PREFIX = re.compile(r"[ \t]*(?:[\"'`*_(]{0,2}[A-Za-z][\w\-]*[\"'`*_)]{0,2}[ \t]+){1,6}")
+_CLI_FLAG_BEFORE = re.compile(r"(?:^|[ \t])(?:--?[A-Za-z][\w\-]*|config:set|--set|--env)[ \t]*=?[ \t]*$|(?:^|[ \t])-D$")
+_KV_BEFORE = re.compile(r"[\"'(][\w.\-]+=[^\s\"']*[ \t]+(?:[\w.\-]+=[^\s\"']*[ \t]+)*$")
+
+
 def _bare_allowed(prefix: str, text: str, start: int) -> bool:
     """May a bare (unquoted) value follow a NAME that starts after `prefix` on its line?"""
     p = prefix.strip(" \t\"'`")
@@ -612,7 +636,14 @@ def _bare_allowed(prefix: str, text: str, start: int) -> bool:
         return True
     if p.startswith(("#", "//", "/*", "*", "<!--", ";", "--", "%", ">", "|", "-", "rem ", "REM ", "::")):
         return True  # anywhere inside a comment, a quote, a list item or a table row
-    return bool(_PROSE_WORDS.search(p)) or p.endswith((":", "."))
+    if bool(_PROSE_WORDS.search(p)) or p.endswith((":", ".")):
+        return True
+    if _PROSE_PREFIX.fullmatch(p + " ") or _CLI_FLAG_BEFORE.search(prefix):
+        return True  # "The bind pw is v", "firebase server key: v"; docker run -e NAME=v, java -DNAME=v
+    # NAME=v inside a string literal: `"host=db password=v"`, `echo "NAME=v" >> .env`
+    if any(prefix.count(q) % 2 for q in ('"', "'", "`")):
+        return True
+    return _KV_BEFORE.search(prefix) is not None
 
 
 def detect_assignments(text: str, path: str | None = None, entropy_threshold: float = 3.0) -> list[Span]:
@@ -695,8 +726,10 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
                 spans += _line_value(text, start, pstart, end, kind, entropy_threshold)  # "root pass is v"
             continue  # "pass `x` to", "key to success": English words, not names
         if op == ",":
-            if not after.group("nq") or not quoted:
-                continue  # define('NAME', 'v') / setProperty("name", "v"): a quoted name, then a literal
+            if not quoted:
+                continue
+            if not after.group("nq") and not _UPPER_SNAKE.fullmatch(name):
+                continue  # setProperty("name", "v") and OPTION_NAME, "v"; a plain variable before a comma is no name  # define('NAME', 'v') / setProperty("name", "v"): a quoted name, then a literal
         elif op == "(" and after.group("op").startswith((" ", "\t")):
             if quoted or not text.startswith(")", vm.end()):
                 continue  # prose: "the API key (v)"
@@ -707,9 +740,10 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
             spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue  # "password reset", "pass through"; "root password for the box: v" is read on  # "password reset", "pass through": no bare value after a plain space
         if not quoted:
-            if _is_reference(value, entropy_threshold) or not _bare_allowed(prefix, text, start):
+            if _is_reference(value, entropy_threshold) or not (
+                    _bare_allowed(prefix, text, start) or (pstart != start and _bare_allowed(text[ls:start], text, start))):
                 continue
-            if _SNAKE_IDENT.fullmatch(value):
+            if _SNAKE_IDENT.fullmatch(value) and not _random_segment(value, entropy_threshold):
                 continue  # a constant or variable (FP32_FLAT_GROUPS, default_token), not a literal
         line = text[ls:le]
         if kind == PASSWORD:
@@ -909,7 +943,7 @@ def _detect_login_pairs(text: str, low: str) -> list[Span]:
                 if i == 0 or not low[i - 1].isalnum():
                     m = _LOGIN_PAIR.match(text, i)
                     if m:
-                        g = 1 if m.group(1) else 2
+                        g = next(k for k in (1, 2, 3) if m.group(k))
                         v = m.group(g)
                         # a leading `=`/`:` is markup in `key: v` lines, not after "admin / "
                         ok = _looks_like_password(v, bare=True) or (
@@ -975,16 +1009,134 @@ def detect_url_passwords(text: str, entropy_threshold: float = 3.0) -> list[Span
     return spans
 
 
-_BEARER_RE = re.compile(r"(?<![\w])[Bb]earer\s+([A-Za-z0-9._~+/\-]{20,}=*)")
+# `Bearer v`, and `"Bearer " + "v"` (a literal concatenated to the scheme)
+_BEARER_RE = re.compile(r"""(?<![\w])[Bb]earer(?:\s+|[ \t]*["'`][ \t]*\+[ \t]*["'`])([A-Za-z0-9._~+/\-]{20,}=*)""")
+# other schemes of an Authorization header: `Authorization: token v`, `f"Bot v"`, `Api-Key v`
+_AUTH_SCHEME_RE = re.compile(
+    r"""(?i)authorization\b[^\n]{0,40}?(?<![\w\-])(?:token|bot|api-?key|key|sso-key|otp|basic|digest)"""
+    r"""(?:\s+|[ \t]*["'`][ \t]*\+[ \t]*["'`])([A-Za-z0-9._~+/\-]{16,}=*)""")
 
 
 def detect_bearer(text: str, entropy_threshold: float = 3.0) -> list[Span]:
-    if "earer" not in text:
-        return []
     spans = []
-    for m in _BEARER_RE.finditer(text):
-        if looks_like_secret(m.group(1), "", entropy_threshold):
-            spans.append(Span(m.start(1), m.end(1), KEY, "bearer_token"))
+    if "earer" in text:
+        for m in _BEARER_RE.finditer(text):
+            if looks_like_secret(m.group(1), "", entropy_threshold):
+                spans.append(Span(m.start(1), m.end(1), KEY, "bearer_token"))
+    if "uthorization" in text or "UTHORIZATION" in text:
+        for m in _AUTH_SCHEME_RE.finditer(text):
+            if looks_like_secret(m.group(1), "", entropy_threshold):
+                spans.append(Span(m.start(1), m.end(1), KEY, "auth_header"))
+    return spans
+
+
+# Vendor-style tokens of any vendor: a short lower-case prefix (with an optional version), `_`
+# or `-`, then a random body (dop_v1_<hex>, shpat_<hex>, hf_<letters>, glptt-<hex>, pypi-<base64>,
+# xapp-1-…). Context-free, so the body must look random on its own: 20+ characters that pass
+# looks_like_secret, no word runs, no UUID, no hash whose prefix names its algorithm.
+# Found from each `_`/`-` that a long run follows (a charset-led scan), the prefix matched
+# backwards in a short window, the whole run once.
+_SEP_RUN = re.compile(r"[_\-](?=[A-Za-z0-9][A-Za-z0-9_\-]{18})")
+_PREFIX_BACK = re.compile(r"(?<![A-Za-z0-9_\-.\\/+=])[a-z][a-z0-9]{1,9}(?:[_\-]v\d)?\Z")
+_RUN_TAIL = re.compile(r"[A-Za-z0-9_\-]*")
+_PREFIXED_TOKEN = re.compile(r"([a-z][a-z0-9]{1,9}(?:[_\-]v\d)?)([_\-])([A-Za-z0-9][A-Za-z0-9_\-]{19,400})\Z")
+_HASH_PREFIXES = frozenset({"sha", "sha1", "sha224", "sha256", "sha384", "sha512", "md5", "blake2", "blake2b", "blake3",
+                            "crc", "crc32", "xxh", "xxh64", "hash", "commit", "rev", "git", "etag", "build", "v", "id",
+                            "uuid", "guid", "req", "request", "trace", "span", "run", "job", "node", "chunk", "data",
+                            "module", "asset", "static", "cache", "sha3", "murmur", "fnv", "nonce", "seed", "salt",
+                            "test", "def", "fn", "func", "get", "set", "is", "has", "on", "to", "from"})
+_UUID_IN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _random_body(core: str) -> bool:
+    """A token body that is random on its own: mixed case, or hex, or digits all through it
+    (`workspace_fp32_fallback`, `cmr10_minus_sign` are identifiers: lower case, few digits)."""
+    if any(c.isupper() for c in core) and any(c.islower() for c in core):
+        return True
+    if all(c in _HEX for c in core):
+        return True
+    return sum(c.isdigit() for c in core) * 4 >= len(core)
+
+
+def detect_prefixed_tokens(text: str, entropy_threshold: float = 3.0) -> list[Span]:
+    spans = []
+    last = -1
+    for r in _SEP_RUN.finditer(text):
+        i = r.start()
+        pb = _PREFIX_BACK.search(text, max(0, i - 14), i)
+        if pb is None or pb.start() == last:
+            continue
+        s0 = last = pb.start()
+        e0 = _RUN_TAIL.match(text, i).end()
+        if e0 < len(text) and text[e0] in ".+/=[{(@":
+            continue  # part of a dotted name, a path, base64, a regex, a call
+        m = _PREFIXED_TOKEN.match(text, s0, e0)
+        if not m:
+            continue
+        prefix, body = m.group(1), m.group(3)
+        if prefix.split("_")[0].split("-")[0] in _HASH_PREFIXES or _UUID_IN.search(m.group()):
+            continue
+        if sum(c.isdigit() for c in prefix) > 2 or all(c in _HEX for c in prefix) and any(c.isdigit() for c in prefix):
+            continue  # the first group of a hex id (`3f2a9c1b-…`), not a vendor prefix
+        core = body.replace("-", "").replace("_", "")
+        if len(core) < 20 or _wordy(body) or not _random_body(core) or not looks_like_secret(
+                core, "", entropy_threshold, min_length=20):
+            continue
+        if all(c in _HEX for c in core):
+            ls, le = _line_bounds(text, m.start())
+            if _HASH_CONTEXT.search(text, ls, m.start()):
+                continue  # `sha: abc_<hex>`: a digest with a label
+        spans.append(Span(m.start(), m.end(), KEY, "prefixed_token"))
+    return spans
+
+
+# `curl -u user:pw`, `--user user:pw` (curl, wget, httpie)
+_CLI_USERPASS = re.compile(r"""(?<=\s)(?:-u|--user)[ \t]+(["']?)[\w.\-@]{1,64}:([^\s"']{4,128})\1(?=\s|$)""")
+# Java's char[] passwords: `"v".toCharArray()`
+_CHAR_ARRAY = re.compile(r"""(["'])([^"'\n]{5,128}?)\1\.toCharArray\(\)""")
+# credentials in URL query strings: `?key=v`, `&access_token=v`, `?api_key=v` (a scan led by
+# the rare `?`/`&`)
+_QUERY_END = re.compile(r"[\s\"'`<>]")
+_QUERY_SECRET = re.compile(r"[?&]((?i:[a-z_\-]{0,30}(?:key|token|secret|signature|sig|password|passwd|pwd|auth)))="
+                           r"([^&\s\"'#<>;]{8,400})")
+# SDK clients and bots built from a literal: `Client::new("v")`, `NewClient("v")`, `Bot("v")`
+_CLIENT_ANCHORS = ("lient", "Bot", "bot")
+_CLIENT_TAIL = re.compile(r"(?:::new|\.new|\.New|\.create)?[ \t]*\(")
+
+
+def detect_misc_credentials(text: str, entropy_threshold: float = 3.0) -> list[Span]:
+    spans = []
+    if ("-u " in text or "--user" in text) and ("curl" in text or "wget" in text or "http" in text):
+        for m in _CLI_USERPASS.finditer(text):
+            ls, le = _line_bounds(text, m.start())
+            if re.search(r"\b(?:curl|wget|http|https|httpie|xh)\b", text[ls:m.start()]) and (
+                    looks_like_secret(m.group(2), "", entropy_threshold) or _looks_like_password(m.group(2), bare=True)):
+                spans.append(Span(m.start(2), m.end(2), PASSWORD, "cli_userpass"))
+    if ".toCharArray()" in text:
+        for m in _CHAR_ARRAY.finditer(text):
+            if _looks_like_password(m.group(2)):
+                spans.append(Span(m.start(2), m.end(2), PASSWORD, "char_array"))
+    q = text.find("?")
+    while q >= 0:  # each query string: from its `?` to the first space or quote
+        qe = _QUERY_END.search(text, q, q + 2000)
+        qe = qe.start() if qe else min(len(text), q + 2000)
+        for m in _QUERY_SECRET.finditer(text, q, qe):
+            name = m.group(1)
+            kind = secret_name_kind(name) or (KEY if name.lower() in ("key", "sig", "signature", "auth") else None)
+            v = m.group(2)
+            if kind == PASSWORD and _looks_like_password(v) and not v.startswith(("$", "{", "%")):
+                spans.append(Span(m.start(2), m.end(2), PASSWORD, "query_secret"))
+            elif kind == KEY and looks_like_secret(v, "", entropy_threshold):
+                spans.append(Span(m.start(2), m.end(2), KEY, "query_secret"))
+        q = text.find("?", max(qe, q + 1))
+    for a in _CLIENT_ANCHORS:
+        i = text.find(a)
+        while i >= 0:
+            if a != "lient" or (i and text[i - 1] in "Cc"):
+                m = _CLIENT_TAIL.match(text, i + len(a))
+                if m:
+                    spans += _call_secrets(text, m.end() - 1, entropy_threshold)
+            i = text.find(a, i + len(a))
     return spans
 
 
@@ -999,9 +1151,10 @@ _CAP = r"(?:[A-ZÀ-ÖØ-ÞĀ-ſ][a-zß-öø-ÿā-ſ]+|[A-Z](?=['’]))(?:['’\-
 _PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|das|dos|du|la|le|bin|binti|ibn|al|el|ter|ten|zu)"
 _NAME_RE = _CAP + r"(?:[ \t]+(?:[A-Z]\.[ \t]+)?(?:" + _PARTICLE + r"[ \t]+){0,2}" + _CAP + r"){1,3}"
 _AUTHOR_RE = re.compile(
-    r"(?:@author|@maintainer|\b__author__\s*=|\b[Aa]uthors?\b[\"'*_]{0,2}\s*[:=]|\b[Mm]aintainers?\b[\"'*_]{0,2}\s*[:=]|"
+    r"(?:@author|@maintainer|@contributor|\b__(?:author|maintainer|credits)__\s*=[ \t]*\[?|\b[Aa]uthors?\b[\"'*_]{0,2}\s*[:=]|\b[Mm]aintainers?\b[\"'*_]{0,2}\s*[:=]|"
     r"\b[Cc]ontributors?\b[\"'*_]{0,2}\s*[:=]|\b[Oo]wner\b[\"'*_]{0,2}\s*[:=]|\b[Cc]ontact[*_]{0,2}\s*:|"
-    r"\b(?:[Cc]reated|[Ww]ritten|[Mm]aintained|[Cc]ontributed|[Dd]eveloped|[Cc]oded|[Pp]orted)\s+by|"
+    r"\b(?:[Cc]reated|[Ww]ritten|[Mm]aintained|[Cc]ontributed|[Dd]eveloped|[Cc]oded|[Pp]orted|[Rr]eviewed|[Pp]atch(?:ed)?|"
+    r"[Rr]eported|[Ss]uggested|[Ii]mplemented|[Ff]ixed|[Tt]ested)\s+by|\b[Tt]hanks\s+to|&copy;|"
     r"\.\.\s+(?:module|section|code)author::|:[Aa]uthor:|name=[\"']author[\"']\s+content=|"
     r"\b[Cc]opyright\b(?:\s*(?:\([Cc]\)|©))?|\([Cc]\)|©|mailto:[^\s\"'<>]{3,80}[\"']?>)"
     r"[ \t]*[:=]?[ \t]*[*_]{0,2}[ \t]*(?:\[[ \t]*)?\\?[\"']?[ \t]*(?:(?:\d{4}(?:[ \t]*[-–,][ \t]*\d{4})*,?[ \t]+)?(?:by[ \t]+)?)"
@@ -1032,7 +1185,14 @@ _ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation"
                         "Optional", "Details", "Overview", "Usage", "Example", "Examples", "Name", "Email"})
 _NEXT_WORD = re.compile(r"[ \t]*,?[ \t]*([A-Za-z]{2,})\b")
 _AUTHOR_GATE = ("uthor", "mailto:", "aintain", "ontact", "ritten by", "reated by", "ontribut", "opyright", "(c)", "(C)", "©",
-                "eveloped by", "oded by", "orted by", "wner")
+                "eveloped by", "oded by", "orted by", "wner", "eviewed by", "atch by", "atched by", "eported by",
+                "uggested by", "mplemented by", "ixed by", "ested by", "hanks to", "&copy;", "__credits__")
+# a person's name right before an address: `Name <a@b.c>`, `Name (a@b.c)`, `("Name", "a@b.c")`,
+# `name: 'Name', email: 'a@b.c'` (checked at each email the email rule found)
+_NAME_BEFORE_EMAIL = re.compile(r"(" + _NAME_RE + r")(?:[ \t]*(?:<|&lt;|\(<?|\[)[ \t]*(?:<a[ \t]+href=[\"']mailto:)?|"
+                                r"\\?[\"'][ \t]*,[ \t]*(?:[\w\"']{1,12}[ \t]*[:=][ \t]*)?\\?[\"'])\Z")
+# more names of a list after the first: "Contributors: A B, C D and E F"
+_NEXT_NAME = re.compile(r"[ \t]*(?:,|\band\b|&)[ \t]*(" + _NAME_RE + r")(?![\w@])")
 
 
 def detect_author_names(text: str) -> list[Span]:
@@ -1053,6 +1213,22 @@ def detect_author_names(text: str) -> list[Span]:
             if nxt and nxt.group(1).capitalize() in _ORG_WORDS:
                 continue  # "Type Supply LLC", "Acme Widgets, Inc."
             spans.append(Span(m.start(1), m.end(1), NAME, "author_line"))
+            pos = m.end(1)
+            while True:
+                n = _NEXT_NAME.match(text, pos, le)
+                if not n or any(w.strip(".").capitalize() in _ORG_WORDS for w in re.split(r"[ \t]+", n.group(1))):
+                    break
+                spans.append(Span(n.start(1), n.end(1), NAME, "author_line"))
+                pos = n.end(1)
+    return spans
+
+
+def detect_names_before_emails(text: str, emails: list[Span]) -> list[Span]:
+    spans = []
+    for e in emails:
+        m = _NAME_BEFORE_EMAIL.search(text, max(0, e.start - 120), e.start)
+        if m and not any(w.strip(".").capitalize() in _ORG_WORDS for w in re.split(r"[ \t]+", m.group(1))):
+            spans.append(Span(m.start(1), m.end(1), NAME, "name_email"))
     return spans
 
 
@@ -1079,9 +1255,11 @@ def detect_rules(text: str, path: str | None = None, entropy_threshold: float = 
     """Every rule-tier finding in `text` (the file's `path` exempts lock files from key rules)."""
     if not text:
         return []
-    spans = detect_emails(text) + detect_ips(text) + detect_vendor_keys(text)
+    emails = detect_emails(text)
+    spans = emails + detect_names_before_emails(text, emails) + detect_ips(text) + detect_vendor_keys(text)
     spans += detect_assignments(text, path, entropy_threshold)
     spans += detect_url_passwords(text, entropy_threshold) + detect_bearer(text, entropy_threshold)
+    spans += detect_prefixed_tokens(text, entropy_threshold) + detect_misc_credentials(text, entropy_threshold)
     spans += detect_author_names(text)
     return merge_spans(spans)
 
