@@ -61,7 +61,7 @@ def test_incremental_ingest_refused_while_the_run_that_published_bronze_is_unfin
     lake = tmp_path / "lake"
 
     def ctx(run_id):
-        return SimpleNamespace(lake=SimpleNamespace(root=lake), run_id=run_id)
+        return SimpleNamespace(lake=SimpleNamespace(root=lake), run_id=run_id, stages=STAGES)
 
     refuse_after_unfinished_run(ctx("first"))  # nothing published yet
     for stage in STAGES:  # run-a went all the way

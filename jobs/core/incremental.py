@@ -91,24 +91,27 @@ def refuse_after_unfinished_run(ctx) -> None:
     this ingest would count them as unchanged and no later stage would ever process them:
     they would be lost downstream. The run is found by the published bronze/files version
     (a rollback points at an older run's version; an opt-out rewrites every table and
-    finishes nothing that is missing). Continuing the same run (--run-id) is allowed."""
+    finishes nothing that is missing). Continuing the same run (--run-id) is allowed.
+    The pipeline's stages are the context's registry (ctx.stages)."""
     from jobs.core import publish
-    from jobs.stages import STAGES
 
+    stages = tuple(ctx.stages)
+    if not stages:
+        return
     rows = publish.published_rows(ctx.lake.root)
-    bronze, last = STAGES[0].primary, STAGES[-1]
+    bronze, last = stages[0].primary, stages[-1]
     version = publish.published_version(ctx.lake.root, bronze)
     if version is None:
         return
     ingests = [r for r in rows if r["table_name"] == bronze and int(r["version"]) == version
-               and r["stage"] == STAGES[0].name]
+               and r["stage"] == stages[0].name]
     if not ingests or ingests[-1]["run_id"] == ctx.run_id:
         return
     run = ingests[-1]["run_id"]
     done = {r["stage"] for r in rows if r["run_id"] == run}
     if last.name in done:
         return
-    names = [s.name for s in STAGES]
+    names = [s.name for s in stages]
     reached = [n for n in names if n in done]
     nxt = names[names.index(reached[-1]) + 1] if reached else names[0]
     raise UserError(
