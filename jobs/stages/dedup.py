@@ -397,6 +397,12 @@ def _checkpointer(ctx: StageContext):
     return (lambda df: df.checkpoint(eager=True)), folder
 
 
+def step_logger(ctx: StageContext, label: str):
+    """`step("message")` logs "label: message (t=…s)", the seconds since this call."""
+    t0 = time.perf_counter()
+    return lambda message: ctx.log(f"{label}: {message} (t={time.perf_counter() - t0:.1f}s)")
+
+
 def run(ctx: StageContext) -> StageResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -404,10 +410,7 @@ def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config.dedup
     params: mh.MinHashParams = cfg.params
     bands, rows = cfg.layout()
-    t0 = time.perf_counter()
-
-    def step(message: str) -> None:
-        ctx.log(f"dedup: {message} (t={time.perf_counter() - t0:.1f}s)")
+    step = step_logger(ctx, "dedup")
 
     input_name = INPUT
     src = ctx.read_input(INPUT)

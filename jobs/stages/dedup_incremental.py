@@ -22,7 +22,6 @@ had dropped stay dropped until the next full run.
 from __future__ import annotations
 
 import shutil
-import time
 
 from jobs.core import incremental
 from jobs.core.stage import StageContext, StageResult, write_rejections
@@ -40,10 +39,7 @@ def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config.dedup
     params: mh.MinHashParams = cfg.params
     bands, rows = cfg.layout()
-    t0 = time.perf_counter()
-
-    def step(message: str) -> None:
-        ctx.log(f"dedup (incremental): {message} (t={time.perf_counter() - t0:.1f}s)")
+    step = full.step_logger(ctx, "dedup (incremental)")
 
     for name in ("silver/deduped", "silver/dup_clusters", SIGNATURES):
         incremental.start_from_published(ctx, name)
