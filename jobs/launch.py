@@ -16,7 +16,9 @@ NEW_RUN_ID_HELP = "run id (default: a new one); re-using one replaces that run's
 def add_lake_options(parser: argparse.ArgumentParser, run_id_help: str | None = NEW_RUN_ID_HELP) -> None:
     """--lake and --config, and --run-id unless run_id_help is None (commands that read a
     past run say which one they default to)."""
-    parser.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
+    parser.add_argument("--lake", help="lake folder or URI, e.g. s3a://bucket/lake (default: $CODEMILL_LAKE or ./lake); "
+                                       "a remote lake's reports and Great Expectations files go to $CODEMILL_WORKSPACE "
+                                       "(docs/cluster.md)")
     parser.add_argument("--config", help="YAML file merged over configs/pipeline.yaml")
     if run_id_help is not None:
         parser.add_argument("--run-id", help=run_id_help)
@@ -66,11 +68,14 @@ def make_context(args: argparse.Namespace, app_name: str, stages, overrides: dic
     """The config (checked before Spark starts, so a bad file fails fast), the session, the lake.
     nlp None: load Spark NLP's jars when a stage of `stages` needs them with this config."""
     from jobs.core.session import get_spark
+    from jobs.core.storage import Location
     config = load_config(getattr(args, "config", None), overrides)
     if nlp is None:
         nlp = any(s.needs_spark_nlp(config) for s in stages)
-    spark = get_spark(app_name, nlp=nlp)
-    return StageContext(spark=spark, lake=Lake(spark, lake_root(getattr(args, "lake", None))), config=config,
+    root = lake_root(getattr(args, "lake", None))
+    inputs = [Location(x) for x in (getattr(args, "input", None),) if isinstance(x, str)]
+    spark = get_spark(app_name, nlp=nlp, s3=any(loc.is_s3 for loc in [root, *inputs]))
+    return StageContext(spark=spark, lake=Lake(spark, root), config=config,
                         run_id=getattr(args, "run_id", None) or new_run_id(), args=args, stages=tuple(stages))
 
 

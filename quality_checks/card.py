@@ -73,7 +73,7 @@ def _seen(lake, name: str) -> int | None:
 def build_card(lake, config, out_path: Path | None = None) -> Path:
     from pyspark.sql import functions as F
 
-    out_path = out_path or card_path(lake.root)
+    out_path = out_path or card_path(lake.workspace)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     seen = {t: _seen(lake, t) for t in {*DESCRIBED_TABLES, *FINAL_CANDIDATES, "silver/dup_clusters",
                                          "silver/pii_findings"}}

@@ -315,7 +315,7 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     sample_n = config.quality.sample_ids
     report = GateReport(stage=stage.name, run_id=run_id)
     with report.phase("gx context"):
-        context = get_context(lake.root)
+        context = get_context(lake.workspace)
     cache = config.quality.cache_tables
     from jobs.core.incremental import was_incremental
     incremental = was_incremental(record)
@@ -392,6 +392,6 @@ def _docs_index(context) -> str | None:
 def build_lake_docs(lake) -> str | None:
     """Rebuild the lake's Data Docs from every stored gate result; the index path (None when
     no gate has run in this lake)."""
-    if not (lake.root / "gx").is_dir():
+    if not (lake.workspace / "gx").is_dir():
         return None
-    return _docs_index(get_context(lake.root))
+    return _docs_index(get_context(lake.workspace))

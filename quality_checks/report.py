@@ -171,7 +171,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
     runs = _runs(lake, run_id)
     if not runs:
         raise UserError(f"run {run_id} not found in ops/runs of {lake.root}")
-    out_path = out_path or report_path(lake.root, run_id)
+    out_path = out_path or report_path(lake.workspace, run_id)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sections: list[Section] = []
 
@@ -323,7 +323,7 @@ def build_report(lake, run_id: str | None = None, out_path: Path | None = None) 
     sections.append(s)
 
     from jobs.core.templates import render
-    reports = lake.root / "reports"
+    reports = lake.workspace / "reports"
     page = render(TEMPLATES, "run_report.html.j2", run_id=run_id, lake=str(lake.root),
                   generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   stages=[r["stage"] for r in runs], sections=sections,

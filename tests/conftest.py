@@ -95,3 +95,24 @@ def write_gold_files(ctx, rows, publish: bool = False) -> None:
     if publish:
         from jobs.core.publish import publish as record
         record(ctx.lake.root, {"gold/files": ctx.lake.version("gold/files")}, ctx.run_id, "decontaminate", "test")
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory):
+    """An S3-compatible server on loopback (tests/object_store.py), one bucket, for the session.
+    Its AWS_* variables (`store.env`) are set in this process while it runs (the driver-side
+    readers find the store as a user's shell would) and handed to the processes tests start."""
+    pytest.importorskip("moto", reason="moto[server] not installed: pip install -e '.[test]'")
+    from object_store import start, stop
+    store, proc = start(tmp_path_factory.mktemp("object-store") / "moto.log")
+    saved = {k: os.environ.get(k) for k in store.env}
+    os.environ.update(store.env)
+    try:
+        yield store
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        stop(proc)

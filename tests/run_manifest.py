@@ -14,12 +14,14 @@ import json
 import sys
 from pathlib import Path
 
+from jobs.core.storage import Location
+
 TABLES = ("bronze/files", "bronze/quarantine", "silver/selected", "silver/filtered", "silver/deduped",
           "silver/dup_clusters", "silver/minhash_signatures", "silver/redacted", "silver/pii_findings",
           "gold/files", "gold/training_docs", "gold/tokens", "silver/rejections")
 
 
-def _rows(lake: Path, name: str, columns: list[str]) -> list[dict]:
+def _rows(lake, name: str, columns: list[str]) -> list[dict]:
     from jobs.core.delta_read import query
     return query(str(lake / name), "SELECT " + ", ".join(f'"{c}"' for c in columns) + " FROM t").to_pylist()
 
@@ -31,9 +33,9 @@ def _digest(lines) -> str:
     return h.hexdigest()
 
 
-def run_manifest(lake: str | Path) -> dict:
+def run_manifest(lake: "str | Path | Location") -> dict:
     from jobs.core.delta_read import query
-    lake = Path(lake)
+    lake = Location(lake)  # a local folder or a URI (tests/test_object_store.py)
     counts = {name: query(str(lake / name), "SELECT count(*) AS n FROM t").column("n")[0].as_py()
               if (lake / name).exists() else None
               for name in TABLES}

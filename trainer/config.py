@@ -43,7 +43,7 @@ class DataConfig:
     lake: str
     table: str
     version: int | None = field(metadata=bounds(0))      # None: the latest, pinned at launch
-    tokenizer: str | None                                 # None: <lake>/tokenizer
+    tokenizer: str | None                                 # None: the lake workspace's tokenizer/
     seq_len: int | None = field(metadata=bounds(1))      # None: the stored rows, capped at n_positions
     heldout_fraction: float = field(metadata=bounds(0, 1, hi_open=True))
     fim_rate: float = field(metadata=bounds(0, 1))
@@ -53,16 +53,21 @@ class DataConfig:
     read_ahead: int = field(metadata=bounds(0))           # row groups read ahead per rank (memory: 1 + this)
 
     @property
-    def lake_path(self) -> Path:
-        return Path(self.lake).resolve()
+    def lake_path(self):
+        """The lake: a local path or a URI (s3a://bucket/lake), as jobs/core/storage.Location."""
+        from jobs.core.storage import Location
+        return Location(self.lake)
 
     @property
-    def table_path(self) -> Path:
+    def table_path(self):
         return self.lake_path / self.table
 
     @property
     def tokenizer_path(self) -> Path:
-        return Path(self.tokenizer) if self.tokenizer else self.lake_path / "tokenizer"
+        """`tokenizer`, else `tokenizer/` in the lake's workspace (the lake folder for a local lake:
+        jobs/core/storage.workspace_for), where the tokenize stage keeps it."""
+        from jobs.core.storage import workspace_for
+        return Path(self.tokenizer) if self.tokenizer else workspace_for(self.lake_path) / "tokenizer"
 
 
 @dataclass(frozen=True)

@@ -348,6 +348,9 @@ def _footer_facts(uri: str) -> tuple[int, int | None, int | None]:
 
 
 def _as_uri(uri_or_path: str) -> str:
+    """A URI pyarrow's filesystems open: a local path as file://, Hadoop's s3a:// as s3://."""
+    if uri_or_path.startswith("s3a://"):
+        return "s3://" + uri_or_path[len("s3a://"):]
     return uri_or_path if "://" in uri_or_path else Path(uri_or_path).resolve().as_uri()
 
 

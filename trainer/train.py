@@ -468,11 +468,13 @@ def train_from_lake(lake_dir: str | Path, model_config: str = "tiny", steps: int
     and lineage.json. Extra keyword arguments are dotted config overrides, e.g.
     `**{"train.micro_batch": 2}`; a misspelled one is a ConfigError like a misspelled --set.
     """
-    lake_dir = Path(lake_dir).resolve()
+    from jobs.core.storage import Location, workspace_for
+    lake_dir = Location(lake_dir)
     base = {"model": str(model_config), "deepspeed": deepspeed, "data.lake": str(lake_dir), "train.steps": steps,
             "train.grad_accum": 1, "train.micro_batch": 2, "train.save_every": steps, "train.log_every": 1,
             "optim.warmup_steps": max(1, steps // 10),
-            "train.output_dir": str(output_dir or lake_dir / "runs" / f"train-{time.strftime('%Y%m%d-%H%M%S')}")}
+            "train.output_dir": str(output_dir or workspace_for(lake_dir) / "runs"
+                                    / f"train-{time.strftime('%Y%m%d-%H%M%S')}")}
     return train(load_config(config, {**base, **overrides}))
 
 

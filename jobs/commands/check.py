@@ -58,5 +58,5 @@ def _handle(args) -> int:
         checked += 1
     if args.stage == "all" and not checked:
         raise UserError(f"no stage output tables found in {lake.root}")
-    print(f"results: ops/dq_results in {lake.root}; Data Docs: {lake.root / 'reports' / 'data_docs' / 'index.html'}")
+    print(f"results: ops/dq_results in {lake.root}; Data Docs: {lake.workspace / 'reports' / 'data_docs' / 'index.html'}")
     return 1 if failed else 0

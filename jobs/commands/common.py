@@ -17,6 +17,15 @@ def require_path(path: str | None, what: str) -> Path:
     return Path(path)
 
 
+def require_location(where: str | None, what: str):
+    """An existing local path or URI (s3a://, hdfs://...), as jobs.core.storage.Location."""
+    from jobs.core.storage import Location
+    location = Location(where) if where else None
+    if location is None or not location.exists():
+        raise UserError(f"{what} not found: {where}")
+    return location
+
+
 def context(args, app_name: str, nlp: bool = False):
     """A stage context for a command that reads the lake (inputs resolved by lineage)."""
     from jobs.launch import make_context
@@ -33,4 +42,4 @@ def existing_lake(args):
     root = lake_root(getattr(args, "lake", None))
     if not root.is_dir():
         raise UserError(f"lake not found: {root}")
-    return config, Lake(get_spark(f"codemill-{args.command}"), root)
+    return config, Lake(get_spark(f"codemill-{args.command}", s3=root.is_s3), root)

@@ -27,8 +27,10 @@ def register(subparsers) -> None:
     p.set_defaults(handler=handle)
 
 
-def find_training_runs(folders, lake: Path) -> list[dict]:
-    """{dir, table, version, tokenizer} of every training run under `folders` trained on `lake`."""
+def find_training_runs(folders, lake) -> list[dict]:
+    """{dir, table, version, tokenizer} of every training run under `folders` trained on `lake`
+    (a path or URI)."""
+    from jobs.core.storage import Location, workspace_for
     found: dict[Path, dict] = {}
     for folder in folders:
         folder = Path(folder)
@@ -45,11 +47,11 @@ def find_training_runs(folders, lake: Path) -> list[dict]:
             if run_dir.name == "hf":
                 run_dir = run_dir.parent
             version = info.get("table_version")
-            if version is None or not data.get("lake") or Path(data["lake"]).resolve() != lake:
+            if version is None or not data.get("lake") or Location(data["lake"]) != lake:
                 continue
             entry = found.setdefault(run_dir.resolve(), {"dir": run_dir.resolve()})
             entry.update(table=data.get("table") or "gold/tokens", version=int(version),
-                         tokenizer=data.get("tokenizer") or str(lake / "tokenizer"),
+                         tokenizer=data.get("tokenizer") or str(workspace_for(Location(lake)) / "tokenizer"),
                          steps=info.get("steps", entry.get("steps")))
     return sorted(found.values(), key=lambda r: str(r["dir"]))
 
@@ -86,7 +88,9 @@ def handle(args) -> int:
     lake = lake_root(args.lake)
     if not lake.is_dir():
         raise UserError(f"lake not found: {lake}")
-    folders = args.runs or [lake / "runs", lake / "checkpoints"]
+    from jobs.core.storage import workspace_for
+    workspace = workspace_for(lake)
+    folders = args.runs or [workspace / "runs", workspace / "checkpoints"]
     try:
         stage_runs = query(str(lake / "ops" / "runs"),
                            "SELECT run_id, stage, versions_read, versions_written FROM t WHERE status = 'succeeded'"

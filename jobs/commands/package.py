@@ -101,7 +101,7 @@ def submit_line(zip_path: Path, master: str, env: Path | None = None) -> str:
 
 
 def handle(args) -> int:
-    from jobs.core.session import CORE_PACKAGES, EXCLUDES, NLP_PACKAGES, cached_jars
+    from jobs.core.session import CORE_PACKAGES, EXCLUDES, NLP_PACKAGES, S3_PACKAGES, cached_jars
     root = project_root()
     dist = Path(args.dist).resolve()
     zip_path = build_zip(dist, root)
@@ -112,6 +112,7 @@ def handle(args) -> int:
     print(f"packages:  {','.join(CORE_PACKAGES)}")
     print(f"  with the pii stage's sparknlp back-end: {','.join(CORE_PACKAGES + NLP_PACKAGES)} "
           f"--exclude-packages {','.join(EXCLUDES)}")
+    print(f"  with the lake or input on S3 (s3a://): {','.join(CORE_PACKAGES + S3_PACKAGES)}")
     jars = cached_jars(False)
     if jars:
         print(f"jars (offline, instead of --packages): {','.join(jars)}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.commands.common import add_lake_options, require_path
+from jobs.commands.common import add_lake_options, require_location
 from jobs.launch import add_incremental_option, add_wait_option
 from jobs.core.config import REPO_ROOT
 
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
-    require_path(args.input, "input")
+    require_location(args.input, "input")
     from jobs.core.lake import lake_root
     from jobs.core.lock import lake_lock
     with lake_lock(lake_root(args.lake), "codemill run", args.wait):
@@ -92,7 +92,7 @@ def _train_tiny_model(ctx, steps: int) -> None:
     training works end to end."""
     from trainer.train import train_from_lake
     run_dir = train_from_lake(str(ctx.lake.root), model_config="tiny", steps=steps, deepspeed="auto",
-                              output_dir=str(ctx.lake.root / "checkpoints" / ctx.run_id))
+                              output_dir=str(ctx.lake.workspace / "checkpoints" / ctx.run_id))
     print(f"tiny model trained {steps} steps on gold/tokens: checkpoint {run_dir}")
 
 

@@ -1,8 +1,9 @@
 """`codemill setup`: resolve the Spark jars once and configure this environment's spark-submit.
 
-Two package sets are resolved from Maven Central into the local cache, each in its own JVM
-(Spark resolves packages when its JVM starts): Delta Lake, which every session loads, and
-Delta + Spark NLP, which only sessions whose PII stage uses the `sparknlp` back-end load."""
+Three package sets are resolved from Maven Central into the local cache, each in its own JVM
+(Spark resolves packages when its JVM starts): Delta Lake, which every session loads;
+Delta + Spark NLP, which only sessions whose PII stage uses the `sparknlp` back-end load; and
+Delta + Hadoop's S3A filesystem, for sessions whose lake or input is on S3 (s3a://, s3://)."""
 from __future__ import annotations
 
 
@@ -13,6 +14,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=handle)
     j = subparsers.add_parser("jars", help="print the cached jar files, comma-separated (for spark-submit --jars)")
     j.add_argument("--nlp", action="store_true", help="the set with Spark NLP (Delta included)")
+    j.add_argument("--s3", action="store_true", help="the set with Hadoop's S3A filesystem (Delta included)")
     j.set_defaults(handler=handle_jars)
 
 
@@ -27,22 +29,24 @@ def handle(args) -> int:
     from jobs.core.errors import UserError
 
     from jobs.core.session import cache_dir, cached_jars, install_spark_defaults, install_spark_home_hint
-    if cached_jars(False) is None or cached_jars(True) is None:
+    sets = ((False, False), (True, False), (False, True))  # (nlp, s3)
+    names = {(False, False): "Delta", (True, False): "Delta + Spark NLP", (False, True): "Delta + S3A"}
+    if any(cached_jars(nlp, s3) is None for nlp, s3 in sets):
         # An older spark-defaults.conf would add its jars to the resolution's JVM.
         remove_spark_defaults()
-    for nlp in (False, True):
-        code = f"from jobs.core.session import get_spark; get_spark('codemill-setup', nlp={nlp}).stop()"
+    for nlp, s3 in sets:
+        code = f"from jobs.core.session import get_spark; get_spark('codemill-setup', nlp={nlp}, s3={s3}).stop()"
         for attempt in range(1, RESOLVE_ATTEMPTS + 1):
-            if cached_jars(nlp) is not None:
+            if cached_jars(nlp, s3) is not None:
                 break
             # Ivy keeps what it downloaded, so a retry fetches only what a dropped connection lost.
             if subprocess.run([sys.executable, "-c", code]).returncode != 0:
                 if attempt == RESOLVE_ATTEMPTS:
-                    raise UserError(f"resolving the {'Delta + Spark NLP' if nlp else 'Delta'} jars from Maven Central "
+                    raise UserError(f"resolving the {names[nlp, s3]} jars from Maven Central "
                                     f"failed {attempt} times (see the resolution messages above)")
                 print(f"jar resolution failed (attempt {attempt} of {RESOLVE_ATTEMPTS}); retrying", file=sys.stderr)
                 time.sleep(5 * attempt)
-        print(f"{len(cached_jars(nlp))} jars ({'Delta + Spark NLP' if nlp else 'Delta'}) cached under {cache_dir()}")
+        print(f"{len(cached_jars(nlp, s3))} jars ({names[nlp, s3]}) cached under {cache_dir()}")
     print(f"wrote {install_spark_defaults()}")
     hint = install_spark_home_hint()
     if hint:
@@ -60,7 +64,9 @@ def remove_spark_defaults() -> None:
 def handle_jars(args) -> int:
     from jobs.core.errors import UserError
     from jobs.core.session import cached_jars
-    jars = cached_jars(args.nlp)
+    if args.nlp and args.s3:
+        raise UserError("--nlp and --s3 name two jar sets: ask for one at a time and join them")
+    jars = cached_jars(args.nlp, args.s3)
     if not jars:
         raise UserError("jars not resolved yet: run `codemill setup`")
     print(",".join(jars))

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
                        help="train on a seeded sample of about this many bytes of text, 0 = every document "
                             "(default: tokenizer.train_sample_bytes)")
     train.add_argument("--version", type=int, help="gold/training_docs Delta version to train on (default: latest)")
-    train.add_argument("--out", help="output folder (default: <lake>/<tokenizer.dir>)")
+    train.add_argument("--out", help="output folder (default: <tokenizer.dir> in the lake's workspace: the lake folder itself for a local lake)")
     train.set_defaults(handler=handle_train)
 
 
@@ -30,12 +30,13 @@ def handle_train(args) -> int:
     overrides = {k: v for k, v in (("vocab_size", args.vocab_size), ("min_frequency", args.min_frequency),
                                    ("train_sample_bytes", args.sample_bytes)) if v is not None}
     cfg = load_config(args.config, {"tokenizer": overrides} if overrides else None).tokenizer
+    from jobs.core.storage import workspace_for
     root = lake_root(args.lake)
     table = root / "gold" / "training_docs"
     if not (table / "_delta_log").is_dir():
         raise UserError(f"gold/training_docs not found in {root}: run the pipeline up to the format stage first")
     vocab, min_freq = cfg.vocab_size, cfg.min_frequency
-    out = Path(args.out) if args.out else root / cfg.dir
+    out = Path(args.out) if args.out else workspace_for(root) / cfg.dir
 
     from trainer import tokenizer as trainer_tok
     try:

@@ -1,4 +1,7 @@
-"""The lake: a folder of Delta tables named as in schemas/ (default ./lake).
+"""The lake: a folder of Delta tables named as in schemas/ (default ./lake), on the local disk
+or on any filesystem Spark and delta-rs read (`s3a://bucket/lake`, `hdfs://...`:
+jobs/core/storage.py). Files that are not tables (Great Expectations, reports, the tokenizer)
+live in the lake's workspace, a local folder (`Lake.workspace`).
 
 All writes go through these helpers so that every table is written with its one schema
 and every stage's write is an atomic Delta commit (a killed job leaves the previous
@@ -9,19 +12,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from jobs.core.storage import Location, workspace_for
 from schemas import table as table_def
 
 DEFAULT_LAKE = "lake"
 
 
-def lake_root(arg: str | None = None) -> Path:
-    return Path(arg or os.environ.get("CODEMILL_LAKE") or DEFAULT_LAKE).resolve()
+def lake_root(arg: str | Path | None = None) -> Location:
+    """The lake named by --lake, else $CODEMILL_LAKE, else ./lake: a local path or a URI."""
+    return Location(arg or os.environ.get("CODEMILL_LAKE") or DEFAULT_LAKE)
 
 
 class Lake:
-    def __init__(self, spark, root: str | Path):
+    def __init__(self, spark, root: str | Path | Location, workspace: str | Path | None = None):
         self.spark = spark
-        self.root = Path(root).resolve()
+        self.root = Location(root)
+        # Where the lake's non-table files go (jobs/core/storage.py: workspace_for).
+        self.workspace = Path(workspace).resolve() if workspace else workspace_for(self.root)
 
     def path(self, name: str) -> str:
         table_def(name)  # fail early on a typo

@@ -39,6 +39,12 @@ TENSORFLOW_API = ("org.tensorflow:ndarray:0.3.3", "org.tensorflow:tensorflow-cor
 CORE_PACKAGES = (f"io.delta:delta-spark_{SCALA}:{DELTA_VERSION}",)
 NLP_PACKAGES = (f"com.johnsnowlabs.nlp:spark-nlp_{SCALA}:{SPARK_NLP_VERSION}",) + TENSORFLOW_API
 PACKAGES = CORE_PACKAGES + NLP_PACKAGES
+# S3A, Hadoop's S3 filesystem, for lakes and inputs on S3 or an S3-compatible store. Its
+# version must be the Hadoop that pyspark ships (pyspark/jars/hadoop-client-api-3.3.4.jar;
+# tests/test_object_store.py checks); it brings the AWS SDK bundle (~280 MB), so only
+# sessions that touch an s3a:// or s3:// location load it.
+HADOOP_VERSION = "3.3.4"
+S3_PACKAGES = (f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",)
 # Spark NLP declares native back-ends that are published only in John Snow Labs' own
 # repository, not on Maven Central. codemill uses the rule annotators and the ONNX path,
 # which do not need them.
@@ -81,19 +87,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CODEMILL_CACHE", Path.home() / ".cache" / "codemill"))
 
 
-def packages(nlp: bool) -> tuple[str, ...]:
-    return PACKAGES if nlp else CORE_PACKAGES
+def packages(nlp: bool, s3: bool = False) -> tuple[str, ...]:
+    return (PACKAGES if nlp else CORE_PACKAGES) + (S3_PACKAGES if s3 else ())
 
 
-def _manifest_path(nlp: bool) -> Path:
-    key = hashlib.sha256(",".join(packages(nlp) + EXCLUDES).encode()).hexdigest()[:12]
+def _manifest_path(nlp: bool, s3: bool = False) -> Path:
+    key = hashlib.sha256(",".join(packages(nlp, s3) + EXCLUDES).encode()).hexdigest()[:12]
     return cache_dir() / f"jars-{key}.txt"
 
 
-def cached_jars(nlp: bool = False) -> list[str] | None:
-    """The resolved jar files of the package set (Delta; with Spark NLP when nlp), or None
-    when they were never resolved here."""
-    manifest = _manifest_path(nlp)
+def cached_jars(nlp: bool = False, s3: bool = False) -> list[str] | None:
+    """The resolved jar files of the package set (Delta; with Spark NLP when nlp, S3A when s3),
+    or None when they were never resolved here."""
+    manifest = _manifest_path(nlp, s3)
     if not manifest.exists():
         return None
     jars = [line.strip() for line in manifest.read_text().splitlines() if line.strip()]
@@ -102,12 +108,12 @@ def cached_jars(nlp: bool = False) -> list[str] | None:
     return jars
 
 
-def _remember_jars(spark, nlp: bool) -> None:
+def _remember_jars(spark, nlp: bool, s3: bool) -> None:
     resolved = spark.sparkContext.getConf().get("spark.jars", "")
     jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j.endswith(".jar")]
     jars = list(dict.fromkeys(jars))  # spark.jars can name a jar twice (file: URI and path)
     if jars:
-        manifest = _manifest_path(nlp)
+        manifest = _manifest_path(nlp, s3)
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text("\n".join(jars) + "\n")
 
@@ -124,8 +130,30 @@ def _submitted_conf():
     return SparkConf()
 
 
-def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = None, nlp: bool = False):
-    """Return the active session or build one with Delta (and Spark NLP when `nlp`) loaded."""
+def object_store_conf(environ=None) -> dict[str, str]:
+    """Hadoop S3A settings from the standard AWS environment: the endpoint of an S3-compatible
+    store (`AWS_ENDPOINT_URL`, path-style addressing, TLS off for http://), the region, and
+    `s3://` mapped to S3A. Credentials are not copied into the conf (where the Spark UI and
+    event logs would show them): S3A's default provider chain reads `AWS_ACCESS_KEY_ID` /
+    `AWS_SECRET_ACCESS_KEY` from the environment, or an instance profile."""
+    env = os.environ if environ is None else environ
+    conf = {"spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        if endpoint.startswith("http://"):
+            conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = "false"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return conf
+
+
+def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = None, nlp: bool = False,
+              s3: bool = False):
+    """Return the active session or build one with Delta (and Spark NLP when `nlp`, Hadoop's S3A
+    filesystem when `s3`) loaded."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -140,26 +168,27 @@ def get_spark(app_name: str = "codemill", extra_conf: dict[str, str] | None = No
     builder = SparkSession.builder.appName(app_name)
     if not existing.contains("spark.master"):
         builder = builder.master(os.environ.get("CODEMILL_SPARK_MASTER", "local[*]"))
-    for key, value in {**LOCAL_DEFAULTS, **REQUIRED, **(extra_conf or {})}.items():
+    settings = {**LOCAL_DEFAULTS, **(object_store_conf() if s3 else {}), **REQUIRED, **(extra_conf or {})}
+    for key, value in settings.items():
         if not existing.contains(key) or key in REQUIRED:
             builder = builder.config(key, value)
 
-    jars = cached_jars(nlp)
+    jars = cached_jars(nlp, s3)
     resolving = False
     if not existing.contains("spark.jars") and not existing.contains("spark.jars.packages"):
         if jars:
             builder = builder.config("spark.jars", ",".join(jars))
         else:
             resolving = True
-            log.info("resolving %s from Maven Central (once)", ", ".join(packages(nlp)))
-            builder = (builder.config("spark.jars.packages", ",".join(packages(nlp)))
+            log.info("resolving %s from Maven Central (once)", ", ".join(packages(nlp, s3)))
+            builder = (builder.config("spark.jars.packages", ",".join(packages(nlp, s3)))
                        .config("spark.jars.excludes", ",".join(EXCLUDES))
                        .config("spark.jars.ivy", str(cache_dir() / "ivy")))
 
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("CODEMILL_SPARK_LOG_LEVEL", "WARN"))
     if resolving:
-        _remember_jars(spark, nlp)
+        _remember_jars(spark, nlp, s3)
     return spark
 
 

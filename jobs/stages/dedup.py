@@ -41,7 +41,6 @@ published survivors: jobs/stages/dedup_incremental.py.
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -529,7 +528,7 @@ def run(ctx: StageContext) -> StageResult:
         exact.unpersist()
         usable.unpersist()
         if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
+            ckpt_dir.rmtree()
     for reason in (EXACT, NEAR):
         by_reason.setdefault(reason, 0)
     return StageResult(rows_in=rows_in, rows_kept=rows_in - rows_rejected, rejected_by_reason=by_reason,

@@ -21,7 +21,6 @@ had dropped stay dropped until the next full run.
 """
 from __future__ import annotations
 
-import shutil
 
 from jobs.core import incremental
 from jobs.core.stage import StageContext, StageResult, write_rejections
@@ -164,7 +163,7 @@ def run(ctx: StageContext) -> StageResult:
         usable.unpersist()
         removed.unpersist()
         if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
+            ckpt_dir.rmtree()
     for reason in (full.EXACT, full.NEAR):
         by_reason.setdefault(reason, 0)
     rows_rejected = sum(by_reason.values())

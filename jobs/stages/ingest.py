@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import gzip
 import io
-from pathlib import Path
-
 from jobs.core import incremental
 from jobs.core.arrow import stable_id
 from jobs.core.errors import UserError
 from jobs.core.stage import Stage, StageContext, StageResult, now_utc
+from jobs.core.storage import Location
 from udfs import ingest as rules
 
 # repos: a folder with one sub-folder per repository; repo: one repository's folder.
@@ -57,7 +56,7 @@ def _kind(name: str) -> str:
     return "other"
 
 
-def is_single_repository(folder: Path) -> bool:
+def is_single_repository(folder: Location) -> bool:
     """A folder is one repository (not a folder of repositories) when it holds a .git entry,
     a .codemill-repo.json, or a LICENSE/COPYING file at its top: a folder of repositories
     has those one level down."""
@@ -65,7 +64,7 @@ def is_single_repository(folder: Path) -> bool:
         p.is_file() and rules.is_license_file(p.name) for p in folder.iterdir())
 
 
-def detect_format(input_path: Path, listed: list[tuple[str, int]] | None = None) -> str:
+def detect_format(input_path: Location, listed: list[tuple[str, int]] | None = None) -> str:
     """The input's format, from what it holds (UserError when it cannot be told or is mixed).
 
     A file: by its suffix. A folder of only .jsonl/.json(.gz) files: jsonl; of only Parquet
@@ -213,13 +212,12 @@ def input_filesystem(input_path) -> tuple[str, str, str]:
     """(filesystem URI, the input's path in that filesystem, prefix that names a listed path
     for people): a local path gives the local filesystem and plain absolute paths; a URI
     (s3://, hdfs://, ...) its own filesystem and the scheme as prefix."""
-    text = str(input_path)
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        from pyarrow import fs as pafs
-        _, base = pafs.FileSystem.from_uri(text)
-        return text, base, f"{scheme}://"
-    return "file:///", str(Path(text).resolve()), ""
+    where = Location(input_path)
+    if not where.is_local:
+        _, base = where.arrow()
+        arrow_uri = f"s3://{base}" if where.is_s3 else where.uri  # pyarrow has no s3a://
+        return arrow_uri, base, f"{where.scheme}://"
+    return "file:///", where.uri, ""
 
 
 def list_input_files(input_path, fmt: str | None) -> list[tuple[str, int]]:
@@ -246,7 +244,7 @@ def list_input_files(input_path, fmt: str | None) -> list[tuple[str, int]]:
     return sorted(listed)
 
 
-def _read_listed(ctx: StageContext, input_path: Path, fmt: str, max_bytes: int, files: list[tuple[str, int]]):
+def _read_listed(ctx: StageContext, input_path: Location, fmt: str, max_bytes: int, files: list[tuple[str, int]]):
     if fmt == "jsonl":
         kept = [f for f in files if _kind(f[0].rsplit("/", 1)[-1]) == "jsonl"]
         if len(kept) < len(files):
@@ -273,7 +271,7 @@ def _first_present(columns: list[str], names: tuple[str, ...]):
     return F.coalesce(*present) if present else F.lit(None)
 
 
-def _read_parquet(ctx: StageContext, input_path: Path, max_bytes: int):
+def _read_parquet(ctx: StageContext, input_path: Location, max_bytes: int):
     """Parquet is read by Spark's vectorized reader; checks are SQL expressions."""
     from pyspark.sql import functions as F
 
@@ -351,7 +349,7 @@ def run(ctx: StageContext) -> StageResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    input_path = Path(ctx.args.input)
+    input_path = Location(ctx.args.input)
     if not input_path.exists():
         raise UserError(f"input not found: {input_path}")
     if incremental.active(ctx):

@@ -88,7 +88,7 @@ def sparknlp_model_spans(ctx: StageContext, df, cfg: PiiConfig):
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                      for p in sorted(model.iterdir()) if p.is_file())
     key = hashlib.sha256(f"{model}|{stamp}".encode()).hexdigest()[:16]
-    folder = ctx.lake.root / "_models" / f"sparknlp-{key}"
+    folder = ctx.lake.workspace / "_models" / f"sparknlp-{key}"
     if not (folder / "model.onnx").exists():
         ctx.log(f"pii: exporting the model to ONNX for Spark NLP ({folder})")
         export_for_sparknlp(model, folder)

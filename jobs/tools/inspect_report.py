@@ -143,7 +143,7 @@ def build_report(ctx: StageContext, per_extension: int | None = None, out: str |
                   lake=str(ctx.lake.root), version=version, total=total, generated=f"{now_utc():%Y-%m-%d %H:%M}",
                   per_extension=per_extension, seed=seed, max_chars=max_chars,
                   high=f"{percentile:g}", low=f"{100 - percentile:g}", extensions=extensions)
-    target = Path(out) if out else ctx.lake.root / "reports" / "inspection.html"
+    target = Path(out) if out else ctx.lake.workspace / "reports" / "inspection.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return target
