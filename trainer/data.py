@@ -349,9 +349,10 @@ def _footer_facts(uri: str) -> tuple[int, int | None, int | None]:
 
 def _as_uri(uri_or_path: str) -> str:
     """A URI pyarrow's filesystems open: a local path as file://, Hadoop's s3a:// as s3://."""
-    if uri_or_path.startswith("s3a://"):
-        return "s3://" + uri_or_path[len("s3a://"):]
-    return uri_or_path if "://" in uri_or_path else Path(uri_or_path).resolve().as_uri()
+    from jobs.core.storage import Location
+    if "://" in uri_or_path and not uri_or_path.startswith("s3a://"):
+        return uri_or_path  # as delta-rs gives it (file:// URIs percent-encoded: not re-parsed)
+    return Location(uri_or_path).arrow_uri
 
 
 def _refuse_what_plain_parquet_would_misread(dt, table_path, version) -> None:

@@ -124,14 +124,21 @@ class Location:
     def __hash__(self) -> int:
         return hash(self.uri)
 
+    @property
+    def arrow_uri(self) -> str:
+        """The URI pyarrow and delta-rs open: file:// for a local path, and S3 as s3:// (they
+        do not know Hadoop's s3a://)."""
+        if self.is_local:
+            return Path(self.uri).as_uri()
+        return "s3://" + self.uri.split("://", 1)[1] if self.is_s3 else self.uri
+
     # ---- filesystem -----------------------------------------------------------------------
     def arrow(self):
-        """(pyarrow filesystem, path in it). pyarrow knows S3 as s3://, not Hadoop's s3a://."""
+        """(pyarrow filesystem, path in it)."""
         from pyarrow import fs as pafs
         if self.is_local:
             return pafs.LocalFileSystem(), self.uri
-        uri = "s3://" + self.uri.split("://", 1)[1] if self.is_s3 else self.uri
-        return pafs.FileSystem.from_uri(uri)
+        return pafs.FileSystem.from_uri(self.arrow_uri)
 
     def _info(self):
         filesystem, path = self.arrow()

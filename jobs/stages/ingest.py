@@ -215,8 +215,7 @@ def input_filesystem(input_path) -> tuple[str, str, str]:
     where = Location(input_path)
     if not where.is_local:
         _, base = where.arrow()
-        arrow_uri = f"s3://{base}" if where.is_s3 else where.uri  # pyarrow has no s3a://
-        return arrow_uri, base, f"{where.scheme}://"
+        return where.arrow_uri, base, f"{where.scheme}://"
     return "file:///", where.uri, ""
 
 
