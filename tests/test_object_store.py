@@ -24,6 +24,9 @@ def test_a_local_path_and_file_uri_are_the_same_location(tmp_path):
     assert Location(tmp_path) == Location(f"file://{tmp_path}") == str(tmp_path)
     assert Location(tmp_path).is_local and os.fspath(Location(tmp_path)) == str(tmp_path)
     assert str(Location(tmp_path) / "ops" / "runs") == str(tmp_path / "ops" / "runs")
+    # a file:// URI is percent-encoded (as delta-rs and browsers write them); a plain path is not
+    assert Location(f"file://{tmp_path}/my%20lake").local == tmp_path / "my lake"
+    assert Location(tmp_path / "100%25").local.name == "100%25"
 
 
 def test_uris_keep_their_scheme_and_join_with_slashes():

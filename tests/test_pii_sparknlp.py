@@ -93,7 +93,7 @@ def test_stage_with_the_sparknlp_backend(make_ctx, tmp_lake, tmp_path, exported)
     ctx = make_ctx(tmp_lake, config_overrides={"pii": {"model_path": str(hf), "model_backend": "sparknlp"}})
     result = stage.run(ctx)
     assert result.metrics["model_tier"] == "on" and result.metrics["model_backend"] == "sparknlp"
-    assert list((ctx.lake.root / "_models").glob("sparknlp-*/model.onnx"))
+    assert list((ctx.lake.workspace / "_models").glob("sparknlp-*/model.onnx"))
     found = {(r["detector"], r["type"]) for r in ctx.lake.read("silver/pii_findings").collect()}
     assert ("model", "NAME") in found and ("aws_access_key_id", "KEY") in found
     contents = {r["path"]: r["content"] for r in ctx.lake.read("silver/redacted").collect()}

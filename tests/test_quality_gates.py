@@ -68,7 +68,7 @@ def test_clean_sample_passes_its_gates(clean_lake):
     assert {r["stage"] for r in stored.select("stage").distinct().collect()} == {"ingest", "select", "filter"}
     # Gates inside a run leave Data Docs to the end of the run: built once, from every result.
     from quality_checks.gates import build_lake_docs
-    index = ctx.lake.root / "reports" / "data_docs" / "index.html"
+    index = ctx.lake.workspace / "reports" / "data_docs" / "index.html"
     assert not index.exists()
     built = build_lake_docs(ctx.lake)
     assert built and Path(built).resolve() == index.resolve() and index.exists()

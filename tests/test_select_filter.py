@@ -115,4 +115,4 @@ def test_inspection_report(curated, tmp_path):
     assert "suggested thresholds" in page.lower() and "p99=" in page
     assert "<script" not in page.lower()
     assert build_report(ctx, per_extension=1).name == "inspection.html"
-    assert (ctx.lake.root / "reports" / "inspection.html").exists()
+    assert (ctx.lake.workspace / "reports" / "inspection.html").exists()

@@ -115,7 +115,7 @@ def handle(args) -> int:
             origin = f"written by {stage} in run {run_id}" if stage else "not written by a recorded stage run"
             note = "  (held opted-out data)" if version_affected(log, table, version) else ""
             print(f"    {table} v{version}: {origin}{note}")
-    tokenizers = {Path(r["tokenizer"]) for r in training} | {lake / "tokenizer"}
+    tokenizers = {Path(r["tokenizer"]) for r in training} | {workspace / "tokenizer"}
     for tok_dir in sorted(tokenizers):
         info = trainer_tok.provenance(tok_dir)
         if not info or info.get("delta_version") is None:

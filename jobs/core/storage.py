@@ -50,7 +50,8 @@ class Location:
         if not text:
             raise UserError("empty path")
         if text.startswith("file://"):
-            text = text[len("file://"):] or "/"
+            from urllib.parse import unquote
+            text = unquote(text[len("file://"):]) or "/"
         if "://" in text:
             scheme = scheme_of(text)
             if scheme not in REMOTE_SCHEMES:
