@@ -36,6 +36,7 @@ if str(REPO) not in sys.path:  # codemill is not installed in Airflow's own envi
     sys.path.insert(0, str(REPO))
 
 from jobs.core.config import load_config  # noqa: E402 - the registry and config, no Spark
+from jobs.core.storage import Location  # noqa: E402 - path/URI naming only, no filesystem client
 from jobs.stages import STAGES  # noqa: E402
 
 # The asset the training DAG is scheduled on (same name and URI in codemill_training.py).
@@ -47,10 +48,11 @@ PLAN = "ti.xcom_pull(task_ids='preflight')"
 LAKE, RUN_ID, CONFIG = (f"{{{{ {PLAN}['{k}'] }}}}" for k in ("lake", "run_id", "config"))
 RUN_ARGS = ["--lake", LAKE, "--run-id", RUN_ID, "--config", CONFIG]
 
-# Environment of every spark-submit and gate: the main venv's interpreter for driver and workers.
+# Environment of every spark-submit and gate: the main venv's interpreter for the driver, and
+# for the executors' Python workers unless the run names another (a cluster node's Python).
 STAGE_ENV = {
     "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-    "PYSPARK_PYTHON": str(VENV / "bin" / "python"),
+    "PYSPARK_PYTHON": f"{{{{ {PLAN}['executor_python'] }}}}",
     "PYSPARK_DRIVER_PYTHON": str(VENV / "bin" / "python"),
     "CODEMILL_DRIVER_MEMORY": f"{{{{ {PLAN}['driver_memory'] }}}}",
 }
@@ -76,18 +78,27 @@ def preflight(params: dict | None = None, run_id: str | None = None) -> dict:
     def pick(name: str, default: str) -> str:
         return str(params.get(name) or Variable.get(f"codemill_{name}", default=None) or default)
 
+    # The lake and the input may be URIs (s3a://, hdfs://, ...): local paths are made absolute,
+    # URIs kept as they are (jobs/core/storage.Location, which also refuses credentials in one).
+    lake, source = Location(pick("lake", str(REPO / "lake"))), Location(pick("input", str(REPO / "tests" / "data" / "sample_corpus")))
     plan = {
-        "lake": str(Path(pick("lake", str(REPO / "lake"))).resolve()),
-        "input": str(Path(pick("input", str(REPO / "tests" / "data" / "sample_corpus"))).resolve()),
+        "lake": lake.uri,
+        "input": source.uri,
         "config": str(Path(pick("config", str(REPO / "configs" / "pipeline.yaml"))).resolve()),
         "driver_memory": pick("driver_memory", SETTINGS.driver_memory),
+        # On a cluster without codemill installed: the project zip (`codemill package`), the
+        # jars (`codemill jars --s3` for an S3 lake) and the Python the executors start.
+        "py_files": pick("py_files", ""),
+        "jars": pick("jars", ""),
+        "executor_python": pick("executor_python", str(VENV / "bin" / "python")),
         # Airflow run ids hold ':' and '+': keep codemill's run id to [A-Za-z0-9_.-].
         "run_id": re.sub(r"[^A-Za-z0-9_.-]+", "-", params.get("run_id") or run_id or "").strip("-"),
         "docs": bool(params.get("data_docs", True)),
         "incremental": "true" if params.get("incremental") else "false",
     }
+    local_input = [("input", plan["input"])] if source.is_local else []  # a URI is listed by ingest itself
     problems = [f"{what} not found: {path}" for what, path in (
-        ("input", plan["input"]), ("pipeline config", plan["config"]),
+        *local_input, ("pipeline config", plan["config"]),
         ("spark-submit of the main venv", str(VENV / "bin" / "spark-submit")),
         ("codemill CLI of the main venv", str(VENV / "bin" / "codemill"))) if not Path(path).exists()]
     import glob
@@ -98,7 +109,8 @@ def preflight(params: dict | None = None, run_id: str | None = None) -> dict:
         problems.append("no run id")
     if problems:
         raise RuntimeError("; ".join(problems))
-    Path(plan["lake"]).mkdir(parents=True, exist_ok=True)
+    if lake.is_local:
+        lake.local.mkdir(parents=True, exist_ok=True)
     print(f"codemill run {plan['run_id']}: lake {plan['lake']}, input {plan['input']}, config {plan['config']}")
     return plan
 
@@ -153,6 +165,12 @@ with DAG(
         "driver_memory": Param(None, type=["null", "string"], description="Spark driver memory (default: Variable codemill_driver_memory or airflow.driver_memory)"),
         "run_id": Param(None, type=["null", "string"], description="codemill run id (default: the Airflow run id, sanitized)"),
         "data_docs": Param(True, type="boolean", description="rebuild Great Expectations Data Docs at every gate"),
+        "py_files": Param(None, type=["null", "string"], description="--py-files of every stage: the project zip "
+                          "from `codemill package`, for a cluster without codemill installed (default: Variable codemill_py_files)"),
+        "jars": Param(None, type=["null", "string"], description="--jars of every stage, comma-separated, e.g. "
+                      "`codemill jars --s3` for a lake on S3 (default: Variable codemill_jars)"),
+        "executor_python": Param(None, type=["null", "string"], description="the Python the executors start "
+                                 "(PYSPARK_PYTHON; default: Variable codemill_executor_python or the main venv's)"),
         "incremental": Param(False, type="boolean", description="process only new and changed files of the input "
                              "and merge them into the published tables (docs/operations.md: a weekly run)"),
     },
@@ -173,6 +191,8 @@ with DAG(
             conn_id=SETTINGS.spark_conn_id,
             name=f"codemill-{stage.name}",
             conf={"spark.driver.memory": f"{{{{ {PLAN}['driver_memory'] }}}}"},
+            py_files=f"{{{{ {PLAN}['py_files'] }}}}",
+            jars=f"{{{{ {PLAN}['jars'] }}}}",
             env_vars=STAGE_ENV,
         )
         gate = BashOperator(

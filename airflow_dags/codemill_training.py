@@ -31,6 +31,7 @@ if str(REPO) not in sys.path:  # codemill is not installed in Airflow's own envi
     sys.path.insert(0, str(REPO))
 
 from jobs.core.config import load_config  # noqa: E402 - the typed config, no Spark
+from jobs.core.storage import Location, workspace_for  # noqa: E402 - path/URI naming only
 
 # Same name and URI as in codemill_curation.py.
 GOLD_TOKENS = Asset(name="codemill_gold_tokens", uri="codemill://lake/gold/tokens")
@@ -62,7 +63,7 @@ def resolve_gold_version(params: dict | None = None, triggering_asset_events=Non
         extra = dict(events[-1].extra or {})
     elif params.get("table_version") is not None:
         lake = params.get("lake") or Variable.get("codemill_lake", default=None) or str(REPO / "lake")
-        extra = {"lake": str(Path(lake).resolve()), "version": int(params["table_version"])}
+        extra = {"lake": Location(lake).uri, "version": int(params["table_version"])}
         source = "table_version param"
     else:
         latest = list(inlet_events[GOLD_TOKENS]) if inlet_events else []
@@ -84,7 +85,9 @@ def resolve_gold_version(params: dict | None = None, triggering_asset_events=Non
     overrides = pick("overrides", CPU_OVERRIDES)
     if isinstance(overrides, str):
         overrides = json.loads(overrides)
-    output_root = pick("output_root", str(Path(lake) / "runs"))
+    # Checkpoints are local files: under the lake's workspace (the lake folder for a local lake,
+    # $CODEMILL_WORKSPACE or ./codemill-workspace/... for a lake on an object store).
+    output_root = pick("output_root", str(workspace_for(Location(lake)) / "runs"))
     out = str(Path(output_root).resolve() / f"train-gold-tokens-v{version}")
     command = [pick("launcher", str(VENV / "bin" / "deepspeed")),
                "--num_gpus", str(int(pick("num_gpus", 1))), "--master_port", str(int(pick("master_port", 29500))),
@@ -142,7 +145,7 @@ with DAG(
         "num_gpus": Param(None, type=["null", "integer"], description="default: Variable codemill_train_num_gpus or 1"),
         "config": Param(None, type=["null", "string"], description="training YAML (default: Variable codemill_train_config or configs/train.yaml)"),
         "overrides": Param(None, type=["null", "array"], description="KEY=VALUE overrides (default: Variable codemill_train_overrides or the CPU smoke set)"),
-        "output_root": Param(None, type=["null", "string"], description="default: Variable codemill_train_output_root or <lake>/runs"),
+        "output_root": Param(None, type=["null", "string"], description="default: Variable codemill_train_output_root or <lake workspace>/runs"),
     },
     default_args={
         "owner": "codemill",

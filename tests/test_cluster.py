@@ -4,9 +4,12 @@ started and stopped by this test.
 A master and two workers run as separate JVMs from the venv's pyspark (`spark-class
 ...deploy.master.Master` / `...deploy.worker.Worker`, 1 core, 1 GiB each), on loopback; the
 lake and the input are on an S3-compatible server (moto, tests/object_store.py), reached
-through Hadoop's S3A (`--jars "$(codemill jars --s3)"`). Each stage is submitted with
-`.venv/bin/spark-submit --master spark://... jobs/submit.py STAGE --lake s3a://...`, the code
-shipped with `--py-files dist/codemill-<version>.zip` (`codemill package`). The executors run a
+through Hadoop's S3A (`--jars "$(codemill jars --s3)"`). Airflow's curation DAG runs the
+pipeline with its `spark_default` connection pointed at the master: each stage is
+`.venv/bin/spark-submit --master spark://... --py-files dist/codemill-<version>.zip --jars ...
+jobs/submit.py STAGE --no-gate --lake s3a://...` (the zip from `codemill package`), each gate
+`codemill check STAGE` on the lake in the store; the training DAG then trains on the pinned
+gold/tokens version, read from the store. The executors run a
 Python that has the pinned packages but not codemill: the venv's interpreter with `-S` and the
 venv's site-packages on PYTHONPATH, so the editable install's path hook (a .pth file) never
 runs, and the worker's environment and working directory do not hold the checkout. A pandas
@@ -143,11 +146,18 @@ def _rejections(lake: str, stage: str) -> set[tuple[str, str, str]]:
     return {(r["repo_name"], r["path"], r["reason"]) for r in rows if r["stage"] == stage}
 
 
-def test_the_pipeline_runs_on_a_standalone_cluster_with_shipped_code_and_the_lake_on_an_object_store(cluster):
+def test_the_curation_dag_runs_on_a_standalone_cluster_with_shipped_code_and_the_lake_on_an_object_store(cluster):
+    """Airflow's curation DAG with `spark_default` pointed at the master: every stage a
+    spark-submit to spark://... (--py-files the project zip, --jars the S3A jars, the node's
+    Python for the executors), every gate its own task; then the training DAG trains on the
+    gold/tokens version of the asset event, read from the object store."""
+    from airflow_harness import AIRFLOW_PY, AIRFLOW_VENV, DAGS, RUN_DAGS, airflow_env, run_airflow_python
     from run_manifest import run_manifest
 
     from jobs.commands.package import build_zip
     from jobs.core.session import cached_jars
+    if not AIRFLOW_PY.exists():
+        pytest.skip(f"no Airflow venv at {AIRFLOW_VENV}: run scripts/setup_airflow.sh")
     tmp, store = cluster["tmp"], cluster["store"]
     node_python = _node_python(tmp)
     # The node's Python has the dependencies but cannot import codemill (run from outside the checkout).
@@ -157,28 +167,27 @@ def test_the_pipeline_runs_on_a_standalone_cluster_with_shipped_code_and_the_lak
     zip_path = build_zip(tmp / "dist")
     store.upload(SAMPLE, "cluster/raw")
     lake = store.uri("cluster/lake")
-    driver_env = _bare_env(CODEMILL_WORKSPACE=str(tmp / "workspace"), **store.env)
+    workspace = tmp / "workspace"
 
-    timings = {}
-    for stage in STAGES:
-        cmd = [str(BIN / "spark-submit"), "--master", cluster["url"], "--driver-memory", "1g",
-               "--conf", "spark.executor.memory=1g", "--conf", f"spark.cores.max={WORKERS}",
-               "--conf", "spark.executor.cores=1", "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
-               "--jars", ",".join(cached_jars(s3=True)),
-               "--conf", f"spark.pyspark.python={node_python}", "--conf", f"spark.pyspark.driver.python={sys.executable}",
-               "--py-files", str(zip_path), str(ROOT / "jobs" / "submit.py"), stage, "--lake", lake,
-               "--run-id", "cluster-1"]
-        if stage == "ingest":
-            cmd += ["--input", store.uri("cluster/raw")]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=tmp, env=driver_env, capture_output=True, text=True, timeout=900)
-        timings[stage] = round(time.monotonic() - started, 1)
-        assert proc.returncode == 0, f"{stage}: {proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-        assert f"OK   gate {stage}" in proc.stdout, proc.stdout
-        assert store.env["AWS_SECRET_ACCESS_KEY"] not in proc.stdout + proc.stderr
-    print(f"cluster stage wall times (s): {timings}, total {sum(timings.values()):.1f}")
+    home = tmp / "airflow_home"
+    env = airflow_env(home, spark_master=cluster["url"], CODEMILL_WORKSPACE=str(workspace), **store.env)
+    migrate = subprocess.run([str(AIRFLOW_VENV / "bin" / "airflow"), "db", "migrate"], env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    conf = {"lake": lake, "input": store.uri("cluster/raw"), "run_id": "cluster-1", "driver_memory": "1g",
+            "data_docs": False, "py_files": str(zip_path), "jars": ",".join(cached_jars(s3=True)),
+            "executor_python": str(node_python)}
+    spec = {"dags_folder": str(DAGS), "runs": [{"dag_id": "codemill_curation", "conf": conf},
+                                               {"dag_id": "codemill_training", "conf": {}}]}
+    log = tmp / "harness.log"
+    curated, trained = run_airflow_python(home, RUN_DAGS, json.dumps(spec), timeout=3000, log=log, env=env)
+    print(f"on the cluster: curation DAG {curated['seconds']:.0f} s, training DAG {trained['seconds']:.0f} s "
+          f"(log: {log})")
+    assert curated["state"] == "success", curated["tasks"]
+    assert set(curated["tasks"].values()) == {"success"}, curated["tasks"]
+    assert store.env["AWS_SECRET_ACCESS_KEY"] not in log.read_text(errors="replace")
 
-    # The master registered one application per stage, each finished, each with the worker's core.
+    # The master registered one application per stage, each finished.
     master = _json(cluster["json"])
     apps = {a["name"]: a for a in master["completedapps"]}
     assert {f"codemill-{s}" for s in STAGES} <= set(apps), sorted(apps)
@@ -187,11 +196,11 @@ def test_the_pipeline_runs_on_a_standalone_cluster_with_shipped_code_and_the_lak
     # (which executor takes a task is the scheduler's choice, so not both for every stage).
     ran = {}
     for work in cluster["works"]:
-        for log in sorted(work.glob("app-*/*/stderr")):
-            text = log.read_text(errors="replace")
-            assert "ModuleNotFoundError" not in text, f"{log}: {text[-2000:]}"
+        for stderr in sorted(work.glob("app-*/*/stderr")):
+            text = stderr.read_text(errors="replace")
+            assert "ModuleNotFoundError" not in text, f"{stderr}: {text[-2000:]}"
             if "Executor: Finished task" in text:
-                ran.setdefault(log.parent.parent.name, set()).add(work.name)
+                ran.setdefault(stderr.parent.parent.name, set()).add(work.name)
     assert all(ran.get(apps[f"codemill-{s}"]["id"]) for s in STAGES), ran
     assert set().union(*ran.values()) == {w.name for w in cluster["works"]}, ran
 
@@ -201,6 +210,16 @@ def test_the_pipeline_runs_on_a_standalone_cluster_with_shipped_code_and_the_lak
     for stage in ("select", "filter", "dedup"):
         expected = {(r["repo_name"], r["path"], r["reason"]) for r in MANIFEST["rejected"] if r["stage"] == stage}
         assert _rejections(lake, stage) == expected, stage
+
+    # Training read gold/tokens at the version the asset event pinned, from the object store.
+    from jobs.core.publish import published_version
+    (event,) = curated["gold_token_events"]
+    assert event["extra"]["lake"] == lake and event["extra"]["version"] == published_version(lake, "gold/tokens")
+    assert trained["state"] == "success", trained["tasks"]
+    out = workspace / "runs" / f"train-gold-tokens-v{event['extra']['version']}"
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert lineage["table_version"] == event["extra"]["version"]
+    assert json.loads((out / "airflow_lineage.json").read_text())["gold_tokens"]["lake"] == lake
 
 
 def test_without_the_shipped_zip_the_executors_cannot_import_codemill(cluster):

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def add_train_options(p) -> None:
-    p.add_argument("--lake", help="lake folder (default: $CODEMILL_LAKE or ./lake)")
+    p.add_argument("--lake", help="lake folder or URI, e.g. s3a://bucket/lake (default: $CODEMILL_LAKE or ./lake)")
     p.add_argument("--config", help="training YAML, merged over configs/train.yaml (default: that file alone)")
     p.add_argument("--model", help="configs/models/<name> or a path: tiny, small, 1b, 3b, 7b, 15b")
     p.add_argument("--deepspeed", help="auto (default: zero0 on one process, zero2 on more), zero0, zero1, zero2, zero3, "
