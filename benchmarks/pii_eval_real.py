@@ -2,15 +2,15 @@
 the model tier, and detect-secrets, side by side, on the tuning, dev and held-out splits.
 
     .venv/bin/python benchmarks/pii_eval_real.py [--records 1500] [--no-model] [--no-baseline]
-                                                 [--splits tune,dev,dev2,holdout] [--json OUT]
+                                                 [--splits tune,dev,dev2,dev3,holdout] [--json OUT]
 
-1. The four splits of benchmarks/pii_evalset.py are generated (seeded; cached under
+1. The five splits of benchmarks/pii_evalset.py are generated (seeded; cached under
    ~/.cache/codemill/pii_eval by a hash of the generator and the corpus folder): `tune` from
-   benchmarks/real_corpus.py's `main` corpus, `dev` and `dev2` (the two former held-out
-   splits, now tuned on) from `holdout` and `holdout2`, and the held-out split `holdout` from
-   `holdout3`, with files, templates, names, domains and value shapes the rules were never
-   tuned on: the split the issue's targets are read on.
-   `--source-tune/--source-dev/--source-dev2/--source-holdout DIR` use other folders.
+   benchmarks/real_corpus.py's `main` corpus, `dev`, `dev2` and `dev3` (the three former
+   held-out splits, now tuned on) from `holdout`, `holdout2` and `holdout3`, and the held-out
+   split `holdout` from `holdout4`, with files, templates, names, domains and value shapes the
+   rules were never tuned on: the split the issue's targets are read on.
+   `--source-tune/--source-dev/--source-dev2/--source-dev3/--source-holdout DIR` use other folders.
 2. Systems: `rules` = udfs/pii.py's detect_rules at the configured entropy threshold;
    `rules+model` = the rules merged with a small token-classification model trained on the
    `tune` split only (so `dev` is out of sample for the model, not for the rules) (benchmarks/pii_model_train.py, cached), run through udfs/pii_model.py
@@ -94,6 +94,7 @@ def main(argv=None) -> int:
     ap.add_argument("--source-tune")
     ap.add_argument("--source-dev")
     ap.add_argument("--source-dev2")
+    ap.add_argument("--source-dev3")
     ap.add_argument("--source-holdout")
     ap.add_argument("--no-model", action="store_true")
     ap.add_argument("--model-path", help="use this model folder instead of training one")

@@ -7,7 +7,7 @@ package specs) that must stay.
     .venv/bin/python benchmarks/pii_evalset.py --split holdout --out /tmp/holdout.jsonl
     .venv/bin/python benchmarks/pii_evalset.py --sample      # rewrites tests/data/pii_real_sample.jsonl
 
-Four splits, disjoint in files (package lists of benchmarks/real_corpus.py), templates, key
+Five splits, disjoint in files (package lists of benchmarks/real_corpus.py), templates, key
 names, person names, mail domains and value shapes:
 
 * `tune`: corpus `main`, TUNE_* templates and pools; the rules were tuned on it.
@@ -16,9 +16,12 @@ names, person names, mail domains and value shapes:
   with the old held-out seed, so they are the records the earlier held-out figures came from).
 * `dev2`: corpus `holdout2`, DEV2_* templates and pools: the second held-out split, rotated into
   tuning the same way once its figures had been read (drawn with its old seed name `holdout2`).
-* `holdout`: corpus `holdout3`, HOLDOUT_* templates and pools, written before any rules result
-  on it was seen and not changed after. The split the issue's targets are reported against;
-  never tuned on (its misses are never printed).
+* `dev3`: corpus `holdout3`, DEV3_* templates and pools: the third held-out split (rounds 3-4),
+  rotated into tuning in round 5 once its figures had been read (drawn with its old seed name
+  `holdout3`).
+* `holdout`: corpus `holdout4`, HOLDOUT_* templates and pools, written in round 5 before any
+  rules result on it was seen and not changed after. The split the issue's targets are
+  reported against; never tuned on (its misses are never printed).
 
 `--source DIR` takes any folder with one sub-folder per package release instead (e.g. a
 site-packages folder).
@@ -58,12 +61,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SEED = 20250120
-SPLITS = ("tune", "dev", "dev2", "holdout")
+SPLITS = ("tune", "dev", "dev2", "dev3", "holdout")
 # the real corpus of each split (benchmarks/real_corpus.py CORPORA)
-SPLIT_CORPUS = {"tune": "main", "dev": "holdout", "dev2": "holdout2", "holdout": "holdout3"}
-# the name a split's random draws are seeded with: `dev` and `dev2` keep the seeds they had as
-# the held-out split (so their records are the ones the earlier held-out figures came from)
-SPLIT_SEED_NAME = {"tune": "tune", "dev": "holdout", "dev2": "holdout2", "holdout": "holdout3"}
+SPLIT_CORPUS = {"tune": "main", "dev": "holdout", "dev2": "holdout2", "dev3": "holdout3", "holdout": "holdout4"}
+# the name a split's random draws are seeded with: `dev`, `dev2` and `dev3` keep the seeds they had
+# as the held-out split (so their records are the ones the earlier held-out figures came from)
+SPLIT_SEED_NAME = {"tune": "tune", "dev": "holdout", "dev2": "holdout2", "dev3": "holdout3", "holdout": "holdout4"}
 SAMPLE = ROOT / "tests" / "data" / "pii_real_sample.jsonl"
 
 # ---------------------------------------------------------------------------------------
@@ -185,8 +188,8 @@ DEV2_POOLS = Pools(
           "Northwind Traders GmbH"),
 )
 # Written for the third held-out split (corpus `holdout3`) before any rules result on it was
-# seen; disjoint from TUNE_*, DEV_* and DEV2_* in every field.
-HOLDOUT_POOLS = Pools(
+# seen; disjoint from TUNE_*, DEV_* and DEV2_* in every field. Tuned on since round 5 (`dev3`).
+DEV3_POOLS = Pools(
     first=("anneliese", "chidi", "wojciech", "sunita", "ragnar", "itzel", "kofi", "margaux", "hamid", "yerlan",
            "valentina", "tuan", "bronwyn", "ismail", "paulina", "keanu", "svetlana", "søren", "florian", "anaïs"),
     last=("achterberg", "onyango", "grünewald", "castellanos", "kristiansen", "nwachukwu", "papadopoulos",
@@ -212,7 +215,35 @@ HOLDOUT_POOLS = Pools(
     pkg_specs=("vite@5.{a}.{b}", "@nestjs/cli@10.{a}.{b}", "eslint-plugin-react@7.{a}.{b}", "esbuild@0.{a}.{b}",
                "@types/react@18.{a}.{b}", "pnpm@8.{a}.{b}"),
 )
-POOLS = {"tune": TUNE_POOLS, "dev": DEV_POOLS, "dev2": DEV2_POOLS, "holdout": HOLDOUT_POOLS}
+# Written for the fourth held-out split (corpus `holdout4`, round 5) before any rules result on it
+# was seen; disjoint from TUNE_*, DEV_*, DEV2_* and DEV3_* in every field.
+HOLDOUT_POOLS = Pools(
+    first=("nkechi", "bartosz", "ximena", "eitan", "rasmus", "priyanka", "dagny", "temitope", "haruto", "giulia",
+           "anselm", "mariam", "jun-seo", "océane", "vuk", "lowanna", "faisal", "katarzyna", "ezequiel", "ulla"),
+    last=("adebayo", "szymańska", "fuentes", "ben-david", "holmqvist", "deshpande", "lindahl", "matsumoto",
+          "esposito", "kühnel", "haddadi", "nowicki", "lefebvre", "ng", "ó súilleabháin", "de vries", "agarwal",
+          "tremblay", "jovanović", "mthembu"),
+    domains=("laposte.net", "aol.com", "mail.com", "inbox.lv", "tutanota.com", "sapo.pt", "btinternet.com",
+             "inf.ethz.ch", "lab.nordvolt.energy", "eng.quorumbank.com.au"),
+    words=("pumice", "aurora", "kelp", "sorrel", "drumlin", "nimbus", "verdigris", "pangolin", "ochre", "bramble"),
+    key_names=(("resend", "api", "key"), ("anthropic", "api", "key"), ("openweathermap", "appid"),
+               ("hubspot", "private", "app", "key"), ("deepl", "auth", "key"), ("pinecone", "api", "key"),
+               ("typesense", "admin", "key"), ("turnstile", "secret"), ("lemonsqueezy", "api", "key"),
+               ("groq", "api", "key")),
+    token_names=(("doppler", "token"), ("vercel", "token"), ("netlify", "auth", "token"), ("fly", "api", "token"),
+                 ("circleci", "token"), ("sonar", "token")),
+    pass_names=(("requirepass",), ("pgpassword",), ("kafka", "sasl", "password"), ("elastic", "password"),
+                ("minio", "root", "password"), ("grafana", "admin", "pass"), ("http", "proxy", "password"),
+                ("jenkins", "admin", "pw")),
+    token_vendors=("ghu", "xoxe", "figd", "dp_pt", "pul", "jwt_ps256"),
+    password_styles=("openssl_b64", "dotted_words", "short_sym9"),
+    orgs=("Grafana Labs", "Cloudflare, Inc.", "Shopify Inc.", "Nordvolt Energy AS", "The Jupyter Development Team"),
+    placeholder_emails=("you@yourdomain.com", "email@example.com", "john.doe@example.com", "root@localhost",
+                        "max.mustermann@example.org", "qa+signup@example.com"),
+    pkg_specs=("next@14.{a}.{b}", "@angular/cli@17.{a}.{b}", "turbo@2.{a}.{b}", "@vitejs/plugin-react@4.{a}.{b}",
+               "prettier-plugin-tailwindcss@0.{a}.{b}", "@biomejs/biome@1.{a}.{b}"),
+)
+POOLS = {"tune": TUNE_POOLS, "dev": DEV_POOLS, "dev2": DEV2_POOLS, "dev3": DEV3_POOLS, "holdout": HOLDOUT_POOLS}
 
 
 def _rand(r: random.Random, alphabet: str, n: int) -> str:
@@ -232,7 +263,8 @@ def _ensure_mixed(r: random.Random, value: str) -> str:
 API_KEY_STYLES = {"tune": ("b62_32", "b62_40", "hex_32", "hex_40", "b64_44"),
                   "dev": ("b62_36", "hex_48", "key_hex", "b64url_43", "sg"),
                   "dev2": ("b62_24", "b62_56", "HEX_40", "b64_32", "dop", "shpat", "mailchimp"),
-                  "holdout": ("b62_30", "b62_50", "b64url_48", "HEX_32", "sk_proj", "xkeysib", "sk_ant")}
+                  "dev3": ("b62_30", "b62_50", "b64url_48", "HEX_32", "sk_proj", "xkeysib", "sk_ant"),
+                  "holdout": ("b62_45", "b64url_40", "hex_56", "deepl_fx", "sk_or", "gsk", "re_")}
 
 
 def gen_api_key(r: random.Random, split: str) -> str:
@@ -241,6 +273,16 @@ def gen_api_key(r: random.Random, split: str) -> str:
         return _ensure_mixed(r, _rand(r, HEXL.upper(), 40))
     if s == "HEX_32":
         return _ensure_mixed(r, _rand(r, HEXL.upper(), 32))
+    if s == "b64url_40":
+        return _ensure_mixed(r, _rand(r, ALNUM + "-_", 40))
+    if s == "deepl_fx":  # DeepL: a UUID-shaped key with a `:fx` suffix (free plan)
+        return str(uuid.UUID(int=r.getrandbits(128))) + ":fx"
+    if s == "sk_or":  # OpenRouter
+        return "sk-or-v1-" + _ensure_mixed(r, _rand(r, HEXL, 64))
+    if s == "gsk":  # Groq
+        return "gsk_" + _ensure_mixed(r, _rand(r, ALNUM, 52))
+    if s == "re_":  # Resend
+        return "re_" + _ensure_mixed(r, _rand(r, ALNUM, 8)) + "_" + _ensure_mixed(r, _rand(r, ALNUM, 24))
     if s == "b64url_48":
         return _ensure_mixed(r, _rand(r, ALNUM + "-_", 48))
     if s == "sk_proj":  # OpenAI project keys: T3BlbkFJ is base64 of "OpenAI"
@@ -324,6 +366,22 @@ def gen_token(r: random.Random, split: str, pools: Pools) -> str:
         return "lin_api_" + _ensure_mixed(r, _rand(r, ALNUM, 40))
     if v == "glrt":  # GitLab runner authentication tokens
         return "glrt-" + _ensure_mixed(r, _rand(r, ALNUM + "_-", 20))
+    if v == "ghu":  # GitHub user-to-server tokens
+        return "ghu_" + _ensure_mixed(r, _rand(r, ALNUM, 36))
+    if v == "xoxe":  # Slack configuration (refreshable) tokens
+        return f"xoxe.xoxp-1-" + _ensure_mixed(r, _rand(r, ALNUM, 146))
+    if v == "figd":  # Figma personal access tokens
+        return "figd_" + _ensure_mixed(r, _rand(r, ALNUM + "-_", 40))
+    if v == "dp_pt":  # Doppler personal tokens
+        return "dp.pt." + _ensure_mixed(r, _rand(r, ALNUM, 43))
+    if v == "pul":  # Pulumi access tokens
+        return "pul-" + _ensure_mixed(r, _rand(r, HEXL, 40))
+    if v == "jwt_ps256":
+        def part(obj):
+            return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+        head = part({"alg": "PS256", "typ": "at+jwt", "kid": _rand(r, HEXL, 12)})
+        body = part({"sub": _rand(r, ALNUM, 10), "azp": r.choice(pools.words), "exp": r.randint(1.7e9, 1.9e9)})
+        return f"{head}.{body}." + _rand(r, ALNUM + "-_", 342)
     if v == "jwt_rs512":
         def part(obj):
             return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -366,6 +424,13 @@ def gen_password(r: random.Random, split: str, pools: Pools) -> str:
     if s == "word_symbol_word":
         a, b = r.sample(pools.words, 2)
         return a.capitalize() + r.choice("$%&*+.") + b.capitalize() + str(r.randint(0, 9))
+    if s == "openssl_b64":  # `openssl rand -base64 18`
+        return base64.b64encode(bytes(r.getrandbits(8) for _ in range(18))).decode()
+    if s == "dotted_words":
+        a, b = r.sample(pools.words, 2)
+        return f"{a.capitalize()}.{b.capitalize()}.{r.randint(10, 9999)}"
+    if s == "short_sym9":
+        return _ensure_mixed(r, _rand(r, ALNUM, 7)) + r.choice("!#$%&*?@") + r.choice(string.digits)
     if s == "mixed8":
         return "".join(r.choice(c) for c in r.sample([string.ascii_lowercase, string.ascii_uppercase, string.digits,
                                                        "!#$%&*?", string.ascii_lowercase, string.digits,
@@ -378,7 +443,8 @@ def gen_private_key(r: random.Random, split: str) -> str:
                       "dev": ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "DSA PRIVATE KEY",
                               "OPENSSH PRIVATE KEY"],
                       "dev2": ["EC PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK"],
-                      "holdout": ["OPENSSH70", "RSA_DEKINFO", "ENCRYPTED76", "EC_SHORT", "PKCS8_CRLF"]}[split])
+                      "dev3": ["OPENSSH70", "RSA_DEKINFO", "ENCRYPTED76", "EC_SHORT", "PKCS8_CRLF"],
+                      "holdout": ["ED25519_OPENSSH", "PKCS8_ED25519", "RSA_PKCS1_LONG", "ENCRYPTED_PKCS8_64"]}[split])
     if label == "OPENSSH70":  # ssh-keygen wraps at 70 columns
         body = "b3BlbnNzaC1rZXktdjEAAAAA" + _rand(r, B64, 70 * r.randint(5, 38) - 24 - r.randint(0, 40))
         lines = [body[i:i + 70] for i in range(0, len(body), 70)]
@@ -400,6 +466,20 @@ def gen_private_key(r: random.Random, split: str) -> str:
         body = "MIIE" + r.choice("vu") + "QIBADANBgkqhkiG9w0BAQEFAASC" + _rand(r, B64, 64 * r.randint(8, 26) - 32)
         lines = [body[i:i + 64] for i in range(0, len(body), 64)]
         return "-----BEGIN PRIVATE KEY-----\r\n" + "\r\n".join(lines) + "\r\n-----END PRIVATE KEY-----"
+    if label == "ED25519_OPENSSH":  # ssh-keygen -t ed25519: five lines of 70
+        body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW" + _rand(r, B64, 260)
+        lines = [body[i:i + 70] for i in range(0, len(body), 70)]
+        return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----"
+    if label == "PKCS8_ED25519":  # one line of body
+        return "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI" + _rand(r, B64, 43) + "\n-----END PRIVATE KEY-----"
+    if label == "RSA_PKCS1_LONG":  # a 2048-bit PKCS#1 key, 25 full lines
+        body = "MIIEo" + r.choice("wgQ") + "IBAAKCAQEA" + _rand(r, B64, 64 * 25 - 16) + _rand(r, B64, r.randint(4, 60))
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----"
+    if label == "ENCRYPTED_PKCS8_64":
+        body = "MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI" + _rand(r, B64, 64 * r.randint(8, 20) - 48)
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----"
     if label == "PGP PRIVATE KEY BLOCK":  # ASCII armor: a header line, a blank line, the body, a checksum
         body = "lQ" + _rand(r, B64, 64 * r.randint(6, 14) - 2)
         lines = [body[i:i + 64] for i in range(0, len(body), 64)]
@@ -1293,7 +1373,8 @@ DEV2_TEMPLATES: dict[str, list[str]] = {
 # Written for the third held-out split (corpus `holdout3`) before any rules result on it was seen,
 # and not changed after: syntaxes, comment styles, key names and value shapes that no other
 # split uses (disjoint template strings, pools, API key, token, password and PEM styles).
-HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+# Tuned on since round 5 (split `dev3`).
+DEV3_TEMPLATES: dict[str, list[str]] = {
     "python": [
         'app.config["[[$key:UPPER]]"] = "[[api_key]]"',
         '[[$key:snake]]: Final[str] = "[[api_key]]"',
@@ -1748,7 +1829,454 @@ HOLDOUT_TEMPLATES: dict[str, list[str]] = {
         'Request ID: [[~uuid]]',
     ],
 }
-TEMPLATES = {"tune": TUNE_TEMPLATES, "dev": DEV_TEMPLATES, "dev2": DEV2_TEMPLATES, "holdout": HOLDOUT_TEMPLATES}
+# Written for the fourth held-out split (corpus `holdout4`, round 5) before any rules result on it
+# was seen, and not changed after: syntaxes, comment styles, key names, prose phrasings and value
+# shapes that no other split uses (disjoint template strings, pools, API key, token, password,
+# placeholder and PEM styles).
+HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+    "python": [
+        'os.environ.setdefault("[[$key:UPPER]]", "[[api_key]]")',
+        'self.[[$key:snake]] = kwargs.pop("[[$key:snake]]", "[[api_key]]")',
+        'monkeypatch.setenv("[[$key:UPPER]]", "[[api_key]]")',
+        'parser.add_argument("--[[$key:kebab]]", default="[[api_key]]", help="service key")',
+        '#: [[$key:words]] used by the nightly job -> [[api_key]]',
+        'KEYS = {\n    "prod": "[[api_key]]",\n    "staging": None,\n}',
+        'translator = deepl.Translator("[[api_key]]")',
+        'os.environ["AWS_SECRET_ACCESS_KEY"] = "[[aws_secret]]"',
+        'creds = botocore.credentials.Credentials("AKIDEXAMPLE", "[[aws_secret]]")',
+        'storage_options = {"key": akid, "secret": "[[aws_secret]]"}',
+        'engine = create_engine("mysql+pymysql://etl:[[password]]@[[host]]/warehouse")',
+        'conn = psycopg2.connect(dbname="app", user="app", password="[[password]]", host=host)',
+        'resp = requests.get(url, auth=("admin", "[[password]]"), timeout=10)',
+        '[[$pass:UPPER]] = os.getenv("[[$pass:UPPER]]", "[[password]]")',
+        'ldap_conn.simple_bind_s("cn=admin,dc=example,dc=org", "[[password]]")',
+        'headers["X-Auth-Token"] = "[[token]]"',
+        'gh = Github(auth=Auth.Token("[[token]]"))',
+        '[[$tok:snake]] = "[[token]]"  # TODO: move to vault',
+        'SIGNING_KEY = """\\\n[[private_key]]\n"""',
+        'private_key = (\n    "[[private_key|pylines]]"\n)',
+        '__author__ = "[[name]]"\n__email__ = "[[email]]"',
+        '# (C) [[year]], [[name]]',
+        '    maintainer_email="[[email]]",',
+        '# Thanks to [[name]] for the original patch.',
+        '# TODO([[email]]): drop after the migration',
+        'INTERNAL_IPS = ("[[ip]]",)',
+        'sock.sendto(payload, ("[[ip]]", 514))',
+        'proxies = {"https": "http://[[ip]]:3128"}',
+        '# prod db: [[ip]]',
+        'CHROME_VERSION = "[[~version]]"  # pinned for selenium',
+        '    install_requires=["grpcio-tools==[[~version]]"],',
+        '# Changed in version [[~version]]: added *timeout*.',
+        'if platform.release() >= "[[~version]]":',
+        'SUBNET = "[[~private_ip]]/24"',
+        'assert resolver.query("host") == "[[~doc_ip]]"',
+        'ETAG = \'W/"[[~hash]]"\'',
+        'upstream_sha = "[[~hash]]"  # vendored from upstream',
+        'TRACE_ID = "[[~uuid]]"',
+        'EMAIL_HOST_USER = "[[~placeholder_email]]"',
+        '[[~decorator=@pytest.mark.parametrize("n", [1, 2, 3])]]',
+        '[[~decorator=@app.route("/login", methods=["POST"])]]',
+        'OPENAI_API_KEY = "[[~placeholder_secret]]"',
+        '# npm i -D [[~pkg_spec]]',
+        'deploy_key = "[[~public_key|json]]"',
+        'BASE_IMAGE = "ghcr.io/acme/base@[[~digest]]"',
+        'LOGO = "[[~data_uri]]"',
+        'password = getpass.getpass("Vault password: ")',
+        'token = request.headers.get("Authorization", "").removeprefix("Bearer ")',
+        '# Copyright [[year]] [[~org_name]]',
+    ],
+    "js_ts": [
+        'const resend = new Resend("[[api_key]]");',
+        'process.env.[[$key:UPPER]] ??= "[[api_key]]";',
+        'export default defineConfig({ [[$key:camel]]: "[[api_key]]" });',
+        'axios.defaults.headers.common[\'x-api-key\'] = "[[api_key]]";',
+        '  /** [[$key:words]] */ [[$key:camel]]: "[[api_key]]",',
+        "const url = `https://api.[[host]]/data/2.5/weather?q=${city}&appid=[[api_key]]`;",
+        "AWS.config.update({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: '[[aws_secret]]' });",
+        "const awsSecret: string = process.env.AWS_SECRET ?? '[[aws_secret]]';",
+        "  createConnection({ host: 'db', user: 'root', password: '[[password]]' })",
+        "const transporter = nodemailer.createTransport({ auth: { user: 'mailer', pass: '[[password]]' } });",
+        '  [[$pass:camel]]: process.env.[[$pass:UPPER]] || "[[password]]",',
+        "mongoose.connect('mongodb+srv://app:[[password]]@cluster0.[[host]]/test');",
+        "localStorage.setItem('token', '[[token]]');",
+        "const client = new Client({ auth: '[[token]]' });",
+        "export const [[$tok:camel]]: string = '[[token]]';",
+        'fetch(url, { headers: { Authorization: `token [[token]]` } });',
+        'const signingKey = "[[private_key|json]]";',
+        'fs.writeFileSync(keyPath, `[[private_key]]\n`);',
+        ' * @author [[name]] ([[email]])',
+        '// Copyright [[year]] [[name]]. All rights reserved.',
+        '  "contributors": ["[[name]] <[[email]]>"],',
+        '// ping [[email]] before changing this',
+        "const server = app.listen(8080, '[[ip]]');",
+        "  upstream: 'http://[[ip]]:9000',",
+        "const BLOCKED = new Set(['[[ip]]', '[[ip]]']);",
+        "const ua = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/[[~version]] Safari/537.36';",
+        "if (compareVersions(app.version, '[[~version]]') < 0) update();",
+        '// @since [[~version]]',
+        "const DEV_API = 'http://[[~private_ip]]:4000/graphql';",
+        "expect(parseIp('[[~doc_ip]]')).toBeTruthy();",
+        "const commit = '[[~hash]]';",
+        "script.integrity = '[[~integrity]]';",
+        "const tenantId = '[[~uuid]]';",
+        "[[~decorator=@Injectable({ providedIn: 'root' })]]",
+        "[[~decorator=@Entity({ name: 'users' })]]",
+        "const apiKey = process.env.RESEND_API_KEY!;",
+        "const password = await prompt('Password: ', { hidden: true });",
+        "// demo user: [[~placeholder_email]]",
+        "const STRIPE_SECRET = '[[~placeholder_secret]]';",
+        "// pnpm add [[~pkg_spec]]",
+        "const avatar = '[[~data_uri]]';",
+    ],
+    "java": [
+        'Stripe.apiKey = "[[api_key]]";',
+        'private String [[$key:camel]] = "[[api_key]]";',
+        'request.addHeader("x-api-key", "[[api_key]]");',
+        '// [[$key:UPPER]]=[[api_key]]',
+        'AwsBasicCredentials.create("AKIDEXAMPLE", "[[aws_secret]]")',
+        'props.setProperty("aws.secret.key", "[[aws_secret]]");',
+        'DriverManager.getConnection("jdbc:postgresql://db:5432/app", "app", "[[password]]");',
+        'dataSource.setPassword(env.getProperty("db.password", "[[password]]"));',
+        'static final String [[$pass:UPPER]] = "[[password]]"; // local only',
+        'val jedis = Jedis("redis", 6379).apply { auth("[[password]]") }',
+        'conn.setRequestProperty("Authorization", "token [[token]]");',
+        'var [[$tok:camel]] = "[[token]]";',
+        'final String PEM =\n    "[[private_key|json]]";',
+        ' * @author [[name]], [[year]]',
+        ' * Copyright [[year]] [[name]] &lt;[[email]]&gt;',
+        '// Reviewed-by: [[name]] <[[email]]>',
+        'InetAddress addr = InetAddress.getByName("[[ip]]");',
+        'config.setJdbcUrl("jdbc:mysql://[[ip]]:3306/shop");',
+        'classpath("com.android.tools.build:gradle:[[~version]]")',
+        '@Since("[[~version]]")',
+        'String ua = "okhttp/[[~version]]";',
+        'private static final String LOCAL = "[[~private_ip]]";',
+        'assertThat(ip).isEqualTo("[[~doc_ip]]");',
+        'final String commitId = "[[~hash]]";',
+        'var tenant = UUID.fromString("[[~uuid]]");',
+        '[[~decorator=@RequestMapping(value = "/api/v1", produces = "application/json")]]',
+        '[[~decorator=@SuppressWarnings({"rawtypes", "unused"})]]',
+        'String apiKey = System.getenv("API_KEY");',
+        ' * (c) [[year]] [[~org_name]]. Licensed under the MIT license.',
+        '// contact [[~placeholder_email]]',
+    ],
+    "c_cpp": [
+        'static const char API_KEY[] = "[[api_key]]";',
+        'std::string [[$key:snake]] = "[[api_key]]";',
+        'setenv("[[$key:UPPER]]", "[[api_key]]", 0 /* keep existing */);',
+        '/* [[$key:words]] -> [[api_key]] */',
+        'config.secretKey = "[[aws_secret]]";',
+        'static const char *aws_secret = "[[aws_secret]]";',
+        'mysql_real_connect(conn, "db", "root", "[[password]]", "app", 0, NULL, 0);',
+        'PQconnectdb("dbname=app user=app password=[[password]]");',
+        '#  define [[$pass:UPPER]] "[[password]]"',
+        'wifi_config.sta.password = "[[password]]";',
+        'const char *auth = "Authorization: token [[token]]";',
+        'static const char [[$tok:UPPER]][] = "[[token]]";',
+        'static const char pem[] =\n    "[[private_key|pylines]]";',
+        ' * Copyright (C) [[year]] [[name]] <[[email]]>',
+        '// Author: [[name]]',
+        '/* Reported by [[email]] */',
+        'inet_pton(AF_INET, "[[ip]]", &server.sin_addr);',
+        '#define SYSLOG_HOST "[[ip]]"',
+        'VALUE "FileVersion", "[[~version]]"',
+        '#define PRODUCT_VERSION_STR "[[~version]]\\0"',
+        '/* Since [[~version]] */',
+        '#define DEFAULT_BROKER "tcp://[[~private_ip]]:1883"',
+        'assert(strcmp(buf, "[[~doc_ip]]") == 0);',
+        '#define GIT_HASH "[[~hash]]"',
+        'static const char *uuid = "[[~uuid]]";',
+        'char *pass = getpass("Password: ");',
+    ],
+    "go": [
+        'client := resend.NewClient("[[api_key]]")',
+        't.Setenv("[[$key:UPPER]]", "[[api_key]]")',
+        '\t\t[[$key:Title]]:  "[[api_key]]", // sandbox',
+        '// [[$key:words]]: [[api_key]]',
+        'creds := credentials.NewStaticCredentials("AKIDEXAMPLE", "[[aws_secret]]", "")',
+        '\t\tSecretAccessKey: aws.String("[[aws_secret]]"),',
+        'dsn := "app:[[password]]@tcp(db:3306)/app?parseTime=true"',
+        'rdb := redis.NewClient(&redis.Options{Addr: "cache:6379", Password: "[[password]]"})',
+        'var [[$pass:camel]] = "[[password]]" //nolint:gosec',
+        'nc, err := nats.Connect(url, nats.UserInfo("svc", "[[password]]"))',
+        'req.Header.Set("Authorization", "token [[token]]")',
+        '\t[[$tok:Title]]: "[[token]]",',
+        'var signingKey = []byte(`[[private_key]]`)',
+        '// Copyright [[year]] [[name]] <[[email]]>',
+        '// Author: [[name]]',
+        '\tMaintainer: "[[email]]",',
+        'conn, err := net.Dial("udp", "[[ip]]:53")',
+        '\tAddr: "[[ip]]:6379",',
+        '\tgolang.org/x/crypto v[[~version]]',
+        'const userAgent = "Mozilla/5.0 Chrome/[[~version]]"',
+        '// Since v[[~version]]',
+        'addr := "[[~private_ip]]:8080"',
+        'ip := net.ParseIP("[[~doc_ip]]")',
+        '\tCommit: "[[~hash]]",',
+        'want := uuid.MustParse("[[~uuid]]")',
+        '\tImage: "nginx@[[~digest]]",',
+        'password := os.Getenv("DB_PASSWORD")',
+    ],
+    "rust": [
+        'let client = resend_rs::Resend::new("[[api_key]]");',
+        'env::set_var("[[$key:UPPER]]", "[[api_key]]"); // test only',
+        'pub const [[$key:UPPER]]: &\'static str = "[[api_key]]";',
+        '// [[$key:words]]: [[api_key]]',
+        'let creds = Credentials::from_keys("AKIDEXAMPLE", "[[aws_secret]]", None);',
+        '    secret_access_key: "[[aws_secret]]".into(),',
+        'let pool = PgPool::connect("postgres://app:[[password]]@db/app").await?;',
+        'let [[$pass:snake]]: &str = "[[password]]";',
+        '    .credentials(Credentials::new("mailer".to_owned(), "[[password]]".to_owned()))',
+        'let client = redis::Client::open("redis://:[[password]]@cache:6379/")?;',
+        '        .bearer_auth("[[token]]")',
+        'let [[$tok:snake]] = "[[token]]";',
+        'let key = EncodingKey::from_rsa_pem(b"[[private_key|json]]")?;',
+        'const KEY_PEM: &str = r#"[[private_key]]"#;',
+        '// Copyright [[year]] [[name]] <[[email]]>',
+        '//! Author: [[name]]',
+        '    authors = ["[[name]] <[[email]]>"]',
+        'let addr: SocketAddr = "[[ip]]:8080".parse()?;',
+        'let upstream = "[[ip]]";',
+        '#[deprecated(since = "[[~version]]")]',
+        'const UA: &str = "Chrome/[[~version]]";',
+        'let gw: Ipv4Addr = "[[~private_ip]]".parse().unwrap();',
+        'let doc: IpAddr = "[[~doc_ip]]".parse().unwrap();',
+        'const COMMIT: &str = "[[~hash]]";',
+        'let run_id = Uuid::parse_str("[[~uuid]]").unwrap();',
+        'let token = env::var("GITHUB_TOKEN").expect("token");',
+    ],
+    "shell": [
+        'export [[$key:UPPER]]="[[api_key]]"',
+        'curl "https://api.[[host]]/v1/search?api_key=[[api_key]]&q=test"',
+        'fly secrets set [[$key:UPPER]]=[[api_key]]',
+        '[[$key:UPPER]]=[[api_key]] ./run-tests.sh',
+        'aws configure set aws_secret_access_key [[aws_secret]] --profile ci',
+        'AWS_SECRET_ACCESS_KEY="[[aws_secret]]" packer build .',
+        'mysql -u root -p[[password]] -h db app < dump.sql',
+        'PGPASSWORD=[[password]] pg_dump -h db -U app app > backup.sql',
+        'echo "[[password]]" | docker login --username ci --password-stdin',
+        'sshpass -p "[[password]]" ssh deploy@[[host]]',
+        'redis-cli -a [[password]] ping',
+        'echo "[[token]]" | gh auth login --with-token',
+        'curl -H "PRIVATE-TOKEN: [[token]]" https://gitlab.[[host]]/api/v4/projects',
+        'export [[$tok:UPPER]]="[[token]]"  # expires in 30 days',
+        "cat > id_ed25519 <<'EOF'\n[[private_key]]\nEOF",
+        '# Script by [[name]] <[[email]]>, [[year]]',
+        '# (C) [[year]], [[name]]',
+        'MAINTAINER="[[email]]"',
+        'ssh root@[[ip]] uptime',
+        'iptables -A INPUT -s [[ip]] -j DROP',
+        'apt-get install -y google-chrome-stable=[[~version]]-1',
+        'CHROMEDRIVER_VERSION=[[~version]]',
+        'wget https://dl.[[host]]/v[[~version]]/tool.tgz',
+        'ip route add default via [[~private_ip]]',
+        'nc -zv [[~doc_ip]] 443',
+        'echo "[[~hash]]  release.tar.gz" | sha1sum -c -',
+        'export DB_PASSWORD="[[~placeholder_secret]]"',
+        'read -s -p "Enter token: " TOKEN',
+    ],
+    "config/yaml": [
+        "  [[$key:snake]]: '[[api_key]]'",
+        'env:\n  - name: [[$key:UPPER]]\n    valueFrom: null\n    value: "[[api_key]]"',
+        'secrets:\n  api-key: >-\n    [[api_key]]',
+        '    aws_secret_access_key: !!str [[aws_secret]]',
+        '  secretKey: "[[aws_secret]]"',
+        '  requirepass: "[[password]]"',
+        '      POSTGRES_PASSWORD: [[password]]',
+        '  url: "amqp://guest:[[password]]@rabbit:5672/"',
+        '    [[$pass:snake]]: "[[password]]"',
+        '    authToken: [[token]]',
+        '  [[$tok:snake]]: [[token]] # rotate',
+        'tls.key: |\n  [[private_key|indent2]]',
+        '  - name: [[name]]\n    email: [[email]]',
+        'owner: "[[email]]"',
+        '      - cidr: [[ip]]/32',
+        '  primary: { host: [[ip]], port: 5432 }',
+        'version: "[[~version]]"',
+        '  - image: mcr.microsoft.com/dotnet/sdk:[[~version]]',
+        '  chromeVersion: "[[~version]]"',
+        '  podCIDR: [[~private_ip]]/16',
+        '  dnsServers: [[[~doc_ip]]]',
+        '  commitSha: "[[~hash]]"',
+        '  id: [[~uuid]]',
+        '  password: "{{ vault_db_password }}"',
+        '  api_key: "[[~placeholder_secret]]"',
+    ],
+    "config/toml": [
+        "[[$key:snake]] = '[[api_key]]'",
+        '[openweather]\nappid = "[[api_key]]"',
+        '[profile.ci]\naws_secret_access_key = "[[aws_secret]]"',
+        '[postgres]\nuser = "app"\npassword = "[[password]]"',
+        '[[$pass:snake]] = "[[password]]"  # dev',
+        'dsn = "redis://:[[password]]@cache:6379/0"',
+        '[auth]\ntoken = "[[token]]"',
+        "[[$tok:snake]] = '[[token]]'",
+        'key = """\n[[private_key]]\n"""',
+        'authors = [\n    "[[name]] <[[email]]>",\n]',
+        'listen = "[[ip]]:9100"',
+        'package.version = "[[~version]]"',
+        'chrome = "[[~version]]"',
+        'gateway = "[[~private_ip]]"',
+        'git = { url = "https://github.com/acme/lib", rev = "[[~hash]]" }',
+        'instance-id = "[[~uuid]]"',
+    ],
+    "config/ini": [
+        '[[$key:UPPER]] : [[api_key]]',
+        '[weather]\nappid = [[api_key]]',
+        '[profile deploy]\naws_secret_access_key=[[aws_secret]]',
+        '[postgres]\npassword=[[password]]',
+        'requirepass [[password]]',
+        'quarkus.datasource.password=[[password]]',
+        '[[$pass:snake]]=[[password]]',
+        'auth_token=[[token]]',
+        '[[$tok:UPPER]]=[[token]]',
+        'notify_email=[[email]]',
+        'server [[ip]] iburst',
+        'firmware_version = [[~version]]',
+        'AssemblyVersion=[[~version]]',
+        'gateway=[[~private_ip]]',
+        'commit = [[~hash]]',
+        'password = ${PASSWORD}',
+    ],
+    "config/json": [
+        '    "[[$key:camel]]" : "[[api_key]]"',
+        '    "appid": "[[api_key]]",',
+        '  "aws_secret_access_key" : "[[aws_secret]]"',
+        '  "SecretAccessKey": "[[aws_secret]]",',
+        '  "db": {"user": "app", "pass": "[[password]]"},',
+        '    "[[$pass:camel]]" : "[[password]]",',
+        '  "DATABASE_URL": "postgres://app:[[password]]@db:5432/app",',
+        '    "[[$tok:camel]]" : "[[token]]",',
+        '  "headers": {"Authorization": "token [[token]]"},',
+        '  "key": "[[private_key|json]]",',
+        '  "maintainers": [{"name": "[[name]]", "email": "[[email]]"}],',
+        '  "upstreams": [{"host": "[[ip]]", "weight": 1}],',
+        '  "allow": ["[[ip]]"],',
+        '  "version" : "[[~version]]",',
+        '  "chromeVersion": "[[~version]]",',
+        '  "browserslist": ["chrome >= [[~version]]"],',
+        '      "integrity": "[[~integrity]]",\n      "optional": true',
+        '  "gitHead": "[[~hash]]",',
+        '  "correlationId": "[[~uuid]]",',
+        '  "gateway": "[[~private_ip]]",',
+        '  "apiKey": "[[~placeholder_secret]]",',
+    ],
+    "html_css": [
+        '<script>window.MAPS_KEY = "[[api_key]]";</script>',
+        '<gmp-map data-key="[[api_key]]"></gmp-map>',
+        '<!-- TODO remove [[$key:words]] [[api_key]] -->',
+        '<!-- aws secret: [[aws_secret]] -->',
+        '<!-- admin login: admin / [[password]] -->',
+        '<p>Default password: <code>[[password]]</code></p>',
+        '<input name="token" type="hidden" value="[[token]]">',
+        '<!-- [[$tok:snake]]=[[token]] -->',
+        '<textarea id="key">[[private_key]]</textarea>',
+        '<footer>&copy; [[year]] [[name]] &middot; <a href="mailto:[[email]]">[[email]]</a></footer>',
+        '<!-- author: [[name]] -->',
+        '<li>[[ip]]</li>',
+        '<!-- served by [[ip]] -->',
+        '<span class="badge">Version [[~version]]</span>',
+        '<script src="/static/app.js?v=[[~version]]"></script>',
+        '<!-- dev server http://[[~private_ip]]:5173 -->',
+        '<code>[[~doc_ip]]</code> is reserved for docs.',
+        '<script src="https://unpkg.com/[[~pkg_spec]]" integrity="[[~integrity]]" crossorigin="anonymous"></script>',
+        '<img src="[[~data_uri]]" alt="">',
+        '<p>Contact: <a href="mailto:[[~placeholder_email]]">[[~placeholder_email]]</a></p>',
+        '<meta name="build" content="[[~hash]]">',
+        '<input type="password" name="password" placeholder="Password">',
+    ],
+    "html_css/css": [
+        '/* [[$key:UPPER]]=[[api_key]] */',
+        '/* maps key [[api_key]] */',
+        '/* aws secret access key = [[aws_secret]] */',
+        '/* staging login admin:[[password]] */',
+        '/* [[$tok:snake]] [[token]] */',
+        '/*! Copyright [[year]] [[name]] <[[email]]> */',
+        '/* served from [[ip]] */',
+        '/*! pico v[[~version]] */',
+        '.icon { background: url("[[~data_uri]]") no-repeat; }',
+        '/* commit [[~hash]] */',
+        '[[~decorator=@media (prefers-color-scheme: dark)]] {',
+        '[[~decorator=@import url("theme.css")]];',
+    ],
+    "markdown": [
+        'Then run `export [[$key:UPPER]]=[[api_key]]` and start the server.',
+        'Your key is `[[api_key]]` (keep it private).',
+        '```python\nclient = Client(key="[[api_key]]")\n```',
+        '* API key: [[api_key]]',
+        'Use the secret access key `[[aws_secret]]` for the sandbox bucket.',
+        '```dotenv\nAWS_SECRET_ACCESS_KEY=[[aws_secret]]\n```',
+        'Log in with `admin` and the password `[[password]]`.',
+        '```sh\nmysql -u root -p[[password]]\n```',
+        '* Password: [[password]]',
+        'The default password is [[password]], change it after the first login.',
+        'Paste the token `[[token]]` into the settings page.',
+        '```sh\nexport [[$tok:UPPER]]=[[token]]\n```',
+        '```text title="deploy.key"\n[[private_key]]\n```',
+        '## Authors\n\n* [[name]] ([[email]])',
+        'Thanks to [[name]] for the logo.',
+        'Questions go to [[email]].',
+        'Point your DNS to `[[ip]]`.',
+        '- prod: [[ip]]',
+        '## [[[~version]]] - 2024-05-01',
+        'Requires Chrome [[~version]] or later.',
+        '`pip install tool==[[~version]]`',
+        'The VM gets `[[~private_ip]]` from DHCP.',
+        'Example: `ping [[~doc_ip]]`',
+        'Fixed in [[~hash]].',
+        '`npm install [[~pkg_spec]]`',
+        'Set `API_KEY` to `[[~placeholder_secret]]` for local runs.',
+        'Write to [[~placeholder_email]] for access.',
+        'Job id `[[~uuid]]`.',
+    ],
+    "rst": [
+        'Set the environment variable ``[[$key:UPPER]]`` to ``[[api_key]]``.',
+        ':API key: [[api_key]]',
+        '.. code-block:: bash\n\n    curl -H "X-Api-Key: [[api_key]]" https://api.[[host]]/',
+        'The AWS secret is ``[[aws_secret]]``.',
+        '.. code-block:: cfg\n\n    [default]\n    aws_secret_access_key = [[aws_secret]]',
+        'Use ``[[password]]`` as the password for the test user.',
+        '.. code-block:: console\n\n    $ export [[$pass:UPPER]]=[[password]]',
+        ':password: ``[[password]]``',
+        'Your token is ``[[token]]``.',
+        '.. code-block:: python\n\n    client = Client(token="[[token]]")',
+        '::\n\n    [[private_key|indent4]]',
+        ':Author: [[name]] <[[email]]>',
+        'Copyright [[year]] [[name]].',
+        'Report bugs to [[email]].',
+        'The demo server runs on ``[[ip]]``.',
+        '.. versionchanged:: [[~version]]\n   The *timeout* argument.',
+        'Version [[~version]] (2024-03-02)\n' + '~' * 30,
+        'Tested with Chrome [[~version]].',
+        'Use ``[[~private_ip]]`` from inside the cluster.',
+        '``[[~doc_ip]]`` is an example address.',
+        'Built from ``[[~hash]]``.',
+        'The job ``[[~uuid]]`` is an example.',
+    ],
+    "text": [
+        'your api key -> [[api_key]]',
+        '[[$key:words]] ... [[api_key]]',
+        'AWS secret access key - [[aws_secret]]',
+        '[profile deploy]\naws_secret_access_key=[[aws_secret]]',
+        'pass: [[password]]',
+        'The root password is [[password]]',
+        'login admin / [[password]]',
+        'bearer token (ci): [[token]]',
+        'Your access token is [[token]]',
+        '[[private_key]]',
+        'Author: [[name]] <[[email]]>',
+        'Thanks to [[name]].',
+        'Email: [[email]]',
+        'Host: [[ip]]',
+        'Changes in [[~version]]:',
+        'Chrome [[~version]]',
+        'Gateway: [[~private_ip]]',
+        'SHA1: [[~hash]]',
+        'Session: [[~uuid]]',
+    ],
+}
+TEMPLATES = {"tune": TUNE_TEMPLATES, "dev": DEV_TEMPLATES, "dev2": DEV2_TEMPLATES, "dev3": DEV3_TEMPLATES,
+             "holdout": HOLDOUT_TEMPLATES}
 # notebooks: Python templates of the split, written as JSON source lines of a code cell
 for _t in TEMPLATES.values():
     _t["notebook"] = list(_t["python"])
@@ -1798,9 +2326,12 @@ PLACEHOLDER_SECRETS = {
     "tune": ["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"],
     "dev": ["change-me", "your-secret-key-here", "<SECRET_KEY>", "xxxxxxxxxxxxxxxx", "dummy"],
     "dev2": ["replace-with-your-key", "TODO", "${API_KEY}", "****************", "not-a-real-key"],
-    "holdout": ["<insert-token-here>", "{{ api_key }}", "REDACTED", "0000000000000000", "%API_KEY%",
+    "dev3": ["<insert-token-here>", "{{ api_key }}", "REDACTED", "0000000000000000", "%API_KEY%",
                 "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AKIAIOSFODNN7EXAMPLE",
-                "your_api_key_goes_here"]}
+                "your_api_key_goes_here"],
+    "holdout": ["<your-api-key>", "CHANGEME", "PASTE_YOUR_KEY_HERE", "${SECRET_KEY:?set me}",
+                "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "sk_test_XXXXXXXXXXXXXXXXXXXXXXXX", "example-key-1234",
+                "••••••••"]}
 
 
 def render(template: str, split: str, r: random.Random) -> tuple[str, list[tuple[int, int, str, bool]]]:
@@ -2100,7 +2631,7 @@ def write_jsonl(records: list[dict], out: Path) -> None:
 
 
 def corpus_source(split: str) -> Path:
-    """The real corpus of a split (SPLIT_CORPUS): benchmarks/real_corpus.py's `main`, `holdout` or `holdout2`."""
+    """The real corpus of a split (SPLIT_CORPUS): benchmarks/real_corpus.py's `main` or `holdout`..`holdout4`."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import real_corpus  # noqa: E402  (another module of benchmarks/)
     return Path(real_corpus.build(SPLIT_CORPUS[split], fmt="repos"))

@@ -266,8 +266,34 @@ HOLDOUT3 = _pins("""
     maven:org.apache.httpcomponents.client5:httpclient5==5.4 maven:org.mockito:mockito-core==5.14.1
     maven:com.github.ben-manes.caffeine:caffeine==3.1.8
 """)
+# `holdout4` (~17,000 files): the fourth held-out list for the PII evaluation (issue 20, round 5),
+# made once `holdout3` had been looked at and rotated into tuning: no package of main, large,
+# holdout, holdout2 or holdout3, nor one they vendor. nbdime carries test notebooks, networkx,
+# sqlparse and pexpect reST docs, h5py, numexpr, pywavelets, bitarray and xxhash C/C++ (xxhash
+# vendors xxHash), bcrypt Rust; n and git-open are Bash; milligram, tachyons, spectre.css, pico
+# and bootstrap-icons (S)CSS/HTML; jedis, the PostgreSQL JDBC driver and the JWT libraries Java.
+HOLDOUT4 = _pins("""
+    pypi:fastapi==0.115.0 pypi:starlette==0.38.6 pypi:networkx==3.3 pypi:gunicorn==23.0.0 pypi:werkzeug==3.0.4
+    pypi:h5py==3.11.0 pypi:sortedcontainers==2.4.0 pypi:tqdm==4.66.5 pypi:falcon==3.1.3 pypi:bcrypt==4.2.0
+    pypi:jsonschema==4.23.0 pypi:sqlparse==0.5.1 pypi:pexpect==4.9.0 pypi:numexpr==2.10.1 pypi:pywavelets==1.7.0
+    pypi:nbdime==4.0.2 pypi:pyopenssl==24.2.1 pypi:mistune==3.0.2 pypi:bottle==0.13.1 pypi:peewee==3.17.6
+    pypi:redis==5.0.8 pypi:bitarray==2.9.2 pypi:xxhash==3.5.0
+    npm:mobx==6.13.2 npm:immer==10.1.1 npm:zustand==4.5.5 npm:pinia==2.2.2 npm:solid-js==1.8.22
+    npm:@hotwired/stimulus==3.2.2 npm:nodemailer==6.9.15 npm:passport==0.7.0 npm:jsonwebtoken==9.0.2
+    npm:dotenv==16.4.5 npm:winston==3.14.2 npm:pino==9.4.0 npm:milligram==1.4.1 npm:tachyons==4.12.0
+    npm:spectre.css==0.5.9 npm:@picocss/pico==2.0.6 npm:n==10.0.0 npm:git-open==3.1.0 npm:typeorm==0.3.20
+    npm:class-validator==0.14.1 npm:fp-ts==2.16.9 npm:io-ts==2.2.21 npm:bootstrap-icons==1.11.3
+    crate:rocket==0.5.1 crate:diesel==2.2.4 crate:tokio-postgres==0.7.12 crate:redis==0.27.2 crate:lettre==0.11.9
+    crate:rusqlite==0.32.1 crate:rustls==0.23.13 crate:jsonwebtoken==9.3.0 crate:config==0.14.0
+    crate:dotenvy==0.15.7 crate:indicatif==0.17.8 crate:walkdir==2.5.0 crate:clap==4.5.18
+    go:github.com/golang-jwt/jwt/v5==v5.2.1 go:github.com/joho/godotenv==v1.5.1 go:github.com/rs/zerolog==v1.33.0
+    go:github.com/go-sql-driver/mysql==v1.8.1 go:github.com/nats-io/nats.go==v1.37.0
+    go:github.com/caarlos0/env/v11==v11.2.2 go:github.com/hashicorp/go-retryablehttp==v0.7.7
+    maven:org.apache.commons:commons-text==1.12.0 maven:redis.clients:jedis==5.2.0
+    maven:org.postgresql:postgresql==42.7.4 maven:com.auth0:java-jwt==4.4.0 maven:io.jsonwebtoken:jjwt-api==0.12.6
+""")
 CORPORA: dict[str, list[Package]] = {"main": MAIN, "large": MAIN + LARGE_EXTRA, "holdout": HOLDOUT,
-                                     "holdout2": HOLDOUT2, "holdout3": HOLDOUT3}
+                                     "holdout2": HOLDOUT2, "holdout3": HOLDOUT3, "holdout4": HOLDOUT4}
 
 # Go's checksum database is not reachable here, so the `h1:` hash of each module zip (the value
 # go.sum holds: Go's dirhash of the zip's files) is pinned with the version. Computed from the
@@ -311,6 +337,14 @@ GO_SUMS: dict[str, str] = {
     "go:github.com/gofiber/fiber/v2==v2.52.5": "h1:tWoP1MJQjGEe4GB5TUGOi7P2E0ZMMRx5ZTG4rT+yGMo=",
     "go:github.com/pelletier/go-toml/v2==v2.2.3": "h1:YmeHyLY8mFWbdkNWwpr+qIL2bEqT0o95WSdkNHvL12M=",
     "go:github.com/go-playground/validator/v10==v10.22.1": "h1:40JcKH+bBNGFczGuoBYgX4I6m/i27HYW8P9FDk5PbgA=",
+    # holdout4
+    "go:github.com/golang-jwt/jwt/v5==v5.2.1": "h1:OuVbFODueb089Lh128TAcimifWaLhJwVflnrgM17wHk=",
+    "go:github.com/joho/godotenv==v1.5.1": "h1:7eLL/+HRGLY0ldzfGMeQkb7vMd0as4CfYvUVzLqw0N0=",
+    "go:github.com/rs/zerolog==v1.33.0": "h1:1cU2KZkvPxNyfgEmhHAz/1A9Bz+llsdYzklWFzgp0r8=",
+    "go:github.com/go-sql-driver/mysql==v1.8.1": "h1:LedoTUt/eveggdHS9qUFC1EFSa8bU2+1pZjSRpvNJ1Y=",
+    "go:github.com/nats-io/nats.go==v1.37.0": "h1:07rauXbVnnJvv1gfIyghFEo6lUcYRY0WXc3x7x0vUxE=",
+    "go:github.com/caarlos0/env/v11==v11.2.2": "h1:95fApNrUyueipoZN/EhA8mMxiNxrBwDa+oAZrMWl3Kg=",
+    "go:github.com/hashicorp/go-retryablehttp==v0.7.7": "h1:C8hUCYzor8PIfXHa4UrZkU4VvK8o9ISHxT2Q8+VepXU=",
 }
 
 

@@ -1,8 +1,8 @@
 """The real-file PII evaluation set (benchmarks/pii_evalset.py, issue 20) and its scoring
 (jobs/tools/pii_eval.py). Fast tests use the committed sample and a tiny folder of files written
-here; the slow tests generate the held-out split from the real `holdout3` corpus and check
-the issue's targets on it, and the dev and dev2 splits (the two former held-out splits) from
-`holdout` and `holdout2`. No Spark."""
+here; the slow tests generate the held-out split from the real `holdout4` corpus and check
+the issue's targets on it, and the dev, dev2 and dev3 splits (the three former held-out splits)
+from `holdout`, `holdout2` and `holdout3`. No Spark."""
 from __future__ import annotations
 
 import ipaddress
@@ -114,16 +114,16 @@ def test_splits_come_from_disjoint_package_lists():
     import real_corpus as rc
     key = lambda pkg: (pkg.ecosystem, pkg.name)  # noqa: E731
     lists = {split: {key(p) for p in rc.CORPORA[corpus]} for split, corpus in E.SPLIT_CORPUS.items()}
-    tuned = lists["tune"] | lists["dev"] | lists["dev2"] | {key(p) for p in rc.CORPORA["large"]}
+    tuned = lists["tune"] | lists["dev"] | lists["dev2"] | lists["dev3"] | {key(p) for p in rc.CORPORA["large"]}
     assert not tuned & lists["holdout"]
-    assert not (lists["tune"] | {key(p) for p in rc.CORPORA["large"]}) & (lists["dev"] | lists["dev2"])
-    assert not lists["dev"] & lists["dev2"]
+    assert not (lists["tune"] | {key(p) for p in rc.CORPORA["large"]}) & (lists["dev"] | lists["dev2"] | lists["dev3"])
+    assert not lists["dev"] & lists["dev2"] and not lists["dev"] & lists["dev3"] and not lists["dev2"] & lists["dev3"]
 
 
 # ---- the committed sample ---------------------------------------------------------------------
 def test_sample_is_small_and_covers_every_family():
     records = load(SAMPLE)
-    assert SAMPLE.stat().st_size < 400_000
+    assert SAMPLE.stat().st_size < 500_000  # 52 records of each of the five splits
     assert {r["split"] for r in records} == set(E.SPLITS)
     assert len({r["family"] for r in records}) >= 12
     kinds = {s["kind"] for r in records for s in r["spans"]}
@@ -145,9 +145,10 @@ def test_sample_has_no_pii_but_the_planted(tmp_path):
 
 
 # Regression floors on the sample (52 records a split, a few values of each type): the tuning,
-# dev and dev2 parts are what the rules were tuned on; the held-out part's floors guard against
-# losing ground, not the targets (those are read on the full split, docs/pii.md).
-SAMPLE_FLOORS = {"tune": (0.95, 0.95), "dev": (0.9, 0.95), "dev2": (0.9, 0.95), "holdout": (0.6, 0.85)}
+# dev, dev2 and dev3 parts are what the rules were tuned on; the held-out part's floors guard
+# against losing ground, not the targets (those are read on the full split, docs/pii.md).
+SAMPLE_FLOORS = {"tune": (0.95, 0.95), "dev": (0.9, 0.95), "dev2": (0.9, 0.95), "dev3": (0.9, 0.95),
+                 "holdout": (0.6, 0.9)}
 
 
 def test_rules_on_the_sample():
@@ -159,6 +160,17 @@ def test_rules_on_the_sample():
             assert c.recall >= recall_floor, (split, kind, c)
         kept = sum(k for _, k in sc.lookalikes.values()) / sum(t for t, _ in sc.lookalikes.values())
         assert kept >= kept_floor, (split, kept)
+
+
+def test_redacting_what_the_rules_find_leaves_nothing_for_them_to_find():
+    """The pii gate's rescan (quality_checks/scans.py) in miniature, on the real files of the
+    committed sample: whatever the rules find, once redacted, they do not find again."""
+    again = []
+    for rec in load(SAMPLE):
+        spans = pii.detect_rules(rec["content"], rec["path"])
+        if pii.detect_rules(pii.redact(rec["content"], spans), rec["path"]):
+            again.append(rec["id"])
+    assert not again, again
 
 
 def test_report_names_no_value(capsys):
@@ -192,20 +204,20 @@ def _rules_scores(split: str):
     return sc, kept
 
 
-# Measured on the fresh held-out split (docs/pii.md, fourth round: corpus holdout3): rules
-# api_key 0.937, aws_secret 0.968, password 0.677, private_key 1.000, token 0.937, email 1.000,
-# ip 0.927, name 0.890, look-alikes kept 0.913 (versions 0.742).
-HOLDOUT_FLOORS = {"api_key": 0.91, "aws_secret": 0.94, "password": 0.65, "private_key": 0.97, "token": 0.91,
-                  "email": 0.99, "ip": 0.90, "name": 0.86}
+# Measured on the fresh held-out split (docs/pii.md, fifth round: corpus holdout4, after tuning on
+# dev3): rules api_key 0.891, aws_secret 0.811, password 0.809, private_key 1.000, token 1.000,
+# email 0.912, ip 0.968, name 0.954, look-alikes kept 0.955 (versions 0.858).
+HOLDOUT_FLOORS = {"api_key": 0.87, "aws_secret": 0.79, "password": 0.79, "private_key": 0.97, "token": 0.97,
+                  "email": 0.89, "ip": 0.95, "name": 0.93}
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fresh held-out split (holdout3): api_key 0.937, aws_secret 0.968, password 0.677, "
-                          "token 0.937 < 0.97, ip 0.927 < 0.99 and look-alikes kept 0.913 < 0.98 (docs/pii.md); "
-                          "strict, so meeting the targets fails this marker", strict=True)
+@pytest.mark.xfail(reason="fresh held-out split (holdout4): api_key 0.891, aws_secret 0.811, password 0.809 "
+                          "< 0.97, email 0.912 and ip 0.968 < 0.99 and look-alikes kept 0.955 < 0.98 (versions "
+                          "0.858) (docs/pii.md); strict, so meeting the targets fails this marker", strict=True)
 def test_holdout_targets():
     """The issue's targets for the rules tier on the held-out split (real files of the
-    `holdout3` corpus, HOLDOUT_* templates, never tuned on): secrets >= 0.97 per type, emails
+    `holdout4` corpus, HOLDOUT_* templates, never tuned on): secrets >= 0.97 per type, emails
     and IPs >= 0.99, look-alikes kept >= 0.98."""
     sc, kept = _rules_scores("holdout")
     for kind in E.SECRET_KINDS:
@@ -216,15 +228,17 @@ def test_holdout_targets():
     assert sum(c.partial for c in sc.kinds.values()) == 0
 
 
-# What the rules reach today (docs/pii.md), as regression guards. `dev` and `dev2` were tuned on
-# (1.000 on every secret type), so their floors are the targets (names: dev 1.000, dev2 0.958);
-# the held-out floors sit a little under the measured figures.
+# What the rules reach today (docs/pii.md), as regression guards. `dev`, `dev2` and `dev3` were
+# tuned on (dev and dev2 1.000 on every type; dev3 0.982-1.000, names 1.000), so their floors are
+# the targets; the held-out floors sit a little under the measured figures.
 FLOORS = {
     "dev": ({k: SECRET_RECALL for k in E.SECRET_KINDS} | {"email": OTHER_RECALL, "ip": OTHER_RECALL, "name": 0.97},
             LOOKALIKES_KEPT),
     "dev2": ({k: SECRET_RECALL for k in E.SECRET_KINDS} | {"email": OTHER_RECALL, "ip": OTHER_RECALL, "name": 0.93},
              LOOKALIKES_KEPT),
-    "holdout": (HOLDOUT_FLOORS, 0.89),
+    "dev3": ({k: SECRET_RECALL for k in E.SECRET_KINDS} | {"email": OTHER_RECALL, "ip": OTHER_RECALL, "name": 0.97},
+             LOOKALIKES_KEPT),
+    "holdout": (HOLDOUT_FLOORS, 0.93),
 }
 
 

@@ -141,13 +141,33 @@ _VERSION_QUERY = re.compile(r"(?i)[?&;](?:v|ver|version|rev|build|_)=$")
 _HEADING_MARK = re.compile(r"[ \t]*(?:#{1,6}|=+)[ \t]*\[?[ \t]*$")
 _LINE_START_ONLY = re.compile(r"[ \t]*\[?$")
 _HEADING_AFTER = re.compile(r"[ \t]*\]?:?[ \t]*(?P<date>\(?[ \t]*\d{4}-\d{2}-\d{2}[ \t]*\)?|\([^)\n]{0,40}\)|"
-                            r"[-–][ \t]*\d{4}[-/]\d{2}[-/]\d{2})?[ \t]*$")
+                            r"[-–][ \t]*\d{4}[-/]\d{2}[-/]\d{2}|"
+                            # `1.2.3.4 - bug fixes`: a release line and its summary (an access log's
+                            # `1.2.3.4 - - [date]` or `- user [date]` has no plain words after the dash)
+                            r"[-–:][ \t]+[A-Za-z][A-Za-z ,.'()\-]{2,80})?[ \t]*$")
 _RST_UNDERLINE = re.compile(r"\n[ \t]*([=\-~^\"'`#*+])\1{2,}[ \t]*(?:\n|$)")
 # Evidence of an address: a network word before it, a port or CIDR suffix after it.
 _NETWORK_BEFORE = re.compile(r"(?i)\b(?:ip|ips|ipv4|host|hosts|addr|address|server|proxy|gateway|dns|remote|peer|from|"
                              r"src|dst|ping|ssh|connect|listen|bind|route|upstream|origin|mirror|node|nameserver|"
                              r"allow|deny|whitelist|allowlist|blacklist|firewall|subnet|client|resolver|endpoint)\b")
-_IMAGE_TAG_BEFORE = re.compile(r"(?:^|[\s\"'=])[a-z0-9][\w.\-/]*:$")
+_IMAGE_TAG_BEFORE = re.compile(r"(?:^|[\s\"'=(])[a-z0-9][\w.\-/]*(?::[a-z0-9][\w.\-]*)?:$")
+# more version contexts: a reST/Sphinx directive's argument, a generator meta tag, a `/*!`
+# licence banner, "from N to M" on a line that bumps/upgrades/updates, "tested on Ubuntu N",
+# the first cell of a table row that carries a date, a closing HTML tag before the number
+_DIRECTIVE_BEFORE = re.compile(r"(?:^|[ \t])\.\.[ \t]+[\w\-]+::[ \t]*$")
+_GENERATOR_BEFORE = re.compile(r"(?i)name=[\"']generator[\"'][^<>\n]{0,40}$")
+_BANNER_LINE = re.compile(r"[ \t]*/\*!")
+_UPDATE_FROM_TO = re.compile(r"(?i)\b(?:from|to)[ \t]+[`'\"]?$")
+_UPDATE_WORDS = re.compile(r"(?i)\b(?:bump(?:s|ed)?|upgrade[sd]?|update[sd]?|downgrade[sd]?|migrat\w+)\b")
+_TAG_BEFORE = re.compile(r"<[A-Za-z][^<>\n]{0,60}>$")
+_NODE_NOUN = re.compile(r"(?i)(?<![A-Za-z])(?!(?:requires?|needs?|against|with|using|use|installs?|installed|for|on|"
+                        r"tested|supports?|min|minimum|and|or)\b)[A-Za-z]{2,}[ \t]+node[ \t]*:?[ \t]*$")
+_TESTED_ON = re.compile(r"(?i)\b(?:tested|built|compiled|verified|works|runs|running)[ \t]+(?:on|with|against|under|in)"
+                        r"[ \t]+(?:[A-Z][\w.+\-]*[ \t]+){1,2}$")
+_RELEASE_ROW = re.compile(r"[ \t]*\|[ \t]*[`*]{0,2}$")
+_PORT_AFTER = re.compile(r":\d{1,5}(?!\d)|/\d{1,2}(?![\d.])")  # a port or a CIDR prefix: an address
+_NAME_PAIR_BEFORE = re.compile(r"[{(\[][ \t]*[\"']([a-z][\w.\-+]{1,30})[\"'][ \t]*,[ \t]*[\"']$")
+_DATE_IN = re.compile(r"\b(?:19|20)\d\d-\d\d-\d\d\b")
 _ADDRESS_WORD_BEFORE = re.compile(r"(?i)(?:ip|host|addr|address|server|proxy|gateway|dns|remote|peer|from|to|src|dst):$")
 _SERVER_CONTEXT = re.compile(r"(?i)dns|server")
 # A runtime, tool or requirement word right before the number ("go 1.2.3.4", "Built against
@@ -157,6 +177,7 @@ _PRODUCT_BEFORE = re.compile(
     r"(?i)(?:^|[^\w.])(?:python|py|pypy|cpython|node|nodejs|npm|yarn|pnpm|deno|bun|go|golang|java|jdk|jre|openjdk|"
     r"rust|rustc|cargo|gcc|g\+\+|clang|llvm|msvc|cmake|make|openssl|libssl|glibc|kernel|linux|windows|win|macos|"
     r"osx|ios|android|chrome|chromium|firefox|safari|electron|dotnet|\.net|php|ruby|perl|lua|julia|scala|kotlin|"
+    r"ubuntu|debian|fedora|centos|rhel|alpine|freebsd|openbsd|netbsd|hugo|jekyll|gatsby|wordpress|drupal|"
     r"swift|gradle|maven|cuda|cudnn|qt|gtk|boost|protobuf|grpc|numpy|torch|django|flask|rails|react|angular|vue|"
     r"typescript|engine|engines|runtime|toolchain|compiler|platform|library|lib|package|pkg|module|plugin|"
     r"driver|api|sdk|against|requires?|required|needs?|compatible|tested|supported|support|min(?:imum)?|"
@@ -164,6 +185,7 @@ _PRODUCT_BEFORE = re.compile(
     r"targeting|depends?|dependency|dependencies)[\"'`]?[ \t]*[:=]?[ \t]*[\"'`]?$")
 _VERSION_AFTER = re.compile(
     r"(?i)(?:\+|-(?:alpha|beta|rc|dev|pre|preview|snapshot|final|release|lts|stable|nightly)\w*|"
+    r"[ \t]*\|[ \t]*(?:(?:MIT|BSD|Apache|GPL|LGPL|AGPL|ISC|MPL|licen[sc]ed?)\b|\(c\)|©)|"
     r"[\"'`]?[ \t]+(?:of[ \t]+(?:the|this|our|[A-Z])|or[ \t]+(?:later|newer|higher|above|greater|earlier|older|"
     r"below|lower)|and[ \t]+(?:later|newer|up|above|higher|earlier|below)|release|build|lts|beta|alpha|rc\d*|"
     r"series|branch|line|stable|nightly)\b)")
@@ -179,22 +201,36 @@ def _is_version_context(text: str, start: int, end: int) -> bool:
     if text[start - 1:start] in ("v", "V"):
         return True  # v1.2.3.4
     if text[start - 1:start] == "@":
-        # pkg@1.2.3.4, unless it is user@host of a remote shell or copy
+        # pkg@1.2.3.4, unless it is user@host of a remote shell or copy, or `dig @server`
+        # (an `@` with no package name before it)
+        if start < 2 or not (text[start - 2].isalnum() or text[start - 2] in "-_./"):
+            return False
         return not (_REMOTE_LOGIN.search(text, ls, start) or text.startswith((":/", ":~"), end))
     if _VERSION_CONTEXT.search(before[-24:]) or _VERSION_QUERY.search(before):
         return True
+    if _DIRECTIVE_BEFORE.search(before) or _GENERATOR_BEFORE.search(before) or _BANNER_LINE.match(text, ls):
+        return True  # `.. deprecated:: N`, <meta name="generator" content="Tool N">, /*! lib N */
+    if _UPDATE_FROM_TO.search(before) and _UPDATE_WORDS.search(text, ls, start):
+        return True  # "Bump esbuild from N to M", "upgrade from N"
     stripped = before.rstrip()
-    if stripped[-2:] in (">=", "<=", "==", "~=", "!=") or stripped[-1:] in ("<", ">", "~", "^"):
-        return True  # requirement specifiers (pkg>=21.13.231.56)
+    if stripped[-2:] in (">=", "<=", "==", "~=", "!=") or stripped[-1:] in ("<", "~", "^") or (
+            stripped[-1:] == ">" and not _TAG_BEFORE.search(stripped)):
+        return True  # requirement specifiers (pkg>=21.13.231.56); <td>N is markup, not a bound
     if _IMAGE_TAG_BEFORE.search(before) and not _ADDRESS_WORD_BEFORE.search(before):
-        return True  # image tags (postgres:16.5.107.94)
+        return True  # image tags (postgres:16.5.107.94), Maven coordinates (group:artifact:N)
     if _NUMERIC_RUN.search(before[-24:]):
         return True
     if not _ADDRESS_WORD_BEFORE.search(before.rstrip(" \t\"'`")):
-        if _PRODUCT_BEFORE.search(before[-32:]):
+        if _PRODUCT_BEFORE.search(before[-32:]) and not _NODE_NOUN.search(before[-32:]):
             return True
-        if _VERSION_AFTER.match(text, end, le):
+        if _VERSION_AFTER.match(text, end, le) or _TESTED_ON.search(before[-60:]):
             return True
+        if _RELEASE_ROW.match(text, ls, start) and _DATE_IN.search(text, end, le):
+            return True  # a release table's row: | N | 2024-02-11 | stable |
+        pair = _NAME_PAIR_BEFORE.search(before)
+        if pair and not _NETWORK_BEFORE.search(pair.group(1).replace("_", " ").replace("-", " ")) and not (
+                _PORT_AFTER.match(text, end) or pair.group(1) in ("tcp", "udp", "tcp4", "udp4", "ip", "ip4")):
+            return True  # a (component, version) table entry: {"zlib", "N"}
     octets = text[start:end].split(".")
     if all(len(o) <= 2 and int(o) <= 31 for o in octets) and not _NETWORK_BEFORE.search(before):
         # every part <= 31 and no network word: a version (5.12.1.0, 1.20.3.4); random public
@@ -290,12 +326,18 @@ _VENDOR_KEYS = [
                 re.S)),
 ]
 _PLACEHOLDER_WORDS = re.compile(r"(?i)example|sample|dummy|fake|placeholder|changeme|change_me|your[_\-]?|"
-                                r"redacted|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|(?-i:%s)|todo|insert|replace")
+                                r"redacted|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|(?-i:%s)(?![A-Za-z0-9])|todo|insert|replace")
 
 
 def _is_placeholder(value: str) -> bool:
-    if _PLACEHOLDER_WORDS.search(value):
-        return True
+    for m in _PLACEHOLDER_WORDS.finditer(value):
+        if len(value) <= 40 or not m.group()[:1].isalpha():
+            return True
+        # in a long random value (a JWT signature) a word turns up by chance: there it must
+        # stand apart (`...-your-key-here`), not inside a run of random characters
+        a, b = m.start(), m.end()
+        if a == 0 or not value[a - 1].isalnum() or b == len(value) or not value[b].isalnum():
+            return True
     stripped = value.strip("'\"` ")
     return len(set(stripped.lower())) <= 2  # "xxxxxxxx", "00000000", "aaaa"
 
@@ -352,6 +394,7 @@ _PLAIN_KEY_QUALIFIERS = frozenset({
     "sub", "parent", "child", "cluster", "shard", "bucket", "s3", "file", "path", "name", "type", "lock",
     "mutex", "redis", "db", "table", "task", "job", "queue", "metric", "counter", "media", "entry", "default",
     "host", "ssh", "gpg", "pgp", "pem", "rsa", "ecdsa", "x509", "cert", "certificate", "verify", "verification",
+    "authorized", "known", "trusted", "pubkey",
     "in", "or", "and", "not", "if", "is", "for", "with", "as", "return", "else"})
 _NON_SECRET_LAST = frozenset({
     "type", "types", "url", "uri", "endpoint", "count", "len", "length", "size", "max", "min", "expiry", "expires",
@@ -385,7 +428,8 @@ def secret_name_kind(name: str) -> str | None:
     if not words or words[-1] in _NON_SECRET_LAST or (len(words) > 1 and words[-2] + "_" + words[-1] in
                                                          _NON_SECRET_LAST):
         return None
-    if any(w in _PASSWORD_WORDS or (len(w) > 8 and w.endswith(("password", "passwd"))) for w in words):
+    if any(w in _PASSWORD_WORDS or (len(w) > 8 and w.endswith(("password", "passwd"))) or (
+            len(w) > 4 and w.endswith("pwd")) for w in words):  # userpwd, rootpwd
         return PASSWORD
     for i, w in enumerate(words):
         if w in _SECRET_WORDS or (len(w) > 6 and w.endswith(("secret", "token"))):
@@ -437,7 +481,7 @@ def _is_reference(value: str, entropy_threshold: float = 3.0) -> bool:
     return True
 
 
-_URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{0,64}):([^\s/'\"`<>]{1,400}?)@(?=[\w\-\[])")
+_URL_USERINFO = re.compile(r"([^\s:/@'\"`<>{}]{0,64}):([^\s/'\"`<>]{1,400}?)@(?=[\w\-\[{$%])")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HASH_CONTEXT = re.compile(r"(?i)sha|md5|hash|byte|checksum|digest|commit|integrity|revision|\brev\b")
@@ -473,6 +517,7 @@ def _is_path(value: str) -> bool:
     return words * 2 > len(segments)
 
 
+_SSH_PUBLIC = re.compile(r"\bssh-(?:rsa|ed25519|dss)[ \t]+AAAA|\becdsa-sha2-nistp\d+[ \t]+AAAA")
 _UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
@@ -484,6 +529,8 @@ def looks_like_secret(value: str, line: str = "", entropy_threshold: float = 3.0
     must reach `entropy_threshold`, any other value that + 0.5 (pii.entropy_threshold)."""
     if len(value) < min_length or " " in value or "," in value or _is_placeholder(value) or _is_sequential(value):
         return False
+    if line and ("PUBLIC KEY-----" in line or "ssh-" in line and _SSH_PUBLIC.search(line)):
+        return False  # the body of a public key (PEM or an authorized_keys line)
     if _REGEX_LIKE.search(value) or _wordy(value) or _ESCAPED_BYTES.search(value):
         return False  # regexes, words, escaped binary (serialized descriptors: `\n\x11Name\x12`)
     if _UUID_RE.match(value) or value.startswith(("sha1-", "sha256-", "sha384-", "sha512-")):
@@ -565,19 +612,21 @@ _PHRASE_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]{1,20})[ \t]+\Z")  # \Z: `$` w
 # What follows the NAME: closing quotes of a quoted name, C array brackets, a type annotation
 # (Rust/TS/Go/Python: `: &'static str`, `: Option<String>`), then an operator or a connector.
 _AFTER_NAME = re.compile(
-    r"""(?P<nq>\\?["'`]{0,2})(?:\]|\[\d*\])?[ \t]*
+    r"""(?P<nq>\\?["'`]{0,2}|\*\*|__)(?:\]|\[\d*\])?[ \t]*
         (?P<ann>:[ \t]*[&*]?(?:'static[ \t]+)?(?:mut[ \t]+)?[A-Za-z_\[][\w\[\], .|<>:;&']{0,40}?(?=[ \t]*=[ \t]*(?:[\w:]+\([ \t]*)?[rbuf]{0,2}\\?["'`]))?
-        (?P<op>(?<=["'])[ \t]*,?[ \t]+(?:content|value|default[_\-]?[vV]alue|default)[ \t]*=|[ \t]*(?::=|=>|==|=|:|,)|\((?=[ \t]*[rbuf]{0,2}\\?["'`])|[ \t]+\((?![ \t]*["'`])|[ \t]+(?:is|to|as|are)[ \t]+
+        (?P<op>(?<=["'])[ \t]*,?[ \t]+(?:content|value|default[_\-]?[vV]alue|default)[ \t]*=|[ \t]*(?::=|=>|==|=|:|,)|\((?=[ \t]*[rbuf]{0,2}\\?["'`])|\{(?=[ \t]*[rbuf]{0,2}\\?["'`])|[ \t]+\((?![ \t]*["'`])|[ \t]+(?:is|to|as|are)[ \t]+
           |[ \t]*\|(?=[ \t])|[ \t]*<<<|[ \t]+)""",
     re.X)
 _VALUE = re.compile(
-    r"""[ \t]*(?:(?:String::from|String|Some|SecretStr|SecretString|Secret|str|new[ \t]+String)\([ \t]*)?
+    r"""[ \t]*(?:(?:[A-Z]\w{0,30}::(?:new|from)|String|Some|Ok|SecretStr|SecretString|Secret|str|new[ \t]+String|
+                   Optional\.of)\([ \t]*|\{[ \t]*(?:value|default)[ \t]*[=:][ \t]*)?
         (?:[rbuf]{0,2}\\?(?P<q>``|["'`])(?P<qv>[^"'`\n]{1,400}?)\\?(?P=q)
           |(?P<uv>[^\s"'`,;)\]}>]{1,400}))""", re.X)
 # a literal fallback after a reference: `process.env.X || "v"`, `ENV["X"] ?? "v"`, `getenv("X") or "v"`,
 # and the default argument of an environment lookup: `os.environ.get("X", "v")`, `getenv("X", "v")`
-_FALLBACK = re.compile(r"""[\w.$\[\]'"()]{0,80}?[ \t]*(?:\|\||\?\?|\bor\b|\?:)[ \t]*(?P<q>["'`])(?P<v>[^"'`\n]{1,400}?)(?P=q)|
-                           [ \t]*(?P<q2>["'])[\w.\-:]{1,80}(?P=q2)[ \t]*,[ \t]*(?P<q3>["'`])(?P<v2>[^"'`\n]{1,400}?)(?P=q3)""", re.X)
+_FALLBACK = re.compile(r"""[\w.$\[\]'"()\\]{0,80}?[ \t]*(?:\|\||\?\?|\bor\b|\?:)[ \t]*\\?(?P<q>["'`])(?P<v>[^"'`\n\\]{1,400}?)\\?(?P=q)|
+                           [ \t]*\\?(?P<q2>["'])[\w.\-:]{1,80}\\?(?P=q2)[ \t]*,[ \t]*\\?(?P<q3>["'`])(?P<v2>[^"'`\n\\]{1,400}?)\\?(?P=q3)|
+                           [\w.$\[\]'"()\\]{0,80}?[ \t]*\?[ \t]*[^:;?\n]{1,80}?[ \t]:[ \t]*(?P<q4>["'`])(?P<v3>[^"'`\n]{1,400}?)(?P=q4)""", re.X)
 # callee words whose quoted arguments are credentials: `new BasicAWSCredentials(id, "v")`, `api.New("v")`
 _CALL_WORDS = frozenset({"api", "client", "credential", "credentials", "auth", "sdk", "signer", "secret", "token",
                          "key", "session", "login"})
@@ -593,16 +642,19 @@ _PROSE_WORDS = re.compile(r"(?i)\b(?:set|use|export|the|your|default|is|with|log
                           r"postgres|ldap|mail|app|service|user|root|api)[ \t]*$")
 # user / password pairs in prose and comments: "login with admin / pw", "`admin` / `pw`"
 # Both are matched only at the anchor words, found with str.find (never scanned over a file).
-_LOGIN_PAIR = re.compile(r"(?i)(?:log[ \t-]?in|sign[ \t-]?in|credentials?|creds|account|user(?:name)?)\b[^\n/]{0,30}?"
+_LOGIN_PAIR = re.compile(r"(?i)(?:log[ \t-]?in|sign[ \t-]?in|credentials?|creds|account|user(?:name)?|auth)\b[^\n/]{0,30}?"
                          r"(?:`[\w.\-]{2,32}`[ \t]*/[ \t]*`([^\s`'\"]{5,64})`|"
                          r"(?:\*\*|__)[\w.\-]{2,32}(?:\*\*|__)[ \t]*/[ \t]*(?:\*\*|__)([^\s`'\"*]{5,64}?)(?:\*\*|__)|"
                          r"\b[\w.\-]{2,32}[ \t]+/[ \t]+([^\s`'\"/]{5,64}?))(?=[\s.,;)]|$)")
-_LOGIN_ANCHORS = ("login", "log in", "log-in", "sign", "credential", "creds", "account", "user")
+_LOGIN_ANCHORS = ("login", "log in", "log-in", "sign", "credential", "creds", "account", "user", "auth")
 # connection calls whose positional arguments are (…, "user", "password", …): JDBC's
 # getConnection(url, user, password), MySQL's mysql_real_connect(conn, host, user, password, …)
 _CONNECT_CALL = re.compile(r"(?i)(?:connect\w*|login|logon|auth\w*|credentials?)[ \t]*\(")
 _CONNECT_ANCHORS = ("connect", "login", "logon", "auth", "credential")
-_STRING_PAIR = re.compile(r"""\\?(["'])([\w.\-@]{1,32})\\?\1[ \t]*,[ \t]*\\?(["'])([^"'\n\\]{5,128}?)\\?\3""")
+_STRING_PAIR = re.compile(r"""\\?(["'])([\w.\-@]{1,32})\\?\1[ \t]*,[ \t]*(?:(?:Some|Ok|String::from|Optional\.of)\([ \t]*)?\\?(["'])([^"'\n\\]{5,128}?)\\?\3""")
+# a lone literal given to an auth/login call: redis.auth('pw'), client.login("pw")
+_LONE_ARG = re.compile(r"""[ \t]*\\?(["'])([^"'\n\\]{5,128}?)\\?\1[ \t]*\)""")
+_LONE_ARG_CALLEE = re.compile(r"(?i)(?<![\w])(?:auth|login|authenticate)[ \t]*\($")
 
 
 _IDENT_BACK = re.compile(r"[\w.\-$]{1,80}\Z")  # \Z, not `$`: a name at a line start is no part of the line above
@@ -614,7 +666,7 @@ def _random_segment(value: str, entropy_threshold: float) -> bool:
 # after a NAME, a character that can start an operator, a connector or a value; anything else
 # (a newline, `)`, `;`, `.`…) ends the check at once: most keyword hits in code are `pass`
 # statements, `key)` arguments and `token.` attributes
-_AFTER_OK = frozenset(" \t=:,(\"'`[]\\")
+_AFTER_OK = frozenset(" \t=:,(\"'`[]\\{*")
 
 
 def _identifier_at(text: str, pos: int) -> tuple[int, int]:
@@ -626,12 +678,36 @@ def _identifier_at(text: str, pos: int) -> tuple[int, int]:
 # a line that starts with a few plain words (prose), a CLI option before NAME=v, key=value pairs
 _PROSE_PREFIX = re.compile(r"[ \t]*(?:[\"'`*_(]{0,2}[A-Za-z][\w\-]*[\"'`*_)]{0,2}[ \t]+){1,6}")
 _CLI_FLAG_BEFORE = re.compile(r"(?:^|[ \t])(?:--?[A-Za-z][\w\-]*|config:set|--set|--env)[ \t]*=?[ \t]*$|(?:^|[ \t])-D$")
-_KV_BEFORE = re.compile(r"[\"'(][\w.\-]+=[^\s\"']*[ \t]+(?:[\w.\-]+=[^\s\"']*[ \t]+)*$")
+_KV_BEFORE = re.compile(r"(?:^[ \t]*|[\"'(])[\w.\-]+=[^\s\"']*[ \t]+(?:[\w.\-]+=[^\s\"']*[ \t]+)*$")
+_LEADING_TAGS = re.compile(r"^(?:<[A-Za-z][^<>]{0,40}>[ \t]*)+")
+_NAME_EXT = re.compile(r"\.(?:[a-z][a-z0-9]{0,4}|[A-Z][A-Z0-9]{0,4})$")  # .yml, .PNG (not .Moss7)
+_LOWER_OBJECT = re.compile(r"[a-z_][a-z0-9_]*\.")
+_USER_PART = re.compile(r"[\w.\-@]{1,64}")
+_COMMENT_OPENERS = ("#", "//", "/*", "*", "<!--", ";", "--", "%", "rem ", "REM ", "::")
+
+
+def _literal_context(prefix: str, value: str) -> bool:
+    """Is a bare value text rather than code: inside a string literal (`"host=%s password=v"`),
+    or a comment or prose line whose value mixes in a digit (`# password: Heron.Lichen2`)?
+    There a dotted value is no attribute reference."""
+    if value.startswith(("$", "%", "{", "<")) or "(" in value or "\\" in value:
+        return False  # calls, and escaped quotes of a notebook's JSON source line
+    if any(prefix.count(q) % 2 for q in ('"', "'", "`")):
+        return True
+    p = prefix.strip()
+    return (p.startswith(_COMMENT_OPENERS) or bool(_PROSE_PREFIX.fullmatch(p + " "))) and _text_like(value)
+
+
+def _text_like(value: str) -> bool:
+    """A value of a comment or prose line that is text, not code: it mixes in a digit and a
+    capital and calls nothing (`# password = config.Password2` is commented-out code)."""
+    return any(c.isdigit() for c in value) and any(c.isupper() for c in value) and "(" not in value and not (
+        _LOWER_OBJECT.match(value) or _NAME_EXT.search(value))  # nor a file name (format_1_1_AES256.yml)
 
 
 def _bare_allowed(prefix: str, text: str, start: int) -> bool:
     """May a bare (unquoted) value follow a NAME that starts after `prefix` on its line?"""
-    p = prefix.strip(" \t\"'`")
+    p = _LEADING_TAGS.sub("", prefix.strip(" \t\"'`")).strip(" \t\"'`")  # <pre>, <code>
     if p in _LINE_STARTS or p.endswith((";", "?", "&", "(", "[", "{", ",")) or text.startswith("--", start):
         return True
     if p.startswith(("#", "//", "/*", "*", "<!--", ";", "--", "%", ">", "|", "-", "rem ", "REM ", "::")):
@@ -653,6 +729,9 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
     those hits is the identifier around them taken and the operator/value regexes *matched*
     at its end (never scanned over the file)."""
     skip_keys = is_lock_file(path)
+    # in config and documentation files a bare value is text, never an attribute reference
+    text_file = bool(path) and path.lower().endswith(_TEXT_EXTS)
+    config_file = bool(path) and path.lower().endswith(_CONFIG_EXTS)
     low = text.lower()
     names = set()
     n = len(text)
@@ -660,16 +739,25 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         i = low.find(kw)
         while i >= 0:
             e = _IDENT_TAIL.match(text, i).end()
-            if e < n and text[e] in _AFTER_OK:
-                names.add(_identifier_at(text, i))
+            if e < n and text[e] in _AFTER_OK and (text[e] not in "{*" or text.startswith("**", e)
+                                                   or _QUOTE_NEXT.match(text, e + 1)):
+                names.add(_identifier_at(text, i))  # `key{"v"}` (C++ brace init), `**password**:` (Markdown)
             i = low.find(kw, e if e > i else i + len(kw))
     spans = []
     for start, end in sorted(names):
+        if text[start:start + 1] == "$" or text[start - 2:start] == "${" and text.startswith("}", end):
+            continue  # `$PWD`, `${TOKEN}`: a variable's use, not a name given a value (`${key:v}` has a default)
         name = text[start:end].lstrip(".-$").rstrip(".-")
         if not name:
             continue
         parts = name.split(".")
         kind = secret_name_kind(parts[-1])
+        if kind is None and parts[-1].lower() in ("key", "secret", "token", "value") and text[start - 1:start] in "{\"' ":
+            po = _PARENT_OBJECT.search(text, max(0, start - 80), start)
+            if po and (secret_name_kind(po.group(1)) or secret_name_kind(po.group(1) + "_" + parts[-1])):
+                kind = secret_name_kind(po.group(1)) or secret_name_kind(po.group(1) + "_" + parts[-1])
+        if kind is None and parts[-1].lower() == "auth" and _QUOTED_AFTER_OP.match(text, end):
+            kind = KEY  # `auth: 'v'` (Octokit, request options): only a random literal counts
         if kind is None and len(parts) > 1 and parts[-2].lower() not in ("self", "this", "cls", "me", "that", ""):
             kind = secret_name_kind(parts[-2] + "_" + parts[-1])  # api.key, aws.secret (properties keys)
         phrase = False
@@ -687,12 +775,23 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
             continue
         if kind is None or (kind == KEY and skip_keys):
             continue
+        if kind == PASSWORD and text.startswith("(", end):
+            handled, last = _last_quoted_arg(text, end)
+            if handled:  # keyring.set_password("svc", "bot", "pw"), ssh_userauth_password(s, NULL, "pw")
+                if last is not None:
+                    spans.append(last)
+                continue
         if text.startswith("(", end) and not _QUOTE_NEXT.match(text, end + 1):
             if kind == KEY:
                 spans += _call_secrets(text, end, entropy_threshold)
             continue
         after = _AFTER_NAME.match(text, end)
         vm = after and _VALUE.match(text, after.end())
+        if after and after.group("op").strip() in ("=", ":=") and not text[
+                after.end():(text.find("\n", after.end()) + 1 or len(text) + 1) - 1].strip():
+            nl = _NEXT_LINE_QUOTED.match(text, after.end())
+            if nl:  # `static final String NAME =\n        "v";` (Java, C, Go, Kotlin)
+                vm = nl
         if not vm:
             spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue
@@ -700,18 +799,26 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         quoted = vm.group("qv") is not None
         value = vm.group("qv") if quoted else vm.group("uv")
         vstart = vm.start("qv") if quoted else vm.start("uv")
-        if not quoted and _is_reference(value, entropy_threshold):
+        literal_ctx = not quoted and (_literal_context(text[text.rfind("\n", 0, start) + 1:vstart], value) or (
+            text_file and not value.startswith(("$", "%", "{", "<")) and "(" not in value and "\\" not in value))
+        if not quoted and not literal_ctx and _is_reference(value, entropy_threshold):
             fb = _FALLBACK.match(text, vm.start("uv") + len(value))
             if fb:  # a literal default behind a reference
-                g = "v" if fb.group("v") is not None else "v2"
+                g = "v" if fb.group("v") is not None else "v2" if fb.group("v2") is not None else "v3"
                 value, vstart, quoted = fb.group(g), fb.start(g), True
         if not quoted:
+            if len(value) > 4 and value[:2] in ("**", "__") and value[:2] in value[2:]:
+                inner = value[2:value.index(value[:2], 2)]  # **v**
+                vstart, value = vstart + 2, inner
+            if "</" in value:
+                value = value[:value.index("</")]  # <pre>NAME = v</pre>
             if value.endswith(("*/", "-->")):
                 value = value[:-2] if value.endswith("*/") else value[:-3]
-            value = value.rstrip(".")
+            if not config_file:
+                value = value.rstrip(".")  # a sentence's full stop; a config value keeps its dots
         if not value or "://" in value:
             continue  # URLs: detect_url_passwords looks inside them
-        if not quoted and " " in after.group("op") and not _is_reference(value, entropy_threshold) and not (
+        if not quoted and " " in after.group("op") and not (not literal_ctx and _is_reference(value, entropy_threshold)) and not (
                 looks_like_secret(value, "", entropy_threshold) or kind == PASSWORD):
             spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue  # "API key used by the demo (v)": the value comes later on the line
@@ -733,14 +840,14 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         elif op == "(" and after.group("op").startswith((" ", "\t")):
             if quoted or not text.startswith(")", vm.end()):
                 continue  # prose: "the API key (v)"
-        elif op.startswith("("):
+        elif op.startswith(("(", "{")):
             if not quoted:
-                continue  # setPassword("v")
+                continue  # setPassword("v"), std::string kApiKey{"v"}
         elif connector and not quoted and not op and kind == PASSWORD and not prefix.strip().endswith("#define"):
             spans += _line_value(text, start, pstart, end, kind, entropy_threshold)
             continue  # "password reset", "pass through"; "root password for the box: v" is read on  # "password reset", "pass through": no bare value after a plain space
         if not quoted:
-            if _is_reference(value, entropy_threshold) or not (
+            if (not literal_ctx and _is_reference(value, entropy_threshold)) or not (
                     _bare_allowed(prefix, text, start) or (pstart != start and _bare_allowed(text[ls:start], text, start))):
                 continue
             if _SNAKE_IDENT.fullmatch(value) and not _random_segment(value, entropy_threshold):
@@ -749,6 +856,10 @@ def detect_assignments(text: str, path: str | None = None, entropy_threshold: fl
         if kind == PASSWORD:
             if _HASHED_PASSWORD.match(value):
                 continue  # a password hash is not the password
+            if ":" in value and "user" in name.lower():  # CURLOPT_USERPWD, "user:password"
+                user, _, pw = value.partition(":")
+                if _USER_PART.fullmatch(user) and pw:
+                    vstart, value = vstart + len(user) + 1, pw
             if "$" in text[start - 1:start + 1] and after.group("nq"):
                 continue  # "$pass" = "x": a shell test compares a variable, it assigns nothing
             # bare words in code (`password = form_value`) are references, not literals
@@ -806,7 +917,8 @@ def _cell_kind(cell: str) -> str | None:
             c.isdigit() for c in value):
         return None  # a value, not a label
     words = _CAMEL.findall(cell)
-    if len(words) == 1 and words[0].lower() in ("key", "secret", "token", "password", "passwd", "pwd"):
+    if len(words) == 1 and words[0].lower() in ("key", "secret", "token", "password", "passwd", "pwd", "keys",
+                                                "secrets", "tokens"):
         return PASSWORD if words[0].lower().startswith("p") else KEY  # a row labelled `key`
     for i, w in enumerate(words):
         if secret_name_kind(w):
@@ -865,22 +977,71 @@ def _line_value(text: str, start: int, pstart: int, end: int, kind: str, entropy
     if not _bare_allowed(text[ls:pstart], text, start):
         return []
     line = text[ls:le]
+    said = False  # "… is", "…:": past the fifth word a password needs a connector before it
     for n, m in enumerate(_LINE_TOKEN.finditer(text, end, le)):
         value = m.group().rstrip(".:!?") if kind == KEY else m.group().rstrip(".:")
         if kind == KEY and looks_like_secret(value, line, entropy_threshold):
             return [Span(m.start(), m.start() + len(value), KEY, "keyword_line")]
         if kind == PASSWORD:
-            if n >= 5:
+            if n >= 7 or n >= 5 and not said:
                 break
-            if text[m.end():le].strip(" \t*/->#") not in ("", ")"):
+            said = said or m.group().lower() in ("is", "are", "was") or m.group().endswith(":")
+            if text[m.end():le].strip(" \t*/->#`'\".!") not in ("", ")"):
                 continue  # a password in prose ends the line: "root password for the box: v"
             if any(not c.isalpha() for c in value) and _looks_like_password(value, bare=True) and not (
-                    _is_path(value) or _NON_LITERAL.match(value) or "=" in value or value.startswith(("-", "--"))):
+                    _is_path(value) or (_NON_LITERAL.match(value) and not _text_like(value))
+                    or "=" in value or value.startswith(("-", "--"))):
                 return [Span(m.start(), m.start() + len(value), PASSWORD, "keyword_line")]
     return []
 
 
 _QUOTE_NEXT = re.compile(r"""[ \t]*[rbuf]{0,2}\\?["'`]""")
+_NEXT_LINE_QUOTED = re.compile(r"""[ \t]*\n[ \t]*(?:[rbuf]{0,2}\\?(?P<q>["'`])(?P<qv>[^"'`\n]{1,400}?)\\?(?P=q)(?P<uv>)?)[ \t]*[;,)]?[ \t]*(?:$|\n)""")
+_PARENT_OBJECT = re.compile(r"""["']?([A-Za-z][\w.\-]{1,60})["']?[ \t]*[:=][ \t]*\{[ \t]*\\?["']?\Z""")
+_QUOTED_AFTER_OP = re.compile(r"""\\?["']?[ \t]*(?::|=>|=)[ \t]*\\?["'`]""")
+
+
+_CONVERSION_CALLS = (".toCharArray(", ".into(", ".to_owned(", ".to_string(", ".getBytes(", ".encode(")
+_ARG_STRINGS = re.compile(r"""\\?(["'])([^"'\n\\]{0,128}?)\\?\1""")
+
+
+_KEYWORD_ARG = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*=[ \t]*$")
+
+
+def _last_quoted_arg(text: str, paren: int) -> tuple[bool, Span | None]:
+    """The password of a call to a password-named function with two or more arguments: its
+    last positional quoted argument, when only keyword arguments follow it (`hasher="md5"` is
+    not the password) and it looks like a password. (handled, span): handled is True when
+    that argument is a quoted literal at all, so a placeholder there (the stage's own
+    `<PASSWORD>`) ends the call's reading, and a rescan of redacted text does not fall
+    back to reading another argument as the password."""
+    close = text.find(")", paren, paren + 300)
+    if close < 0:
+        return False, None
+    args = text[paren + 1:close]
+    if args.endswith(_CONVERSION_CALLS) and text.startswith(")", close + 1):
+        args = args[:args.rindex(".")]  # "pw".toCharArray(), "pw".into(): the literal is the argument
+    if "," not in args or "\n" in args or "(" in args:
+        return False, None
+    found = list(_ARG_STRINGS.finditer(args))
+    tail_from = len(args)
+    for m in reversed(found):
+        segment = args[args.rfind(",", 0, m.start()) + 1:m.start()]
+        keyword = _KEYWORD_ARG.match(segment)
+        trailing = args[m.end():tail_from]
+        if trailing.strip(" \t,"):
+            return False, None  # a non-literal argument follows: not the (…, "password") shape
+        if keyword and secret_name_kind(keyword.group(1)) != PASSWORD:
+            tail_from = args.rfind(",", 0, m.start()) if "," in args[:m.start()] else 0
+            continue  # hasher="md5", timeout="30": a keyword argument that is not the password
+        if not args[:m.start()].strip():
+            return False, None  # the first argument: read as in setPassword("v")
+        value = m.group(2)
+        if _looks_like_password(value, bare=True) and not _is_path(value):
+            s = paren + 1 + m.start(2)
+            return True, Span(s, s + len(value), PASSWORD, "password_call")
+        return True, None
+    return False, None
 
 
 def _call_secrets(text: str, paren: int, entropy_threshold: float) -> list[Span]:
@@ -897,6 +1058,7 @@ def _call_secrets(text: str, paren: int, entropy_threshold: float) -> list[Span]
 
 
 _CONFIG_EXTS = (".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".properties", ".env")
+_TEXT_EXTS = _CONFIG_EXTS + (".md", ".markdown", ".rst", ".txt", ".html", ".htm")
 _CONFIG_LINE = re.compile(r"""[ \t]*(?:-[ \t]+)?["']?([\w.\-]{1,60})["']?[ \t]*[:=][ \t]*(["']?)([^\s"'#]{16,400})\2[ \t]*(?:#.*)?$""")
 _CONFIG_PARENT = re.compile(r"""[ \t]*(?:\[\[?[ \t]*([\w.\- "']{1,80})\]|["']?([\w.\-]{1,60})["']?[ \t]*:)[ \t]*(?:#.*)?$""")
 
@@ -925,7 +1087,8 @@ def _detect_nested_config(text: str, path: str | None, entropy_threshold: float)
             pi = len(prev) - len(prev.lstrip())
             pm = _CONFIG_PARENT.match(prev)
             if pm and (pm.group(1) is not None or pi < indent):
-                if _cell_kind(pm.group(1) or pm.group(2)) == KEY:
+                parent = (pm.group(1) or pm.group(2)).strip(" \"'")
+                if _cell_kind(parent) == KEY or secret_name_kind(parent.split(".")[-1] + "_" + m.group(1)) == KEY:
                     s = starts[n] + m.start(3)
                     spans.append(Span(s, s + len(m.group(3)), KEY, "nested_secret"))
                 break
@@ -962,6 +1125,10 @@ def _detect_login_pairs(text: str, low: str) -> list[Span]:
                 if p and _looks_like_password(p.group(4), bare=True):
                     s = m.end() + p.start(4)
                     spans.append(Span(s, s + len(p.group(4)), PASSWORD, "login_call"))
+                elif not p and _LONE_ARG_CALLEE.search(text, max(0, i - 1), m.end()):
+                    one = _LONE_ARG.match(text, m.end())
+                    if one and _looks_like_password(one.group(2), bare=True):
+                        spans.append(Span(one.start(2), one.end(2), PASSWORD, "login_call"))
             i = low.find(anchor, i + len(anchor))
     return spans
 
@@ -970,6 +1137,15 @@ def _detect_login_pairs(text: str, low: str) -> list[Span]:
 _DOC_HOST = re.compile(r"@(?:[\w\-]+\.)*example\.(?:com|org|net)\b|@(?:[\w\-]+\.)*(?:test|example|invalid)(?![\w.\-])")
 _MYSQL_P_RE = re.compile(r"(?<=\s)-p([^\s'\"\-$][^\s'\"]{3,127})(?=\s|$)")  # mysql -pSECRET (no space)
 _CLI_P_QUOTED = re.compile(r"""(?<=\s)-p[ \t]+(["'])([^"'\n]{4,128})\1""")  # sshpass -p "pw", mysql -p 'pw'
+# `--password v` / `--password=v` of any command; `-p v` of a login command (docker, podman,
+# helm registry, oras…); smbclient's `-U user%pw`; `htpasswd -b FILE USER pw`
+# (each is matched only where its anchor, found with str.find, stands after a space)
+_CLI_PASSWORD_OPT = re.compile(r"""--(?:password|passwd|pass)(?:=|[ \t]+)(["']?)([^\s"'$%{<-][^\s"']{3,127})\1(?=\s|$)""")
+_CLI_LOGIN_P = re.compile(r"""login\b[^\n|;&]{0,120}?(?<=\s)-p[ \t]+(["']?)([^\s"'$%{<-][^\s"']{3,127})\1(?=\s|$)""")
+_CLI_USER_PERCENT = re.compile(r"""(?:-U|--user)[ \t]+(["']?)[\w.\-\\]{1,64}%([^\s"']{4,128})\1(?=\s|$)""")
+_HTPASSWD_B = re.compile(r"""htpasswd[ \t]+-[A-Za-z]*b[A-Za-z]*[ \t]+(?:-\w+[ \t]+)*[^\s-]\S*[ \t]+[\w.\-@]{1,64}[ \t]+(["']?)([^\s"']{4,128})\1(?=\s|$)""")
+_CLI_RULES = (("--pass", _CLI_PASSWORD_OPT), ("login", _CLI_LOGIN_P), ("-U ", _CLI_USER_PERCENT),
+              ("--user", _CLI_USER_PERCENT), ("htpasswd", _HTPASSWD_B))
 _DSN_RE = re.compile(r"(?<![\w.\-])[\w.\-]{1,64}:([^\s/'\"`<>:]{1,128})@(?:tcp|unix|udp)\(")
 _URL_USER_ONLY = re.compile(r"([^\s:/@'\"`<>{}]{16,128})@(?=[\w\-\[])")
 
@@ -992,6 +1168,14 @@ def detect_url_passwords(text: str, entropy_threshold: float = 3.0) -> list[Span
             ls, le = _line_bounds(text, m.start())
             if re.search(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b", text[ls:m.start()]) and not _is_placeholder(m.group(1)):
                 spans.append(Span(m.start(1), m.end(1), PASSWORD, "cli_password"))
+    for anchor, rx in _CLI_RULES:
+        i = text.find(anchor)
+        while i >= 0:
+            if i == 0 or text[i - 1] in " \t\n\"'`(|;&$":
+                m = rx.match(text, i)
+                if m and _looks_like_password(m.group(2), bare=True) and not _is_path(m.group(2)):
+                    spans.append(Span(m.start(2), m.end(2), PASSWORD, "cli_password"))
+            i = text.find(anchor, i + len(anchor))
     i = text.find("://")
     while i >= 0:
         m = _URL_USERINFO.match(text, i + 3)
@@ -1010,7 +1194,7 @@ def detect_url_passwords(text: str, entropy_threshold: float = 3.0) -> list[Span
 
 
 # `Bearer v`, and `"Bearer " + "v"` (a literal concatenated to the scheme)
-_BEARER_RE = re.compile(r"""(?<![\w])[Bb]earer(?:\s+|[ \t]*["'`][ \t]*\+[ \t]*["'`])([A-Za-z0-9._~+/\-]{20,}=*)""")
+_BEARER_RE = re.compile(r"""(?<![\w])[Bb]earer(?:\s+|[ \t]*\\?["'`][ \t]*\+[ \t]*\\?["'`])([A-Za-z0-9._~+/\-]{20,}=*)""")
 # other schemes of an Authorization header: `Authorization: token v`, `f"Bot v"`, `Api-Key v`
 _AUTH_SCHEME_RE = re.compile(
     r"""(?i)authorization\b[^\n]{0,40}?(?<![\w\-])(?:token|bot|api-?key|key|sso-key|otp|basic|digest)"""
@@ -1102,6 +1286,10 @@ _QUERY_SECRET = re.compile(r"[?&]((?i:[a-z_\-]{0,30}(?:key|token|secret|signatur
 # SDK clients and bots built from a literal: `Client::new("v")`, `NewClient("v")`, `Bot("v")`
 _CLIENT_ANCHORS = ("lient", "Bot", "bot")
 _CLIENT_TAIL = re.compile(r"(?:::new|\.new|\.New|\.create)?[ \t]*\(")
+# an SDK object built from one literal: `new Stripe("v")`, `require("stripe")("v")`: only a random,
+# non-hex literal that is the call's single argument counts
+_NEW_SINGLE = re.compile(r"""new[ \t]+[A-Z][\w$]*(?:\.[A-Z][\w$]*)*[ \t]*\([ \t]*(["'`])([A-Za-z0-9_\-.+/=]{20,400})\1[ \t]*\)""")
+_CALL_RESULT_SINGLE = re.compile(r"""\)\([ \t]*(["'`])([A-Za-z0-9_\-.+/=]{20,400})\1[ \t]*\)""")
 
 
 def detect_misc_credentials(text: str, entropy_threshold: float = 3.0) -> list[Span]:
@@ -1129,6 +1317,13 @@ def detect_misc_credentials(text: str, entropy_threshold: float = 3.0) -> list[S
             elif kind == KEY and looks_like_secret(v, "", entropy_threshold):
                 spans.append(Span(m.start(2), m.end(2), KEY, "query_secret"))
         q = text.find("?", max(qe, q + 1))
+    for anchor, rx in (("new ", _NEW_SINGLE), (")(", _CALL_RESULT_SINGLE)):
+        i = text.find(anchor)
+        while i >= 0:
+            m = rx.match(text, i)
+            if m and not all(c in _HEX for c in m.group(2)) and looks_like_secret(m.group(2), "", entropy_threshold):
+                spans.append(Span(m.start(2), m.end(2), KEY, "sdk_literal"))
+            i = text.find(anchor, i + len(anchor))
     for a in _CLIENT_ANCHORS:
         i = text.find(a)
         while i >= 0:
@@ -1156,8 +1351,9 @@ _AUTHOR_RE = re.compile(
     r"\b(?:[Cc]reated|[Ww]ritten|[Mm]aintained|[Cc]ontributed|[Dd]eveloped|[Cc]oded|[Pp]orted|[Rr]eviewed|[Pp]atch(?:ed)?|"
     r"[Rr]eported|[Ss]uggested|[Ii]mplemented|[Ff]ixed|[Tt]ested)\s+by|\b[Tt]hanks\s+to|&copy;|"
     r"\.\.\s+(?:module|section|code)author::|:[Aa]uthor:|name=[\"']author[\"']\s+content=|"
-    r"\b[Cc]opyright\b(?:\s*(?:\([Cc]\)|©))?|\([Cc]\)|©|mailto:[^\s\"'<>]{3,80}[\"']?>)"
-    r"[ \t]*[:=]?[ \t]*[*_]{0,2}[ \t]*(?:\[[ \t]*)?\\?[\"']?[ \t]*(?:(?:\d{4}(?:[ \t]*[-–,][ \t]*\d{4})*,?[ \t]+)?(?:by[ \t]+)?)"
+    r"\b[Cc]opyright\b(?:\s*(?:\([Cc]\)|©))?|\([Cc]\)|©|mailto:[^\s\"'<>]{3,80}[\"']?>|\buser\.name\b)"
+    # an author object (`author: { name: 'X Y' }`) names the person in its `name`
+    r"[ \t]*[:=]?[ \t]*[*_]{0,2}[ \t]*(?:\[[ \t]*)?(?:\{[ \t]*[\"']?name[\"']?[ \t]*[:=][ \t]*)?\\?[\"']?[ \t]*(?:(?:\d{4}(?:[ \t]*[-–,][ \t]*\d{4})*,?[ \t]+)?(?:by[ \t]+)?)"
     r"(" + _NAME_RE + r")(?![\w@])")
 _ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation", "Project", "Projects", "Authors",
                         "Contributors", "Team", "Software", "Labs", "Limited", "Company", "Group", "Developers",
@@ -1186,13 +1382,21 @@ _ORG_WORDS = frozenset({"Inc", "Ltd", "Llc", "Corp", "Corporation", "Foundation"
 _NEXT_WORD = re.compile(r"[ \t]*,?[ \t]*([A-Za-z]{2,})\b")
 _AUTHOR_GATE = ("uthor", "mailto:", "aintain", "ontact", "ritten by", "reated by", "ontribut", "opyright", "(c)", "(C)", "©",
                 "eveloped by", "oded by", "orted by", "wner", "eviewed by", "atch by", "atched by", "eported by",
-                "uggested by", "mplemented by", "ixed by", "ested by", "hanks to", "&copy;", "__credits__")
+                "uggested by", "mplemented by", "ixed by", "ested by", "hanks to", "&copy;", "__credits__", "user.name")
 # a person's name right before an address: `Name <a@b.c>`, `Name (a@b.c)`, `("Name", "a@b.c")`,
 # `name: 'Name', email: 'a@b.c'` (checked at each email the email rule found)
 _NAME_BEFORE_EMAIL = re.compile(r"(" + _NAME_RE + r")(?:[ \t]*(?:<|&lt;|\(<?|\[)[ \t]*(?:<a[ \t]+href=[\"']mailto:)?|"
                                 r"\\?[\"'][ \t]*,[ \t]*(?:[\w\"']{1,12}[ \t]*[:=][ \t]*)?\\?[\"'])\Z")
 # more names of a list after the first: "Contributors: A B, C D and E F"
-_NEXT_NAME = re.compile(r"[ \t]*(?:,|\band\b|&)[ \t]*(" + _NAME_RE + r")(?![\w@])")
+_NEXT_NAME = re.compile(r"\\?[\"']?[ \t]*(?:,|\band\b|&)[ \t]*\\?[\"']?[ \t]*(" + _NAME_RE + r")(?![\w@])")
+# a `name:` key whose next line is the `email:` key of the same entry (YAML/TOML author lists)
+_NAME_KEY_BEFORE_EMAIL = re.compile(r"\bname[\"']?[ \t]*[:=][ \t]*[\"']?(" + _NAME_RE + r")[\"']?[ \t]*,?[ \t]*\r?\n"
+                                    r"[ \t]*(?:-[ \t]+)?[\"']?e-?mail[\"']?[ \t]*[:=][ \t]*[\"']?<?\Z")
+
+
+# a list item that names a person, then the role: "* First Last — maintainer", "- First Last (author)"
+_NAME_ROLE = re.compile(r"[ \t]*(?:[-*+•]|\d+\.)[ \t]+(" + _NAME_RE + r")[ \t]*(?:[—–\-:,]+|\()[ \t]*"
+                        r"(?i:co-?)?(?i:maintainers?|authors?|creators?|contributors?|lead|owner)\b")
 
 
 def detect_author_names(text: str) -> list[Span]:
@@ -1205,6 +1409,9 @@ def detect_author_names(text: str) -> list[Span]:
             i = text.find(g, i + len(g))
     spans = []
     for ls, le in sorted(lines):
+        r = _NAME_ROLE.match(text, ls, le)
+        if r and not any(w.strip(".").capitalize() in _ORG_WORDS for w in re.split(r"[ \t]+", r.group(1))):
+            spans.append(Span(r.start(1), r.end(1), NAME, "author_line"))
         for m in _AUTHOR_RE.finditer(text, ls, le):
             words = re.split(r"[ \t]+", m.group(1))
             if any(w.strip(".").capitalize() in _ORG_WORDS for w in words):
@@ -1226,7 +1433,8 @@ def detect_author_names(text: str) -> list[Span]:
 def detect_names_before_emails(text: str, emails: list[Span]) -> list[Span]:
     spans = []
     for e in emails:
-        m = _NAME_BEFORE_EMAIL.search(text, max(0, e.start - 120), e.start)
+        m = _NAME_BEFORE_EMAIL.search(text, max(0, e.start - 120), e.start) or _NAME_KEY_BEFORE_EMAIL.search(
+            text, max(0, e.start - 160), e.start)
         if m and not any(w.strip(".").capitalize() in _ORG_WORDS for w in re.split(r"[ \t]+", m.group(1))):
             spans.append(Span(m.start(1), m.end(1), NAME, "name_email"))
     return spans
