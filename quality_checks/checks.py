@@ -20,11 +20,8 @@ from udfs.heuristics import RULES
 def _run_record(env: Env):
     """The ops/runs row of (stage, run), read once per Env."""
     if "run_record" not in env.cache:
-        rows = []
-        if env.run_id is not None and env.lake.exists("ops/runs"):
-            rows = (env.lake.read("ops/runs")
-                    .where(f"run_id = '{env.run_id}' AND stage = '{env.stage.name}'").collect())
-        env.cache["run_record"] = rows[0] if rows else None
+        from jobs.core.stage import stage_run_record
+        env.cache["run_record"] = stage_run_record(env.lake, env.stage.name, env.run_id)
     return env.cache["run_record"]
 
 

@@ -371,10 +371,8 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
 def _run_row(lake, stage: str, run_id: str | None):
     """The stage's ops/runs row of the run (one per stage and run: a re-run replaces it), or
     None. Read once per gate: the accounting checks get it through Env.cache."""
-    if run_id is None or not lake.exists("ops/runs"):
-        return None
-    rows = lake.read("ops/runs").where(f"run_id = '{run_id}' AND stage = '{stage}'").collect()
-    return rows[0] if rows else None
+    from jobs.core.stage import stage_run_record
+    return stage_run_record(lake, stage, run_id)
 
 
 def gate_after_stage(ctx, stage, result=None) -> GateReport:

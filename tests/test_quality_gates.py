@@ -65,6 +65,14 @@ def test_clean_sample_passes_its_gates(clean_lake):
     assert "expect_column_values_to_be_in_set(language)" in langs
     stored = ctx.lake.read("ops/dq_results").where(f"run_id = '{RUN}'")
     assert stored.where("NOT success").count() == 0
+    # The gates read their ops/runs row with delta-rs: the same values as Spark's, maps as dicts.
+    from jobs.core.stage import stage_run_record
+    record = stage_run_record(ctx.lake, "filter", RUN)
+    row = ctx.lake.read("ops/runs").where(f"run_id = '{RUN}' AND stage = 'filter'").collect()[0].asDict()
+    assert record["rows_in"] == row["rows_in"] and record["status"] == "succeeded"
+    assert record["rejected_by_reason"] == row["rejected_by_reason"] and record["rejected_by_reason"]
+    assert record["versions_read"] == row["versions_read"] and isinstance(record["versions_written"], dict)
+    assert stage_run_record(ctx.lake, "filter", "no-such-run") is None
     assert {r["stage"] for r in stored.select("stage").distinct().collect()} == {"ingest", "select", "filter"}
     # Gates inside a run leave Data Docs to the end of the run: built once, from every result.
     from quality_checks.gates import build_lake_docs

@@ -139,6 +139,31 @@ def _succeeded_runs(lake: "Lake", stage: str) -> list[dict]:
     return [{"run_id": r["run_id"], "versions_written": dict(r["versions_written"] or [])} for r in rows]
 
 
+def stage_run_record(lake: "Lake", stage: str, run_id: str | None) -> dict | None:
+    """The ops/runs row of (stage, run) as a dict, its map columns as dicts; None when there is
+    none. Read with delta-rs, like _succeeded_runs: a gate needs it first thing, and a Spark
+    read of ops/runs (Delta log replay plus a scan job) cost 1-3 s of every gate."""
+    if run_id is None:
+        return None
+    from deltalake.exceptions import TableNotFoundError
+
+    from jobs.core.delta_read import query
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+    try:
+        table = query(str(lake.root / "ops" / "runs"),
+                      f"SELECT * FROM t WHERE run_id = {quoted(run_id)} AND stage = {quoted(stage)}")
+    except TableNotFoundError:
+        return None
+    if not table.num_rows:
+        return None
+    import pyarrow as pa
+    maps = {f.name for f in table.schema if pa.types.is_map(f.type)}
+    row = table.slice(0, 1).to_pylist()[0]
+    return {k: (dict(v) if k in maps and v is not None else v) for k, v in row.items()}
+
+
 def _gate_failed(lake: "Lake", run_id: str, stage: str) -> bool:
     """Whether the newest gate evaluation of (run, stage) in ops/dq_results has a failure."""
     from jobs.core.publish import gate_failed
