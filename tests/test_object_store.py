@@ -131,6 +131,10 @@ def test_codemill_run_with_input_and_lake_on_the_object_store(object_store, tmp_
     keys = object_store.keys("run/lake")
     assert any(k.endswith("gold/tokens/_delta_log/00000000000000000000.json") for k in keys)
     assert not any("/gx/" in k or "/reports/" in k for k in keys)
+    # ... and a copy of the reports beside the tables (quality.reports_to_lake)
+    assert any(k.endswith("run/lake/_reports/data_docs/index.html") for k in keys)
+    assert any(k.endswith("run/lake/_reports/dataset_card.md") for k in keys)
+    assert f"reports copied to {lake}/_reports" in output
 
     secret = object_store.env["AWS_SECRET_ACCESS_KEY"]
     assert secret not in output

@@ -106,3 +106,8 @@ def _write_reports(ctx) -> None:
         print(f"data docs: {docs}")
     print(f"run report: {build_report(ctx.lake, ctx.run_id)}")
     print(f"dataset card: {build_card(ctx.lake, ctx.config)}")
+    root = ctx.lake.root
+    if not root.is_local and ctx.config.quality.reports_to_lake:
+        # reports are written locally (GX's file context, the renderers); a copy goes beside the tables
+        copied = (root / "_reports").upload(ctx.lake.workspace / "reports")
+        print(f"reports copied to {root / '_reports'} ({copied} files; quality.reports_to_lake)")

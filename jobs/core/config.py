@@ -149,6 +149,7 @@ class QualityConfig:
     column_types: bool
     cache_tables: bool
     pii_rescan_fraction: float = field(metadata=bounds(0.0, 1.0))
+    reports_to_lake: bool = True
 
 
 @dataclass(frozen=True)
