@@ -189,3 +189,16 @@ def test_sample_corpus_planted_humaneval_file_is_removed(spark, tmp_lake, make_c
            .filter("stage = 'decontaminate' AND run_id = 'dc3'").collect()}
     assert rej == planted
     assert result.rows_kept == ctx.lake.read("bronze/files").count() - len(planted)
+
+
+@pytest.mark.spark
+def test_the_matcher_runs_once_per_file_when_its_result_is_filtered(spark):
+    """The gate's scan (quality_checks/scans.py: remaining_benchmarks) filters on the match: the
+    plan must evaluate the matcher once, not once for the filter and again for the column."""
+    from jobs.stages.decontaminate import match_udf
+    df = spark.createDataFrame([("a", "def f():\n    pass\n"), ("b", "x = 1\n")], "file_id string, content string")
+    match = match_udf(spark, [("def f():", "humaneval:HumanEval/0")])
+    found = df.select("file_id", match("content").alias("match")).where("match IS NOT NULL")
+    plan = found._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("EvalPython") == 1, plan
+    assert [r["file_id"] for r in found.collect()] == ["a"]

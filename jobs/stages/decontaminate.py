@@ -39,7 +39,10 @@ def match_udf(spark, patterns: list[tuple[str, str]]):
 
     # Real (not stringified) type hints: pandas_udf infers a Series -> Series UDF from them.
     first_benchmark_match.__annotations__ = {"contents": pd.Series, "return": pd.Series}
-    return pandas_udf(first_benchmark_match, "string")
+    # Nondeterministic for the optimizer only (the match is deterministic): a filter on the
+    # result (the gate's `match IS NOT NULL`) is then not pushed below the projection as a
+    # second evaluation of the UDF, so the matcher runs once per file (docs/quality.md).
+    return pandas_udf(first_benchmark_match, "string").asNondeterministic()
 
 
 def load_patterns(cfg: DecontaminateConfig) -> tuple[list[tuple[str, str]], "decontam.LoadReport"]:
