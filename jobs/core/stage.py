@@ -142,7 +142,7 @@ def _succeeded_runs(lake: "Lake", stage: str) -> list[dict]:
 def stage_run_record(lake: "Lake", stage: str, run_id: str | None) -> dict | None:
     """The ops/runs row of (stage, run) as a dict, its map columns as dicts; None when there is
     none. Read with delta-rs, like _succeeded_runs: a gate needs it first thing, and a Spark
-    read of ops/runs (Delta log replay plus a scan job) cost 1-3 s of every gate."""
+    read of ops/runs (Delta log replay plus a scan job) cost every gate 0.4 s warm, up to 8 s cold."""
     if run_id is None:
         return None
     from deltalake.exceptions import TableNotFoundError
