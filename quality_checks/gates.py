@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from jobs.core.errors import UserError
-from jobs.core.stage import now_utc
+from jobs.core.stage import now_utc, stage_run_record
 from quality_checks import checks as agg
 from quality_checks import suites
 from quality_checks.base import Env
@@ -309,7 +309,8 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
                         f"(run `codemill run --until {stage.name}` or the stage first)")
     t0 = time.perf_counter()
     run_id = run_id or latest_run_id(lake, stage.name)
-    run_row = _run_row(lake, stage.name, run_id)
+    # the stage's ops/runs row of the run, read once: the accounting checks get it through Env.cache
+    run_row = stage_run_record(lake, stage.name, run_id)
     record = run_row if run_row is not None and run_row["status"] == "succeeded" else None
     written = {t: int(v) for t, v in (record["versions_written"] or {}).items()} if record else {}
     sample_n = config.quality.sample_ids
@@ -366,13 +367,6 @@ def run_gate(lake, config, stage, run_id: str | None = None, *, raise_on_failure
     if raise_on_failure and not report.ok:
         raise GateFailed(f"{report.message()}\nnot published: {still_seen(lake.root, tables, lake.published_version)}")
     return report
-
-
-def _run_row(lake, stage: str, run_id: str | None):
-    """The stage's ops/runs row of the run (one per stage and run: a re-run replaces it), or
-    None. Read once per gate: the accounting checks get it through Env.cache."""
-    from jobs.core.stage import stage_run_record
-    return stage_run_record(lake, stage, run_id)
 
 
 def gate_after_stage(ctx, stage, result=None) -> GateReport:

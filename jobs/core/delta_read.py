@@ -29,6 +29,11 @@ def _execute(table_path: str, sql: str, version: int | None):
     return QueryBuilder().register("t", table).execute(sql)
 
 
+def sql_literal(value) -> str:
+    """`value` as a quoted SQL string literal for `query` (quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def query(table_path: str, sql: str, version: int | None = None):
     """Run `sql` (the table is `t`) on the Delta table at `version` (None: latest): a
     pyarrow Table."""

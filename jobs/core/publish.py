@@ -81,11 +81,10 @@ def gate_failed(lake_root: str | Path, run_id: str, stage: str) -> bool:
     """Whether the newest gate evaluation of (run, stage) in ops/dq_results has a failure."""
     import pyarrow.compute as pc
     from deltalake.exceptions import TableNotFoundError
-    def literal(value: str) -> str:
-        return "'" + value.replace("'", "''") + "'"
+    from jobs.core.delta_read import sql_literal
     try:
         rows = query(table_path(lake_root, "ops/dq_results"),
-                      f"SELECT checked_at, success FROM t WHERE run_id = {literal(run_id)} AND stage = {literal(stage)}")
+                      f"SELECT checked_at, success FROM t WHERE run_id = {sql_literal(run_id)} AND stage = {sql_literal(stage)}")
     except TableNotFoundError:
         return False
     if rows.num_rows == 0:

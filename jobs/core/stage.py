@@ -128,11 +128,11 @@ def _succeeded_runs(lake: "Lake", stage: str) -> list[dict]:
     cost 10-16 s of a spark-submit's fixed cost)."""
     from deltalake.exceptions import TableNotFoundError
 
-    from jobs.core.delta_read import query
+    from jobs.core.delta_read import query, sql_literal
     try:
         rows = query(str(lake.root / "ops" / "runs"),
-                     "SELECT run_id, started_at, versions_written FROM t WHERE stage = "
-                     + "'" + stage.replace("'", "''") + "' AND status = 'succeeded'").to_pylist()
+                     f"SELECT run_id, started_at, versions_written FROM t WHERE stage = {sql_literal(stage)} "
+                     "AND status = 'succeeded'").to_pylist()
     except TableNotFoundError:
         return []
     rows.sort(key=lambda r: r["started_at"], reverse=True)
@@ -147,13 +147,10 @@ def stage_run_record(lake: "Lake", stage: str, run_id: str | None) -> dict | Non
         return None
     from deltalake.exceptions import TableNotFoundError
 
-    from jobs.core.delta_read import query
-
-    def quoted(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
+    from jobs.core.delta_read import query, sql_literal
     try:
         table = query(str(lake.root / "ops" / "runs"),
-                      f"SELECT * FROM t WHERE run_id = {quoted(run_id)} AND stage = {quoted(stage)}")
+                      f"SELECT * FROM t WHERE run_id = {sql_literal(run_id)} AND stage = {sql_literal(stage)}")
     except TableNotFoundError:
         return None
     if not table.num_rows:

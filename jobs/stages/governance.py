@@ -129,7 +129,8 @@ def _columns(name: str) -> set[str]:
 
 
 def _quote(values) -> str:
-    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+    from jobs.core.delta_read import sql_literal
+    return ", ".join(sql_literal(v) for v in values)
 
 
 def _exists(lake_root, name: str) -> bool:
